@@ -1,0 +1,84 @@
+"""The CapabilityStatement (FHIR R4 4.0.1), built from what the routers actually register.
+
+Each router declares its resources, interactions, search parameters and operations here when it
+is included, so ``GET /fhir/metadata`` lists only what is implemented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ehealth_hub import __version__
+from ehealth_hub.fhir.profiles import FHIR_VERSION
+
+
+@dataclass
+class ResourceCapability:
+    """What the API offers for one resource type."""
+
+    type: str
+    profile: str | None = None
+    interactions: list[str] = field(default_factory=list)
+    search_params: list[tuple[str, str]] = field(default_factory=list)
+    operations: list[tuple[str, str]] = field(default_factory=list)
+    conditional_create: bool = False
+
+
+@dataclass
+class Capabilities:
+    """The registry routers fill in; rendered as one CapabilityStatement."""
+
+    resources: dict[str, ResourceCapability] = field(default_factory=dict)
+    system_operations: list[tuple[str, str]] = field(default_factory=list)
+
+    def resource(self, type_: str, *, profile: str | None = None) -> ResourceCapability:
+        """The entry for ``type_``, created on first use."""
+        entry = self.resources.setdefault(type_, ResourceCapability(type_))
+        entry.profile = profile or entry.profile
+        return entry
+
+    def statement(self, base_url: str, *, now: datetime | None = None) -> dict[str, Any]:
+        """The CapabilityStatement resource as JSON."""
+        when = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        return {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": when,
+            "kind": "instance",
+            "publisher": "ehealth-hub",
+            "software": {"name": "ehealth-hub", "version": __version__},
+            "implementation": {"description": "ehealth-hub FHIR API", "url": f"{base_url}/fhir"},
+            "fhirVersion": FHIR_VERSION,
+            "format": ["application/fhir+json", "json"],
+            "rest": [self._rest()],
+        }
+
+    def _rest(self) -> dict[str, Any]:
+        rest: dict[str, Any] = {
+            "mode": "server",
+            "security": {
+                "cors": False,
+                "service": [{"coding": [{"code": "SMART-on-FHIR"}], "text": "OAuth2 (JWT)"}],
+            },
+            "resource": [self._render(r) for _, r in sorted(self.resources.items())],
+        }
+        if self.system_operations:
+            rest["operation"] = [{"name": n, "definition": d} for n, d in self.system_operations]
+        return rest
+
+    @staticmethod
+    def _render(r: ResourceCapability) -> dict[str, Any]:
+        entry: dict[str, Any] = {"type": r.type}
+        if r.profile:
+            entry["profile"] = r.profile
+        if r.interactions:
+            entry["interaction"] = [{"code": code} for code in r.interactions]
+        if r.search_params:
+            entry["searchParam"] = [{"name": n, "type": t} for n, t in r.search_params]
+        if r.operations:
+            entry["operation"] = [{"name": n, "definition": d} for n, d in r.operations]
+        if r.conditional_create:
+            entry["conditionalCreate"] = True
+        return entry

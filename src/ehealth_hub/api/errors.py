@@ -1,0 +1,110 @@
+"""Error rendering: every error leaves the API as a FHIR OperationOutcome.
+
+The one place where HubError classes become HTTP status codes. Validation errors from FastAPI
+name the offending field; unknown routes and methods get an OperationOutcome too; anything
+unexpected is logged with its request id and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    BusinessRejection,
+    ConfigurationError,
+    Conflict,
+    ConsentDenied,
+    DownstreamError,
+    DownstreamProtocolError,
+    DownstreamUnavailable,
+    HostileXmlError,
+    HubError,
+    InvalidInput,
+    MappingError,
+    NotFound,
+    SecurityError,
+    StorageError,
+)
+from ehealth_hub.fhir.outcome import issue, outcome, outcome_for
+
+log = structlog.get_logger(__name__)
+
+# First match wins: subclasses before their bases.
+STATUS: Final[tuple[tuple[type[HubError], int], ...]] = (
+    (MappingError, 422),
+    (InvalidInput, 400),
+    (HostileXmlError, 400),
+    (SecurityError, 502),
+    (AuthenticationError, 401),
+    (AuthorizationError, 403),
+    (ConsentDenied, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (BusinessRejection, 422),
+    (DownstreamUnavailable, 503),
+    (DownstreamProtocolError, 502),
+    (DownstreamError, 502),
+    (StorageError, 503),
+    (ConfigurationError, 500),
+    (HubError, 500),
+)
+
+_HTTP_ISSUE: Final = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported"}
+
+
+def status_for(error: HubError) -> int:
+    """The HTTP status code for ``error``."""
+    return next(code for cls, code in STATUS if isinstance(error, cls))
+
+
+async def _hub_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, HubError)
+    status = status_for(exc)
+    log.info("request_refused", status=status, **exc.as_dict())
+    headers = {"Retry-After": "30"} if status == 503 else None
+    if isinstance(exc, AuthenticationError):
+        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    return FhirResponse(outcome_for(exc), status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        issue(
+            "invalid",
+            str(err.get("msg", "invalid value")),
+            expression=".".join(str(p) for p in err.get("loc", ()) if p != "body") or None,
+            rule=str(err.get("type", "invalid")),
+        )
+        for err in exc.errors()
+    ]
+    return FhirResponse(outcome(*issues), status_code=400)
+
+
+async def _http_error(request: Request, exc: Exception) -> FhirResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_ISSUE.get(exc.status_code, "processing")
+    body = outcome(issue(code, str(exc.detail), rule=f"http-{exc.status_code}"))
+    return FhirResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> FhirResponse:
+    log.error("unexpected_error", error=type(exc).__name__, exc_info=exc)
+    body = outcome(issue("exception", "internal error; see the hub's log for this request id"))
+    return FhirResponse(body, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as an OperationOutcome."""
+    app.add_exception_handler(HubError, _hub_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

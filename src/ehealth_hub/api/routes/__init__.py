@@ -1,0 +1,1 @@
+"""One router per resource family; each registers what it offers in the CapabilityStatement."""

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async tables, engine factory, Alembic migrations (SQLite, PostgreSQL)."""
