@@ -1,22 +1,30 @@
-"""``python -m benchmarks``: run every benchmark module (or those named) and print the figures."""
+"""``python -m benchmarks [NAME...]``: run each benchmark module as its own process.
+
+Each benchmark is a script (``python -m benchmarks.NAME``) that measures one capability against a
+floor taken in the same run and prints absolute figures and ratios; separate processes keep one
+benchmark's memory and threads from skewing the next.
+"""
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
 
 def main(names: list[str]) -> int:
-    """Run ``main()`` of each benchmark module; 1 when any fails."""
+    """Run the named benchmarks (default: all); 1 when any fails."""
     here = Path(__file__).parent
     modules = names or sorted(m.name for m in pkgutil.iter_modules([str(here)]))
-    failed = 0
+    failed = []
     for name in modules:
-        module = importlib.import_module(f"benchmarks.{name}")
         print(f"\n=== {name} ===", flush=True)
-        failed += int(module.main() != 0)
+        cmd = [sys.executable, "-m", f"benchmarks.{name}"]
+        if subprocess.run(cmd, check=False).returncode != 0:  # noqa: S603  # our own modules
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
 
 
