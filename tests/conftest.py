@@ -132,3 +132,12 @@ def database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture(scope="session")
+def sandbox_pki(request: pytest.FixtureRequest) -> Any:
+    """The sandbox PKI (trust layer), derived once into pytest's cache dir and reused afterwards
+    (deterministic from the seed, so concurrent sessions write identical files)."""
+    from ehealth_hub.fixtures.pki import SandboxPki
+
+    return SandboxPki.load_or_create(request.config.cache.mkdir("sandbox-pki"))

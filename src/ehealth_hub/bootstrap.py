@@ -12,7 +12,21 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.auth.setup import build_token_service
+from ehealth_hub.auth.tokens import TokenService
+from ehealth_hub.connectors.setup import ConnectorStack, LazyPorts
+from ehealth_hub.consent.gate import ConsentGate
+from ehealth_hub.consent.setup import build_gate, start_checkpoints, stop_checkpoints
+from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.delivery.engine import DeliveryEngine
+from ehealth_hub.delivery.setup import build_delivery, runs_in_process_worker
 from ehealth_hub.logs import configure_logging
+from ehealth_hub.services.claims import ClaimsService
+from ehealth_hub.services.claims_setup import wire_claims
+from ehealth_hub.services.notes import NotesService
+from ehealth_hub.services.records import RecordsService
+from ehealth_hub.services.setup import wire_from_ports
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine, ping, upgrade
 
@@ -31,6 +45,27 @@ class Container:
     """Named checks behind ``GET /health/ready`` (the database and each downstream)."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Async callbacks run by :meth:`aclose`, newest first (clients, simulators, engines)."""
+    auth: TokenService | None = None
+    """API client authentication (issues and verifies access tokens); None refuses every token."""
+    records: RecordsService | None = None
+    """Journey 1: ``Patient/$summary`` (gate -> record sources -> one document Bundle)."""
+    notes: NotesService | None = None
+    """Journey 2: the consultation note to the patient's GP (gate -> KMEHR -> outbox)."""
+    delivery: DeliveryEngine | None = None
+    """The outbox engine: ``container.delivery.register(name, handler)`` adds a destination."""
+    claims: ClaimsService | None = None
+    """Journey 3: teleconsultation claims to the mutualities (``services.claims_setup``)."""
+
+    consent_store: ConsentStore = field(default_factory=ConsentStore)
+    """Per-consultation FHIR Consents recorded through the hub."""
+    audit_log: AuditLog = field(default_factory=AuditLog)
+    """The hash-chained audit trail (``await container.audit_log.record(conn, record)``)."""
+    consent_gate: ConsentGate | None = None
+    """The consent gate (the only issuer of Permits); None until its ports are wired."""
+    connectors: ConnectorStack | None = None
+    """The eHealth connectors (and the sandbox simulators), built on first use."""
+    ports: LazyPorts | None = None
+    """Consent, links, exclusions, record sources, AddressBook, eHealthBox over ``connectors``."""
 
     async def aclose(self) -> None:
         """Release every resource the container opened."""
@@ -54,4 +89,28 @@ async def build_container(
     container = Container(settings=settings, engine=engine, metrics=registry)
     container.closers.append(engine.dispose)
     container.readiness["database"] = lambda: ping(engine)
+    container.connectors = ConnectorStack(settings)
+    container.ports = LazyPorts(container.connectors)
+    container.readiness.update(container.connectors.readiness())
+    container.closers.append(container.connectors.aclose)
+    ports = container.ports  # the consent gate on the connectors' ports (consent/setup.py)
+    container.consent_gate = build_gate(
+        settings,
+        engine,
+        consent=ports.consent,
+        links=ports.links,
+        exclusions=ports.exclusions,
+        store=container.consent_store,
+        audit=container.audit_log,
+    )
+    container.auth = build_token_service(settings, engine)
+    _, checkpoints = start_checkpoints(settings, engine)
+    container.closers.append(lambda: stop_checkpoints(checkpoints))
+    container.delivery, webhook_client = build_delivery(settings, engine, registry)
+    if webhook_client is not None:
+        container.closers.append(webhook_client.aclose)
+    wire_from_ports(container)  # journeys 1 and 2: records and notes (services/setup.py)
+    wire_claims(container)  # journey 3: teleconsultation claims (services/claims_setup.py)
+    container.delivery.start(worker=runs_in_process_worker(settings))
+    container.closers.append(container.delivery.stop)
     return container

@@ -106,3 +106,23 @@ def main() -> None:
 
 
 # -- commands of the other packages, one line each ------------------------------------------
+from ehealth_hub.mappings.cli import translate  # noqa: E402 - registered after the app exists
+
+app.command()(translate)
+from ehealth_hub.auth.cli import sandbox_info, sandbox_token  # noqa: E402 - after the app exists
+
+app.command("sandbox-token")(sandbox_token)
+app.command("sandbox-info")(sandbox_info)
+from ehealth_hub.audit.cli import app as audit_app  # noqa: E402 - registered after the app exists
+
+app.add_typer(audit_app, name="audit")
+from ehealth_hub.trust_cli import register as register_trust  # noqa: E402 - after the app exists
+
+register_trust(app)
+from ehealth_hub.delivery.cli import replay, worker  # noqa: E402 - registered after the app exists
+
+app.command()(worker)
+app.command()(replay)
+from ehealth_hub.fixtures.simulate import simulate_command  # noqa: E402 - after the app exists
+
+app.command("simulate")(simulate_command)

@@ -44,9 +44,20 @@ def test_production_refuses_sandbox_defaults() -> None:
     assert "database_url" in caught.value.detail
 
 
-def test_production_accepts_explicit_postgres() -> None:
-    settings = load_settings(env="production", database_url="postgresql://db.internal/hub")
+def test_accepts_the_documented_acceptance_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "acceptance.example.toml"
+    monkeypatch.setenv("EHEALTH_HUB_CONFIG_FILE", str(example))
+    settings = load_settings()
+    assert settings.env == "acceptance"
     assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert set(settings.endpoints.hubs) == {"rsw", "abrumet", "vitalink"}
+
+
+def test_production_names_every_sandbox_default_it_refuses() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(env="production", database_url="postgresql://db.internal/hub")
+    for name in ("auth.signing_key_file", "trust.sts_url", "endpoints.consent", "audit.key_file"):
+        assert name in caught.value.detail
 
 
 def test_refuses_invalid_values_naming_the_field() -> None:

@@ -13,10 +13,22 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from ehealth_hub import __version__
+from ehealth_hub.api.auth import install_auth
 from ehealth_hub.api.capability import Capabilities
+from ehealth_hub.api.conventions import install_conventions
 from ehealth_hub.api.errors import install_error_handlers
 from ehealth_hub.api.middleware import HttpMetrics, RequestContextMiddleware
-from ehealth_hub.api.routes import health, metadata
+from ehealth_hub.api.routes import (
+    audit,
+    auth,
+    claim,
+    consent,
+    document,
+    health,
+    metadata,
+    patient,
+    task,
+)
 from ehealth_hub.bootstrap import Container, build_container
 from ehealth_hub.settings import Settings
 
@@ -42,8 +54,17 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.capabilities = Capabilities()
+    install_auth(app)  # deny by default: every route included below needs a token
+    install_conventions(app)  # FHIR _format / Accept: JSON only, else 406
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
     app.include_router(health.router)
     app.include_router(metadata.router)
+    app.include_router(auth.router)
+    patient.install(app)  # Patient/$summary (journey 1)
+    document.install(app)  # DocumentReference: the note to the GP (journey 2)
+    task.install(app)  # delivery: Task read/search/$replay
+    claim.install(app)  # Claim/$submit: the teleconsultation claim (journey 3)
+    consent.install(app)  # Consent CRUD + $explain (consent gate)
+    audit.install(app)  # AuditEvent search (auditors)
     return app

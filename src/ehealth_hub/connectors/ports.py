@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from ehealth_hub.consent.permit import Permit
+from ehealth_hub.mappings.mycarenet_types import AsyncMessage, InsurabilityFacts, PostReceipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,4 +201,51 @@ class MailboxPort(Protocol):
         self, permit: Permit, actor: Actor, message: OutgoingMessage
     ) -> SendReceipt:
         """Seal and publish ``message`` (a note write: needs a write-note permit)."""
+        ...
+
+
+# ----------------------------------------------------------------------------- MyCareNet
+
+
+class InsurabilityPort(Protocol):
+    """MyCareNet MemberData: the patient's insurability on a date."""
+
+    async def consult(self, actor: Actor, ssin: str, on: date) -> InsurabilityFacts:
+        """What the patient's mutuality says (insured=False with reasons when not insured)."""
+        ...
+
+
+class AttestPort(Protocol):
+    """MyCareNet eAttest v3 (FHIR messages), routed to the patient's mutuality."""
+
+    async def send(
+        self, actor: Actor, message: dict[str, object], *, facts: InsurabilityFacts, on: date
+    ) -> dict[str, object]:
+        """Send an eattest-create message; the answer message Bundle."""
+        ...
+
+    async def cancel(
+        self, actor: Actor, message: dict[str, object], *, facts: InsurabilityFacts, on: date
+    ) -> dict[str, object]:
+        """Send an eattest-cancel message; the answer message Bundle."""
+        ...
+
+
+class EfactPort(Protocol):
+    """eFact through MyCareNet GenericAsync: post batches, fetch and confirm the answers."""
+
+    async def post(self, actor: Actor, batch: str, *, reference: str) -> PostReceipt:
+        """Post one 920000 batch; the TAck."""
+        ...
+
+    async def tacks(self, actor: Actor) -> list[PostReceipt]:
+        """The TAcks waiting for ``actor`` (finds a post whose answer was lost)."""
+        ...
+
+    async def fetch(self, actor: Actor) -> list[AsyncMessage]:
+        """The messages waiting for ``actor`` (acknowledgements, results)."""
+        ...
+
+    async def confirm(self, actor: Actor, messages: list[AsyncMessage]) -> None:
+        """Confirm (remove) fetched messages."""
         ...

@@ -1,0 +1,103 @@
+"""Trust layer throughput: WS-Security sign/verify, ETEE seal/unseal, cached STS token cost.
+
+Floor, measured in the same run: raw RSA-2048 PKCS#1 v1.5 SHA-256 signatures with
+``cryptography`` on a 1 KiB message (one core). Target (issue 4): signing envelopes at >= 50% of
+the raw rate; a cached token < 0.1 ms. Runs in ~20 s: ``python -m benchmarks.wsse``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from lxml import etree
+
+from ehealth_hub.connectors.etee import EtkId, seal, unseal
+from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.sts import StsClient
+from ehealth_hub.connectors.wsse import WsseSignPlugin, sign_envelope, verify_envelope
+from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.fixtures.sim_sts import StsSimulator
+
+SECONDS = 2.0
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ENVELOPE = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    b'<m:GetTransactionListRequest xmlns:m="urn:x">'
+    + b"<m:item>kmehr</m:item>"
+    * 40
+    + b"</m:GetTransactionListRequest>"
+    b"</soapenv:Body></soapenv:Envelope>"
+)
+
+
+def rate(action: Callable[[], object], seconds: float = SECONDS) -> float:
+    """Operations per second over ``seconds`` of wall time (after one warm-up call)."""
+    action()
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        action()
+        count += 1
+    return count / elapsed
+
+
+async def cached_token_us(pki: SandboxPki) -> float:
+    clock = lambda: NOW  # noqa: E731  # a fixed clock keeps the token fresh
+    sim = StsSimulator(pki, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sim.app), base_url="http://sts"
+    ) as http:
+        soap = create_client(
+            wsdl_path("sts_v1.wsdl"),
+            http=http,
+            plugins=[WsseSignPlugin("x509", clock=clock)],
+            address="http://sts" + sim.path,
+            system="sts",
+        )
+        sts = StsClient(
+            soap, truststore=pki.truststore, sts_certificates=[pki.sts.certificate], clock=clock
+        )
+        sarah = pki.practitioner("sarah")
+        await sts.token(sarah, "doctor")
+        rounds = 20_000
+        start = time.perf_counter()
+        for _ in range(rounds):
+            await sts.token(sarah, "doctor")
+        return (time.perf_counter() - start) / rounds * 1e6
+
+
+def main() -> None:
+    pki = SandboxPki.load_or_create(Path(tempfile.gettempdir()) / "ehealth-hub-bench-pki")
+    sarah = pki.practitioner("sarah")
+    message = b"x" * 1024
+    raw = rate(lambda: sarah.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256()))
+    sign = rate(lambda: sign_envelope(etree.fromstring(ENVELOPE), sarah, now=NOW))
+    signed = etree.tostring(sign_envelope(etree.fromstring(ENVELOPE), sarah, now=NOW))
+    verify = rate(lambda: verify_envelope(signed, trusted=pki.truststore, now=NOW))
+    jan = pki.etk(EtkId("SSIN", "65050511172"))
+    own = pki.etk(EtkId("SSIN", "80021512354")).certificate
+    note = b"<kmehrmessage>" + b"x" * 8000 + b"</kmehrmessage>"
+    sealed = seal(note, sarah, [jan.certificate], sender_etk=own)
+    seal_rate = rate(lambda: seal(note, sarah, [jan.certificate], sender_etk=own))
+    unseal_rate = rate(lambda: unseal(sealed, jan, truststore=pki.truststore, now=NOW))
+    token_us = asyncio.run(cached_token_us(pki))
+    print(f"floor: raw RSA-2048 sign (cryptography)  {raw:9.0f} /s")
+    for label, value in (
+        ("WS-Security sign_envelope (X.509 mode)", sign),
+        ("WS-Security verify_envelope", verify),
+        ("ETEE seal (8 KB, 2 recipients, 2 sigs)", seal_rate),
+        ("ETEE unseal (decrypt + 2 verifications)", unseal_rate),
+    ):
+        print(f"{label:<41}{value:9.0f} /s  {value / raw:5.0%} of floor")
+    print(f"cached STS token                         {token_us:9.2f} µs (target < 100 µs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""FHIR http conventions shared by every ``/fhir`` route (FHIR R4 4.0.1, http.html#mime-type).
+
+The hub speaks JSON only: ``_format`` may be ``json``, ``application/json``,
+``application/fhir+json`` (or the R3 alias ``application/json+fhir``); an ``Accept`` header must
+admit one of those (or a wildcard). Anything else is answered ``406 Not Acceptable`` with an
+OperationOutcome naming ``_format`` / ``Accept`` and the rule. Request bodies are parsed here too:
+JSON objects only, size-limited, errors naming the body and the rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Request
+
+from ehealth_hub.errors import InvalidInput
+
+JSON_FORMATS: Final = frozenset(
+    {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+)
+_WILDCARDS: Final = frozenset({"*/*", "application/*"})
+MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+
+
+def _media(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+async def fhir_format(request: Request) -> None:
+    """406 when ``_format`` or ``Accept`` asks for anything but FHIR JSON (on /fhir paths)."""
+    if not request.url.path.startswith("/fhir"):
+        return
+    wanted = request.query_params.get("_format")
+    if wanted is not None and _media(wanted) not in JSON_FORMATS:
+        raise HTTPException(
+            406, f"_format {wanted!r} is not supported: this server speaks FHIR JSON only"
+        )
+    accept = request.headers.get("accept")
+    if accept:
+        ranges = {_media(part) for part in accept.split(",")}
+        if not ranges & (JSON_FORMATS | _WILDCARDS):
+            raise HTTPException(406, "Accept must admit application/fhir+json")
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; InvalidInput naming the rule otherwise."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidInput(
+            f"the body exceeds {MAX_BODY_BYTES} bytes", field="body", rule="size", system="api"
+        )
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"the body is not JSON: {exc}", field="body", rule="json", system="api"
+        ) from exc
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            "the body must be a JSON object (a FHIR resource)",
+            field="body",
+            rule="json-object",
+            system="api",
+        )
+    return value
+
+
+def install_conventions(app: FastAPI) -> None:
+    """Check ``_format``/``Accept`` on every route included after this call."""
+    app.router.dependencies.append(Depends(fhir_format))

@@ -1,0 +1,74 @@
+"""``GET /fhir/AuditEvent?patient=...``: who accessed this patient's data, for an auditor.
+
+FHIR R4 4.0.1 search on AuditEvent (``patient`` = SSIN or ``<ssin-system>|<ssin>``, ``_count``),
+answered as a searchset Bundle, newest first. Needs ``system/AuditEvent.s``; the auditor's own
+search is audited too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+
+from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.audit.events import AuditRecord
+from ehealth_hub.auth import scopes
+from ehealth_hub.auth.principal import Principal
+from ehealth_hub.errors import InvalidInput
+from ehealth_hub.fhir.profiles import SSIN_SYSTEM
+from ehealth_hub.identifiers import Ssin
+
+router = APIRouter(prefix="/fhir/AuditEvent", tags=["AuditEvent"])
+
+Auditor = Annotated[Principal, Depends(require_scope(scopes.AUDIT_READ))]
+
+
+def install(app: FastAPI) -> None:
+    """Include the router and declare it in the CapabilityStatement."""
+    app.include_router(router)
+    entry = app.state.capabilities.resource("AuditEvent")
+    entry.interactions = ["search-type"]
+    entry.search_params = [("patient", "reference"), ("_count", "number")]
+
+
+@router.get("")
+async def search_audit_events(
+    container: ContainerDep,
+    principal: Auditor,
+    patient: Annotated[str, Query(description="SSIN, or <ssin-system>|<ssin>")],
+    count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100,
+) -> FhirResponse:
+    """The patient's audit trail, newest first."""
+    system, _, value = patient.rpartition("|")
+    if system and system != SSIN_SYSTEM:
+        raise InvalidInput(
+            f"patient must be an SSIN of {SSIN_SYSTEM}", field="patient", rule="ssin"
+        )
+    ssin = Ssin.parse(value).value
+    async with container.engine.begin() as conn:
+        events = await container.audit_log.search(conn, patient_ssin=ssin, limit=count)
+        record = AuditRecord(
+            id=str(uuid.uuid4()),
+            recorded=datetime.now(UTC),
+            action="audit-read",
+            outcome="success",
+            patient_ssin=ssin,
+            client_id=principal.client_id,
+            detail={"count": str(len(events))},
+        )
+        await container.audit_log.record(conn, record)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(events),
+        "entry": [
+            {"fullUrl": f"AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}}
+            for e in events
+        ],
+    }
+    return FhirResponse(bundle)

@@ -1,0 +1,104 @@
+"""``POST /fhir/Claim/$submit``: bill a teleconsultation to the patient's mutuality (journey 3).
+
+The body is the app's Claim (one item: 101673, 101695 or 101710, servicedDate, net fee; the SSIN
+of the patient, the NIHII of the acting practitioner as provider), or a Parameters resource whose
+``resource`` parameter holds it. Needs ``user/Claim.c``. Answers ``200`` with the ClaimResponse when
+the mutuality answered within ``mycarenet.wait_seconds``, else ``202 Accepted`` with the Task that
+follows the delivery (``Location: /fhir/Task/{id}``). Submitting the same claim again (same claim
+id from the same practitioner) never bills twice; ``Idempotency-Key`` makes a retried request safe.
+Refusals before anything is sent: the patient is not insured on the date, or the mutuality is
+closed (422 with an OperationOutcome naming the reason).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import json_body
+from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.idempotency import IdempotentRoute
+from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.auth.principal import Principal
+from ehealth_hub.auth.scopes import CLAIM_SUBMIT
+from ehealth_hub.delivery.task import etag, task_resource
+from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.fhir.profiles import BE_EATTESTATION_CLAIM
+
+router = APIRouter(tags=["claims"], route_class=IdempotentRoute)
+
+SUBMIT_DEFINITION: Final = "http://hl7.org/fhir/OperationDefinition/Claim-submit"
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["Claim", "Parameters"]}
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {"description": "the ClaimResponse of the patient's mutuality"},
+        "202": {"description": "accepted: the Task following the delivery"},
+    },
+}
+
+
+def claim_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The Claim in the request body (directly, or as Parameters.parameter[resource])."""
+    if body.get("resourceType") == "Parameters":
+        for parameter in body.get("parameter", []):
+            if parameter.get("name") == "resource" and isinstance(parameter.get("resource"), dict):
+                return dict(parameter["resource"])
+        raise InvalidInput(
+            "Parameters must hold the Claim as parameter 'resource'",
+            field="Parameters.parameter",
+            rule="claim.parameters",
+        )
+    return body
+
+
+@router.post(
+    "/fhir/Claim/$submit",
+    response_class=FhirResponse,
+    summary="Bill a teleconsultation (ClaimResponse, or 202 + Task)",
+    openapi_extra=_BODY,
+)
+async def submit_claim(
+    container: ContainerDep,
+    principal: Annotated[Principal, Depends(require_scope(CLAIM_SUBMIT))],
+    body: Annotated[dict[str, Any], Depends(json_body)],
+) -> FhirResponse:
+    """Insurability, routing, outbox; then wait a little for the mutuality's answer."""
+    if container.claims is None:
+        raise ConfigurationError("the claims service is not configured", system="api")
+    submission = await container.claims.submit(
+        claim_of(body), principal.actor(), client_id=principal.client_id
+    )
+    if submission.claim_response is None and container.delivery is not None:
+        container.delivery.wake()
+    submission = await container.claims.wait(submission, container.settings.mycarenet.wait_seconds)
+    if submission.claim_response is not None:
+        return FhirResponse(submission.claim_response, status_code=200)
+    item = submission.item
+    headers = {
+        "Location": f"/fhir/Task/{item.id}",
+        "Content-Location": f"/fhir/Task/{item.id}",
+        "ETag": etag(item),
+    }
+    return FhirResponse(task_resource(item), status_code=202, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Include the router and declare the operation in the CapabilityStatement."""
+    app.include_router(router)
+    entry = app.state.capabilities.resource("Claim", profile=BE_EATTESTATION_CLAIM)
+    entry.operations.append(("submit", SUBMIT_DEFINITION))

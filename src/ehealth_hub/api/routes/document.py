@@ -1,0 +1,79 @@
+"""``POST /fhir/DocumentReference``: a consultation note for the patient's GP (journey 2).
+
+The body is a be-documentreference (with its Patient, author and the patient's GP as contained
+resources) or a Bundle holding them. Needs ``user/DocumentReference.c``; the author must be the
+acting practitioner. Answers ``202 Accepted`` with the Task that follows the delivery to the GP's
+eHealthBox (``Location: /fhir/Task/{id}``); ``Idempotency-Key`` makes a retry safe.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import json_body
+from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.idempotency import IdempotentRoute
+from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.auth.principal import Principal
+from ehealth_hub.auth.scopes import NOTE_WRITE
+from ehealth_hub.delivery.task import etag, task_resource
+from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.fhir.profiles import BE_DOCUMENT_REFERENCE
+
+router = APIRouter(tags=["notes"], route_class=IdempotentRoute)
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/fhir+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {
+                        "resourceType": {"type": "string", "enum": ["DocumentReference", "Bundle"]}
+                    },
+                }
+            }
+        },
+    },
+    "responses": {"202": {"description": "accepted: the Task following the delivery"}},
+}
+
+
+@router.post(
+    "/fhir/DocumentReference",
+    response_class=FhirResponse,
+    status_code=202,
+    summary="Send a consultation note to the patient's GP (202 + Task)",
+    openapi_extra=_BODY,
+)
+async def create_note(
+    container: ContainerDep,
+    principal: Annotated[Principal, Depends(require_scope(NOTE_WRITE))],
+    note: Annotated[dict[str, Any], Depends(json_body)],
+) -> FhirResponse:
+    """Gate, KMEHR, AddressBook, then outbox and audit in one transaction."""
+    if container.notes is None:
+        raise ConfigurationError("the notes service is not configured", system="api")
+    accepted = await container.notes.accept(note, principal.actor(), client_id=principal.client_id)
+    if container.delivery is not None:
+        container.delivery.wake()
+    task = task_resource(accepted.item)
+    headers = {
+        "Location": f"/fhir/Task/{accepted.item.id}",
+        "Content-Location": f"/fhir/Task/{accepted.item.id}",
+        "ETag": etag(accepted.item),
+    }
+    return FhirResponse(task, status_code=202, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Include the router and declare it in the CapabilityStatement."""
+    app.include_router(router)
+    app.state.capabilities.resource(
+        "DocumentReference", profile=BE_DOCUMENT_REFERENCE
+    ).interactions.append("create")

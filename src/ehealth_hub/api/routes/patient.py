@@ -1,0 +1,72 @@
+"""``GET /fhir/Patient/$summary``: the patient's records as one FHIR document Bundle (journey 1).
+
+``identifier=<ssin system>|<ssin>`` names the patient (the HL7-BE SSIN naming system is the only
+one accepted). Needs ``user/Patient.r`` and an acting practitioner; answers 403 with the gate's
+reasons when consent does not hold. Break-the-glass: ``purpose=emergency`` with a
+``justification`` (the gate decides and flags the access for review).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+
+from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.auth.principal import Principal
+from ehealth_hub.auth.scopes import SUMMARY_READ
+from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
+from ehealth_hub.identifiers import Ssin
+
+router = APIRouter(tags=["records"])
+SUMMARY_DEFINITION = "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"
+
+
+def parse_ssin_identifier(value: str) -> str:
+    """The SSIN of a ``system|value`` token; InvalidInput naming ``identifier`` otherwise."""
+    system, sep, ssin = value.partition("|")
+    if not sep or system != SSIN_SYSTEM:
+        raise InvalidInput(
+            f"identifier must be {SSIN_SYSTEM}|<11-digit SSIN>",
+            field="identifier",
+            rule="identifier.ssin-system",
+            system="api",
+        )
+    return Ssin.parse(ssin).value
+
+
+@router.get(
+    "/fhir/Patient/$summary",
+    response_class=FhirResponse,
+    summary="The patient's records as one FHIR document Bundle (consent-gated)",
+    responses={403: {"description": "consent does not hold (OperationOutcome with the reasons)"}},
+)
+async def patient_summary(
+    container: ContainerDep,
+    principal: Annotated[Principal, Depends(require_scope(SUMMARY_READ))],
+    identifier: Annotated[str, Query(description=f"{SSIN_SYSTEM}|<SSIN>", max_length=200)],
+    purpose: Annotated[Literal["treatment", "emergency"], Query()] = "treatment",
+    justification: Annotated[str | None, Query(max_length=200)] = None,
+) -> FhirResponse:
+    """Consent gate, then every record source in parallel, then one document Bundle."""
+    ssin = parse_ssin_identifier(identifier)
+    if container.records is None:
+        raise ConfigurationError("no record sources are configured", system="api")
+    bundle = await container.records.summary(
+        ssin,
+        principal.actor(),
+        client_id=principal.client_id,
+        purpose=purpose,
+        justification=justification,
+    )
+    return FhirResponse(bundle)
+
+
+def install(app: FastAPI) -> None:
+    """Include the router and declare it in the CapabilityStatement."""
+    app.include_router(router)
+    entry = app.state.capabilities.resource("Patient", profile=BE_PATIENT)
+    entry.operations.append(("summary", SUMMARY_DEFINITION))

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: AuditEvents in a hash chain, signed heads, verification."""

@@ -1,0 +1,76 @@
+"""``ehealth-hub audit``: verify the trail, or sign its head now.
+
+``verify`` exits 0 when the chain and every signed head agree with the database, 1 when a problem
+is found (each printed with its kind and sequence number), 2 on a configuration error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+
+from ehealth_hub.audit.heads import HeadSigner
+from ehealth_hub.audit.verify import Report, verify
+from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.settings import Settings
+from ehealth_hub.store.db import create_engine
+
+app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+console = Console()
+
+
+async def verify_trail(settings: Settings) -> Report:
+    """Verify the trail of the database named by ``settings`` against the signed heads."""
+    signer = HeadSigner.from_settings(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        return await verify(engine, await asyncio.to_thread(signer.read))
+    finally:
+        await engine.dispose()
+
+
+async def checkpoint_now(settings: Settings) -> str:
+    """Sign the committed head now; says what was signed."""
+    signer = HeadSigner.from_settings(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        signed = await signer.checkpoint(engine, datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    return f"signed head at record {signed.seq}" if signed else "head unchanged; nothing signed"
+
+
+def _settings() -> Settings:
+    from ehealth_hub.cli import settings_or_exit
+
+    return settings_or_exit()
+
+
+@app.command("verify")
+def verify_command() -> None:
+    """Check the hash chain and the signed heads; exit 1 on any edit, deletion or truncation."""
+    try:
+        report = asyncio.run(verify_trail(_settings()))
+    except HubError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2 if isinstance(exc, ConfigurationError) else 1) from exc
+    for problem in report.problems:
+        console.print(f"[red]{problem.kind}[/red] at {problem.seq}: {problem.text}")
+    status = "[green]intact[/green]" if report.ok else "[red]TAMPERED[/red]"
+    console.print(
+        f"audit trail {status}: {report.records} records, {report.signed_heads} signed heads"
+    )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("checkpoint")
+def checkpoint_command() -> None:
+    """Sign the current chain head and append it to the heads file now."""
+    try:
+        console.print(asyncio.run(checkpoint_now(_settings())))
+    except HubError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc

@@ -1,0 +1,101 @@
+"""SMART on FHIR v2 scopes (SMART App Launch 2.0.0, section "Scopes for requesting FHIR resources").
+
+A scope is ``<context>/<Resource>.<permissions>``: context ``user`` (on behalf of the acting
+practitioner named in the token) or ``system`` (the client itself); permissions are a subset of
+``cruds`` (create, read, update, delete, search) in that order. A granted scope satisfies a
+required one when context and resource match (``*`` matches any resource) and the required
+permissions are a subset of the granted ones: ``user/Consent.cruds`` satisfies ``user/Consent.c``.
+
+The scopes the hub knows (and so the only ones a client registration may list) are in
+:data:`KNOWN_SCOPES`, each with what it lets a client do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from ehealth_hub.errors import InvalidInput
+
+_SCOPE = re.compile(r"^(user|system)/([A-Z][A-Za-z]+|\*)\.(c?r?u?d?s?)$")
+
+KNOWN_SCOPES: Final[dict[str, str]] = {
+    "user/Consent.cruds": "record, read, search and revoke patients' consent (acting practitioner)",
+    "user/Consent.rs": "read and search patients' consent and $explain (acting practitioner)",
+    "user/Patient.r": "read a patient's records: Patient/$summary (acting practitioner)",
+    "user/DocumentReference.c": "send a consultation note to the patient's GP (acting)",
+    "user/Claim.c": "submit a teleconsultation claim: Claim/$submit (acting practitioner)",
+    "user/Task.r": "follow the Tasks of the acting practitioner's asynchronous requests",
+    "system/Task.r": "follow Tasks (GP software, mutualities)",
+    "system/Task.ru": "follow Tasks and replay failed deliveries: Task/$replay (operators)",
+    "system/DocumentReference.rs": "read the notes the hub delivered (GP software)",
+    "system/Claim.rs": "read the claims addressed to the client's mutuality",
+    "system/Consent.rs": "read and search consents (auditors)",
+    "system/AuditEvent.rs": "read and search the audit trail (auditors)",
+}
+"""Every scope a client may be registered for, with its meaning (documented in the README)."""
+
+# Required scopes of the hub's routes, named so that routers and tests spell them once.
+CONSENT_WRITE: Final = "user/Consent.c"
+CONSENT_REVOKE: Final = "user/Consent.d"
+CONSENT_READ: Final = "user/Consent.s"
+CONSENT_READ_SYSTEM: Final = "system/Consent.s"
+SUMMARY_READ: Final = "user/Patient.r"
+NOTE_WRITE: Final = "user/DocumentReference.c"
+CLAIM_SUBMIT: Final = "user/Claim.c"
+TASK_READ: Final = "user/Task.r"
+TASK_READ_SYSTEM: Final = "system/Task.r"
+AUDIT_READ: Final = "system/AuditEvent.s"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One parsed SMART v2 scope."""
+
+    context: Literal["user", "system"]
+    resource: str
+    permissions: frozenset[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """Parse ``text`` or raise InvalidInput naming the SMART v2 grammar."""
+        match = _SCOPE.match(text)
+        if match is None or not match.group(3):
+            raise InvalidInput(
+                f"scope {text!r} is not a SMART v2 scope <user|system>/<Resource>.<cruds>",
+                field="scope",
+                rule="smart-v2-scope",
+                system="auth",
+            )
+        context: Literal["user", "system"] = "user" if match.group(1) == "user" else "system"
+        return cls(context, match.group(2), frozenset(match.group(3)))
+
+    def satisfies(self, required: Scope) -> bool:
+        """True when holding this scope allows what ``required`` asks for."""
+        return (
+            self.context == required.context
+            and self.resource in ("*", required.resource)
+            and required.permissions <= self.permissions
+        )
+
+
+def satisfied(granted: frozenset[str], required: str) -> bool:
+    """True when one of the ``granted`` scope strings satisfies ``required``."""
+    wanted = Scope.parse(required)
+    return any(Scope.parse(g).satisfies(wanted) for g in granted)
+
+
+def parse_requested(text: str) -> tuple[str, ...]:
+    """The space-separated scopes of a token request, each checked against the grammar."""
+    requested = tuple(dict.fromkeys(text.split()))
+    if not requested:
+        raise InvalidInput(
+            "scope is required (space-separated SMART v2 scopes)",
+            field="scope",
+            rule="required",
+            system="auth",
+        )
+    for scope in requested:
+        Scope.parse(scope)
+    return requested

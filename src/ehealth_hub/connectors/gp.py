@@ -1,0 +1,276 @@
+"""GP record systems (the patient's own GP software) reached over FHIR R4 with OAuth2.
+
+Standards: HL7 FHIR R4 (4.0.1) REST (search, read, create; ``Patient/$summary`` as in the IPS
+operation), OAuth 2.0 client credentials (RFC 6749 section 4.4, HTTP Basic client auth),
+bearer tokens (RFC 6750). One adapter, configured per GP software (:class:`GpSystemConfig`).
+
+As a :class:`~ehealth_hub.connectors.ports.RecordSourcePort`: the GP's KMEHR exports are
+DocumentReferences (``type`` = the CD-TRANSACTION code in the KMEHR code system) whose attachment
+is a ``Binary`` holding the KMEHR message. ``read_summary`` returns the GP's FHIR summary Bundle,
+``send_note`` creates a DocumentReference (a write: attempted once, with ``If-None-Exist`` on the
+note's identifier so a resend by the delivery layer creates nothing twice). Tokens are cached until
+80% of their life; a 401 fetches a new token and repeats the request once (a 401 means nothing was
+processed). httpx errors are translated by :func:`ehealth_hub.connectors.soap.translate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Final
+
+import httpx
+
+from ehealth_hub.connectors.ports import Actor, TransactionRef
+from ehealth_hub.connectors.resilience import Resilience
+from ehealth_hub.connectors.soap import translate
+from ehealth_hub.consent.permit import Action, Permit, require
+from ehealth_hub.errors import (
+    AuthenticationError,
+    BusinessRejection,
+    DownstreamProtocolError,
+    HubError,
+    NotFound,
+)
+
+SSIN_SYSTEM: Final = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"
+NIHII_SYSTEM: Final = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/nihii"
+KMEHR_TRANSACTION_SYSTEM: Final = (
+    "https://www.ehealth.fgov.be/standards/kmehr/en/tables/transaction-type"
+)
+FHIR_JSON: Final = "application/fhir+json"
+
+
+@dataclass(frozen=True, slots=True)
+class GpSystemConfig:
+    """How to reach one GP software's FHIR API."""
+
+    name: str
+    """Short key of the GP software (the ``source`` of its TransactionRefs)."""
+    base_url: str
+    """FHIR base URL (``.../fhir``)."""
+    token_url: str
+    """OAuth2 token endpoint."""
+    client_id: str
+    """The hub's OAuth2 client id at this GP software."""
+    client_secret: str
+    """The hub's OAuth2 client secret (a secret: never logged)."""
+    scope: str = "system/*.read system/DocumentReference.write"
+    """Scopes asked for."""
+
+
+class ClientCredentials:
+    """OAuth2 client-credentials tokens, cached per config, one fetch at a time."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, config: GpSystemConfig, *, clock: Callable[[], datetime]
+    ) -> None:
+        self.http, self.config, self.clock = http, config, clock
+        self._token: tuple[str, datetime] | None = None
+        self._lock = asyncio.Lock()
+
+    def forget(self) -> None:
+        self._token = None
+
+    async def token(self) -> str:
+        async with self._lock:
+            if self._token is not None and self.clock() < self._token[1]:
+                return self._token[0]
+            data = {"grant_type": "client_credentials", "scope": self.config.scope}
+            response = await self.http.post(
+                self.config.token_url,
+                data=data,
+                auth=(self.config.client_id, self.config.client_secret),
+            )
+            if response.status_code in (400, 401):
+                raise AuthenticationError(
+                    f"GP system refused the hub's client credentials ({response.status_code})",
+                    system=self.config.name,
+                    operation="token",
+                    code="invalid_client",
+                )
+            response.raise_for_status()
+            body = response.json()
+            life = float(body.get("expires_in", 300))
+            self._token = (str(body["access_token"]), self.clock() + timedelta(seconds=life * 0.8))
+            return self._token[0]
+
+
+class GpSystemClient:
+    """One GP software: a record source, a FHIR summary, and a note recipient."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        config: GpSystemConfig,
+        resilience: Resilience,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.http, self.config, self.resilience, self.clock = http, config, resilience, clock
+        self.name = config.name
+        self.tokens = ClientCredentials(http, config, clock=clock)
+
+    async def _send(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
+        url = f"{self.config.base_url.rstrip('/')}/{path}"
+        headers = {"Accept": FHIR_JSON, **kwargs.pop("headers", {})}
+        try:
+            response = await self.http.request(
+                method,
+                url,
+                headers={**headers, "Authorization": f"Bearer {await self.tokens.token()}"},
+                **kwargs,
+            )
+            if response.status_code == 401:
+                self.tokens.forget()
+                response = await self.http.request(
+                    method,
+                    url,
+                    headers={**headers, "Authorization": f"Bearer {await self.tokens.token()}"},
+                    **kwargs,
+                )
+            return self._checked(response, operation)
+        except HubError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
+            raise translate(exc, system=self.name, operation=operation) from exc
+
+    def _checked(self, response: httpx.Response, operation: str) -> httpx.Response:
+        if response.status_code == 404:
+            raise NotFound(
+                _diagnostics(response) or "not found", system=self.name, operation=operation
+            )
+        if response.status_code in (400, 409, 412, 422):
+            raise BusinessRejection(
+                _diagnostics(response) or f"HTTP {response.status_code}",
+                system=self.name,
+                operation=operation,
+                code=f"http-{response.status_code}",
+            )
+        response.raise_for_status()
+        return response
+
+    async def _json(
+        self, method: str, path: str, operation: str, *, idempotent: bool, **kwargs: Any
+    ) -> dict[str, Any]:
+        async def attempt() -> dict[str, Any]:
+            response = await self._send(method, path, operation, **kwargs)
+            try:
+                body = response.json()
+            except ValueError as exc:
+                raise DownstreamProtocolError(
+                    "answer is not JSON", system=self.name, operation=operation
+                ) from exc
+            if not isinstance(body, dict) or "resourceType" not in body:
+                raise DownstreamProtocolError(
+                    "answer is not a FHIR resource", system=self.name, operation=operation
+                )
+            return body
+
+        return await self.resilience.call(attempt, operation=operation, idempotent=idempotent)
+
+    def _require(self, permit: Permit, action: Action) -> None:
+        patient = permit.patient_ssin if isinstance(permit, Permit) else ""
+        require(permit, action=action, patient_ssin=patient, now=self.clock())
+
+    async def read_summary(self, permit: Permit, actor: Actor) -> dict[str, Any]:
+        """The GP's FHIR summary Bundle of the permit's patient (``Patient/$summary``)."""
+        self._require(permit, "read-dossier")
+        params = {"identifier": f"{SSIN_SYSTEM}|{permit.patient_ssin}"}
+        return await self._json(
+            "GET", "Patient/$summary", "summary", idempotent=True, params=params
+        )
+
+    async def list_transactions(
+        self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
+    ) -> list[TransactionRef]:
+        """The GP's KMEHR exports of these types, as DocumentReferences."""
+        self._require(permit, "read-dossier")
+        params: dict[str, str] = {
+            "patient.identifier": f"{SSIN_SYSTEM}|{permit.patient_ssin}",
+            "type": ",".join(f"{KMEHR_TRANSACTION_SYSTEM}|{t}" for t in types),
+        }
+        if since is not None:
+            params["date"] = f"ge{since.isoformat()}"
+        bundle = await self._json(
+            "GET", "DocumentReference", "search", idempotent=True, params=params
+        )
+        return [self._ref(entry.get("resource", {})) for entry in bundle.get("entry", [])]
+
+    def _ref(self, resource: dict[str, Any]) -> TransactionRef:
+        try:
+            code = next(
+                c["code"]
+                for c in resource["type"]["coding"]
+                if c.get("system") == KMEHR_TRANSACTION_SYSTEM
+            )
+            when = datetime.fromisoformat(resource["date"].replace("Z", "+00:00"))
+            author = next(
+                (
+                    a["identifier"]["value"]
+                    for a in resource.get("author", [])
+                    if a.get("identifier", {}).get("system") == NIHII_SYSTEM
+                ),
+                None,
+            )
+            return TransactionRef(self.name, str(resource["id"]), str(code), when, author)
+        except (KeyError, StopIteration, TypeError, ValueError) as exc:
+            raise DownstreamProtocolError(
+                f"DocumentReference unusable: {type(exc).__name__}",
+                system=self.name,
+                operation="search",
+            ) from exc
+
+    async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
+        """The KMEHR message behind one DocumentReference (its Binary, read raw)."""
+        self._require(permit, "read-dossier")
+        document = await self._json(
+            "GET", f"DocumentReference/{ref.transaction_id}", "read", idempotent=True
+        )
+        subject = document.get("subject", {}).get("identifier", {})
+        if subject.get("value") != permit.patient_ssin:
+            raise DownstreamProtocolError(
+                "document is about another patient", system=self.name, operation="read"
+            )
+        try:
+            attachment = document["content"][0]["attachment"]
+            url, mime = (
+                str(attachment["url"]),
+                str(attachment.get("contentType", "application/xml")),
+            )
+        except (KeyError, IndexError, TypeError) as exc:
+            raise DownstreamProtocolError(
+                "DocumentReference without attachment url", system=self.name, operation="read"
+            ) from exc
+
+        async def attempt() -> bytes:
+            return (await self._send("GET", url, "binary", headers={"Accept": mime})).content
+
+        return await self.resilience.call(attempt, operation="binary", idempotent=True)
+
+    async def send_note(self, permit: Permit, actor: Actor, note: dict[str, Any]) -> str:
+        """Create the note's DocumentReference; returns the id the GP system gave it."""
+        self._require(permit, "write-note")
+        identifier = (note.get("identifier") or [{}])[0]
+        headers = {"Content-Type": FHIR_JSON}
+        if identifier.get("system") and identifier.get("value"):
+            headers["If-None-Exist"] = f"identifier={identifier['system']}|{identifier['value']}"
+        created = await self._json(
+            "POST", "DocumentReference", "create", idempotent=False, json=note, headers=headers
+        )
+        return str(created.get("id", ""))
+
+    async def ping(self) -> None:
+        """Readiness: the CapabilityStatement answers."""
+        await self._json("GET", "metadata", "metadata", idempotent=True)
+
+
+def _diagnostics(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    issues = body.get("issue", []) if isinstance(body, dict) else []
+    return "; ".join(str(i.get("diagnostics", "")) for i in issues if isinstance(i, dict))

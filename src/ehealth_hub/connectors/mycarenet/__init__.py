@@ -1,0 +1,23 @@
+"""MyCareNet adapters: MemberData (insurability), eAttest v3 and eFact through GenericAsync.
+
+Each adapter takes its :class:`~ehealth_hub.connectors.soap.SoapClient` (zeep AsyncClient over
+httpx, WS-Security SAML holder-of-key plugin), the :class:`envelope.Envelope` (CommonInput,
+Routing, sealed Detail) and a token source (the STS client) as constructor arguments. Files:
+``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``wsdl/mycarenet_v1.wsdl``
+(the project's own WSDL of the three services; see its header for what it simplifies).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+
+WSDL_NAME = "mycarenet_v1.wsdl"
+NS = "urn:ehealth-hub:mycarenet:wsdl"
+MEMBERDATA_BINDING = f"{{{NS}}}MemberDataBinding"
+ATTEST_BINDING = f"{{{NS}}}AttestBinding"
+GENASYNC_BINDING = f"{{{NS}}}GenAsyncBinding"
+
+
+def wsdl_file() -> str:
+    """Filesystem path of the packaged MyCareNet WSDL."""
+    return str(importlib.resources.files("ehealth_hub.connectors.mycarenet") / "wsdl" / WSDL_NAME)

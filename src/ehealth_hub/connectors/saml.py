@@ -1,0 +1,257 @@
+"""SAML 1.1 holder-of-key assertions as the eHealth STS issues them (OASIS SAML 1.1, STS v1).
+
+The STS (``sts_v1.wsdl``, namespace ``urn:be:fgov:ehealth:sts:protocol:v1``) answers a
+``samlp:Request``/``samlp:AttributeQuery`` with a ``samlp:Response`` holding one
+``saml:Assertion`` (MajorVersion 1, MinorVersion 1) that carries: ``Conditions`` (NotBefore,
+NotOnOrAfter), an ``AuthenticationStatement`` and an ``AttributeStatement`` whose ``Subject`` is
+confirmed ``urn:oasis:names:tc:SAML:1.0:cm:holder-of-key`` by the caller's certificate
+(``ds:KeyInfo/ds:X509Data``), and an enveloped XML signature over ``#AssertionID`` by the STS.
+
+Public API (stable)::
+
+    SamlToken                      # an issued assertion + the holder credential, immutable
+    build_assertion(...) -> etree._Element          # used by the STS simulator
+    sign_assertion(assertion, sts: Credential) -> etree._Element
+    verify_assertion(assertion, *, trusted, sts, now, max_skew, holder=None) -> VerifiedAssertion
+        # trusted: CA anchors; sts: the STS signing certificates accepted (pinned)
+        # TokenError: forged (bad signature, signer not a pinned STS), expired, wrong holder key
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
+    DigestAlgorithm,
+    SignatureConfiguration,
+    SignatureMethod,
+    XMLSigner,
+    XMLVerifier,
+)
+from signxml.exceptions import InvalidInput, InvalidSignature
+
+from ehealth_hub.connectors.credentials import Credential, verify_chain
+from ehealth_hub.errors import SignatureError, TokenError
+from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS
+
+HOLDER_OF_KEY: Final = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
+X509_SUBJECT: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+IDENTIFICATION_NS: Final = "urn:be:fgov:identification-namespace"
+CERTIFIED_NS: Final = "urn:be:fgov:certified-namespace:ehealth"
+EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
+SAML_ID_ATTRIBUTE: Final = "AssertionID"
+_SIG_METHODS: Final = frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA512})
+_DIGESTS: Final = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA512})
+
+
+def _q(name: str) -> str:
+    return f"{{{SAML11_NS}}}{name}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str | None) -> datetime:
+    """An xs:dateTime in UTC as eHealth writes them; raises TokenError when absent or malformed."""
+    try:
+        return datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise TokenError(f"malformed SAML instant {text!r}", system="sts") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SamlToken:
+    """An issued holder-of-key assertion and the credential that holds its key."""
+
+    assertion: bytes
+    """The ``saml:Assertion`` exactly as the STS signed it (serialised; never re-canonicalised)."""
+    assertion_id: str
+    not_before: datetime
+    not_on_or_after: datetime
+    holder: Credential = field(repr=False)
+    """The practitioner's authentication credential (its key signs the business calls)."""
+
+    def remaining_fraction(self, now: datetime) -> float:
+        """Share of the token's lifetime still ahead at ``now`` (reuse while > 0.5)."""
+        life = (self.not_on_or_after - self.not_before).total_seconds()
+        return max(0.0, (self.not_on_or_after - now).total_seconds()) / life if life > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAssertion:
+    """What a verified assertion says."""
+
+    assertion_id: str
+    holder: x509.Certificate
+    not_before: datetime
+    not_on_or_after: datetime
+    attributes: Mapping[str, tuple[str, ...]]
+    """AttributeName -> values (both statements' namespaces merged)."""
+
+
+def _subject(holder: x509.Certificate) -> etree._Element:
+    subject = etree.Element(_q("Subject"), nsmap={"saml": SAML11_NS})
+    name_id = etree.SubElement(subject, _q("NameIdentifier"), Format=X509_SUBJECT)
+    name_id.set("NameQualifier", holder.issuer.rfc4514_string())
+    name_id.text = holder.subject.rfc4514_string()
+    confirmation = etree.SubElement(subject, _q("SubjectConfirmation"))
+    etree.SubElement(confirmation, _q("ConfirmationMethod")).text = HOLDER_OF_KEY
+    key_info = etree.SubElement(confirmation, f"{{{DSIG_NS}}}KeyInfo", nsmap={"ds": DSIG_NS})
+    data = etree.SubElement(key_info, f"{{{DSIG_NS}}}X509Data")
+    der = holder.public_bytes(serialization.Encoding.DER)
+    etree.SubElement(data, f"{{{DSIG_NS}}}X509Certificate").text = base64.b64encode(der).decode()
+    return subject
+
+
+def build_assertion(
+    *,
+    assertion_id: str,
+    issuer: str,
+    holder: x509.Certificate,
+    attributes: Sequence[tuple[str, str, str]],
+    now: datetime,
+    lifetime: timedelta,
+) -> etree._Element:
+    """An unsigned assertion; ``attributes`` are (AttributeNamespace, AttributeName, value)."""
+    assertion = etree.Element(_q("Assertion"), nsmap={"saml": SAML11_NS})
+    for name, value in (
+        ("AssertionID", assertion_id),
+        ("IssueInstant", _iso(now)),
+        ("Issuer", issuer),
+        ("MajorVersion", "1"),
+        ("MinorVersion", "1"),
+    ):
+        assertion.set(name, value)
+    etree.SubElement(
+        assertion, _q("Conditions"), NotBefore=_iso(now), NotOnOrAfter=_iso(now + lifetime)
+    )
+    authn = etree.SubElement(assertion, _q("AuthenticationStatement"))
+    authn.set("AuthenticationInstant", _iso(now))
+    authn.set("AuthenticationMethod", "urn:oasis:names:tc:SAML:1.0:am:X509-PKI")
+    authn.append(_subject(holder))
+    statement = etree.SubElement(assertion, _q("AttributeStatement"))
+    statement.append(_subject(holder))
+    for namespace, name, value in attributes:
+        attribute = etree.SubElement(
+            statement, _q("Attribute"), AttributeName=name, AttributeNamespace=namespace
+        )
+        etree.SubElement(attribute, _q("AttributeValue")).text = value
+    return assertion
+
+
+def sign_assertion(assertion: etree._Element, sts: Credential) -> etree._Element:
+    """Enveloped RSA-SHA256 signature over ``#AssertionID`` (the last child, per the XSD)."""
+    signer = XMLSigner(
+        signature_algorithm="rsa-sha256", digest_algorithm="sha256", c14n_algorithm=EXC_C14N
+    )
+    signed: etree._Element = signer.sign(
+        assertion,
+        key=sts.private_key,
+        cert=[sts.certificate, *sts.chain[:-1]],  # leaf + intermediates, root is the verifier's
+        reference_uri="#" + assertion.get(SAML_ID_ATTRIBUTE, ""),
+        id_attribute=SAML_ID_ATTRIBUTE,
+    )
+    return signed
+
+
+def holder_certificate(assertion: etree._Element) -> x509.Certificate:
+    """The certificate confirming the (first) subject; TokenError when not holder-of-key."""
+    path = f"{_q('AttributeStatement')}/{_q('Subject')}/{_q('SubjectConfirmation')}"
+    confirmation = assertion.find(path)
+    if confirmation is None or confirmation.findtext(_q("ConfirmationMethod")) != HOLDER_OF_KEY:
+        raise TokenError("assertion is not holder-of-key", system="sts", code="not-holder-of-key")
+    text = confirmation.findtext(
+        f"{{{DSIG_NS}}}KeyInfo/{{{DSIG_NS}}}X509Data/{{{DSIG_NS}}}X509Certificate"
+    )
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(text or "", validate=False))
+    except ValueError as exc:
+        raise TokenError("holder-of-key certificate unreadable", system="sts") from exc
+
+
+def _check_signature(
+    assertion: etree._Element,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate],
+    now: datetime,
+) -> None:
+    standalone = copy.deepcopy(assertion)  # resolve #AssertionID inside the assertion only
+    signature = standalone.find(f"{{{DSIG_NS}}}Signature")
+    if signature is None:
+        raise TokenError("assertion is not signed", system="sts", code="unsigned-assertion")
+    texts = signature.xpath(".//ds:X509Certificate/text()", namespaces={"ds": DSIG_NS})
+    try:
+        certs = [x509.load_der_x509_certificate(base64.b64decode(str(t))) for t in texts]
+    except ValueError as exc:
+        raise TokenError("assertion signer certificate unreadable", system="sts") from exc
+    if not certs or certs[0] not in sts:
+        raise TokenError("assertion not signed by a trusted STS", system="sts", code="forged")
+    signer_cert = certs[0]
+    try:
+        verify_chain(signer_cert, certs[1:], trusted=trusted, now=now)
+        XMLVerifier().verify(
+            standalone,
+            x509_cert=signer_cert,
+            id_attribute=SAML_ID_ATTRIBUTE,
+            expect_config=SignatureConfiguration(
+                location="./", signature_methods=_SIG_METHODS, digest_algorithms=_DIGESTS
+            ),
+        )
+    except SignatureError as exc:
+        raise TokenError(
+            f"assertion signer not trusted: {exc.detail}", system="sts", code="forged"
+        ) from exc
+    except (InvalidSignature, InvalidInput) as exc:
+        raise TokenError(
+            f"assertion signature invalid: {exc}", system="sts", code="forged"
+        ) from exc
+    reference = standalone.find(
+        f"{{{DSIG_NS}}}Signature/{{{DSIG_NS}}}SignedInfo/{{{DSIG_NS}}}Reference"
+    )
+    if reference is None or reference.get("URI") != "#" + standalone.get(SAML_ID_ATTRIBUTE, "\0"):
+        raise TokenError(
+            "assertion signature does not cover the assertion", system="sts", code="forged"
+        )
+
+
+def verify_assertion(
+    assertion: etree._Element,
+    *,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate],
+    now: datetime,
+    max_skew: timedelta = timedelta(minutes=5),
+    holder: x509.Certificate | None = None,
+) -> VerifiedAssertion:
+    """Check the STS signature, the validity window and (when given) the holder key."""
+    if assertion.tag != _q("Assertion") or assertion.get("MajorVersion") != "1":
+        raise TokenError("not a SAML 1.1 assertion", system="sts", code="malformed")
+    _check_signature(assertion, trusted, sts, now)
+    conditions = assertion.find(_q("Conditions"))
+    if conditions is None:
+        raise TokenError("assertion has no Conditions", system="sts", code="malformed")
+    not_before = parse_instant(conditions.get("NotBefore"))
+    not_after = parse_instant(conditions.get("NotOnOrAfter"))
+    if not not_before - max_skew <= now < not_after + max_skew:
+        raise TokenError("assertion expired or not yet valid", system="sts", code="expired")
+    confirmed = holder_certificate(assertion)
+    if holder is not None and confirmed != holder:
+        raise TokenError(
+            "assertion is bound to another holder key", system="sts", code="wrong-holder"
+        )
+    attributes: dict[str, tuple[str, ...]] = {}
+    for attribute in assertion.iter(_q("Attribute")):
+        values = tuple(v.text or "" for v in attribute.iter(_q("AttributeValue")))
+        attributes[attribute.get("AttributeName", "")] = values
+    return VerifiedAssertion(
+        assertion.get(SAML_ID_ATTRIBUTE, ""), confirmed, not_before, not_after, attributes
+    )

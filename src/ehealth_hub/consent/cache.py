@@ -1,0 +1,91 @@
+"""The decision cache: positive decisions reused for a bounded time, dropped on any revocation.
+
+A cached permit is reused until the earliest of: ``consent.cache_staleness_seconds`` after it was
+taken, and the decision's own ``valid_until`` (the end of the consultation consent or link it rests
+on). A consent change made through the hub drops every entry of that patient at once. Denials and
+break-the-glass decisions are never cached: the sources are asked again each time. Process-local:
+with several API processes, a revocation made through another process is seen within the
+staleness bound.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import Final
+
+from ehealth_hub.consent.model import AccessRequest, Decision
+
+CacheKey = tuple[str, str, str, str, str, tuple[str, ...], str]
+
+MAX_ENTRIES: Final = 50_000
+
+
+def cache_key(request: AccessRequest) -> CacheKey:
+    """Everything a decision depends on, apart from the facts."""
+    return (
+        request.patient_ssin,
+        request.actor.nihii,
+        request.actor.quality,
+        request.action,
+        request.purpose,
+        request.data_classes,
+        request.recipient_nihii or "",
+    )
+
+
+class DecisionCache:
+    """A bounded, least-recently-used map from request to permit, with per-patient invalidation."""
+
+    def __init__(self, staleness: timedelta, max_entries: int = MAX_ENTRIES) -> None:
+        self._staleness = staleness
+        self._max = max_entries
+        self._entries: OrderedDict[CacheKey, tuple[datetime, Decision]] = OrderedDict()
+        self._generations: dict[str, int] = {}
+
+    def get(self, request: AccessRequest, now: datetime) -> Decision | None:
+        """The cached permit for ``request``, if one is still fresh at ``now``."""
+        key = cache_key(request)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expiry, decision = entry
+        if now >= expiry:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return decision
+
+    def generation(self, patient_ssin: str) -> int:
+        """How many times the patient's entries were invalidated (taken before gathering facts)."""
+        return self._generations.get(patient_ssin, 0)
+
+    def put(
+        self, request: AccessRequest, decision: Decision, now: datetime, generation: int
+    ) -> None:
+        """Remember a permit (never a denial, never break-the-glass), unless a revocation came
+        in while its facts were being gathered (``generation`` moved on)."""
+        if not decision.permitted or decision.break_the_glass or self._staleness <= timedelta(0):
+            return
+        if generation != self.generation(request.patient_ssin):
+            return
+        expiry = now + self._staleness
+        if decision.rests_until is not None:
+            expiry = min(expiry, decision.rests_until)
+        if expiry <= now:
+            return
+        self._entries[cache_key(request)] = (expiry, decision)
+        self._entries.move_to_end(cache_key(request))
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def invalidate_patient(self, patient_ssin: str) -> int:
+        """Drop every entry of ``patient_ssin``; returns how many were dropped."""
+        self._generations[patient_ssin] = self.generation(patient_ssin) + 1
+        stale = [key for key in self._entries if key[0] == patient_ssin]
+        for key in stale:
+            del self._entries[key]
+        return len(stale)
+
+    def __len__(self) -> int:
+        return len(self._entries)

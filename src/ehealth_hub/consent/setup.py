@@ -1,0 +1,56 @@
+"""Wiring of the consent gate and the audit checkpoints (called by the composition root only)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ehealth_hub.audit.heads import HeadSigner, run_checkpoints
+from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.connectors.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
+from ehealth_hub.consent.gate import ConsentGate
+from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.settings import Settings
+
+
+def build_gate(
+    settings: Settings,
+    engine: AsyncEngine,
+    *,
+    consent: ConsentPort,
+    links: TherapeuticLinkPort,
+    exclusions: ExclusionPort,
+    store: ConsentStore,
+    audit: AuditLog,
+) -> ConsentGate:
+    """The consent gate over these ports, the hub's consent store and audit trail."""
+    return ConsentGate(
+        consent=consent,
+        links=links,
+        exclusions=exclusions,
+        engine=engine,
+        config=settings.consent,
+        store=store,
+        audit=audit,
+    )
+
+
+def start_checkpoints(
+    settings: Settings, engine: AsyncEngine
+) -> tuple[HeadSigner, asyncio.Task[None]]:
+    """Sign the audit chain head every ``audit.checkpoint_interval_seconds`` in the background."""
+    signer = HeadSigner.from_settings(settings)
+    task = asyncio.create_task(
+        run_checkpoints(signer, engine, settings.audit.checkpoint_interval_seconds),
+        name="audit-checkpoints",
+    )
+    return signer, task
+
+
+async def stop_checkpoints(task: asyncio.Task[None]) -> None:
+    """Stop the background signing (``ehealth-hub audit checkpoint`` signs on demand)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
+        await task

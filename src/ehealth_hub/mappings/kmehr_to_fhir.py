@@ -1,0 +1,314 @@
+"""KMEHR 1.x message -> Belgian FHIR R4 Bundle (Sumehr 2.0, medication scheme, vaccinations).
+
+Entry point: :func:`translate_kmehr` (bytes in, FHIR JSON dict out; pure: ``now`` and the id
+factory are passed in). What comes out:
+
+- a message with a ``sumehr`` transaction -> a FHIR *document* Bundle: Composition first (LOINC
+  60591-5 Patient summary, sections allergies, problems, risks, medications, immunizations,
+  patient wills, contacts, other), then Patient, Practitioner/Organization, and one resource per
+  item (see :mod:`~ehealth_hub.mappings.kmehr_items` and
+  :mod:`~ehealth_hub.mappings.kmehr_medication` for the decisions per item type);
+- any other message (medication scheme: ``medicationscheme`` + ``medicationschemeelement``;
+  ``vaccination``; contact reports...) -> a ``collection`` Bundle of the same resources.
+
+Other decisions: ``gmdmanager`` items become ``Patient.generalPractitioner`` (no resource of their
+own); ``contactperson`` items become RelatedPerson (keeps their SSIN) and are repeated, with their
+relationship, name, telecom and gender, in ``Patient.contact``; the transaction author is the
+recorder of its items; header sender/recipient are transport data and are not mapped (the TTC
+oracle counts the recipient organisation: 21 n + 4 entries, the hub gives 21 n + 3); the
+``medicationscheme`` header transaction carries no item; ``medicationschemeelement`` and
+``treatmentsuspension`` transactions are folded as :mod:`~ehealth_hub.mappings.kmehr_scheme`
+says. Refused, with a MappingError naming the element and the rule: more than one folder
+(``kmehr.single-patient``), prescriptions (``kmehr.transaction-supported``: Recip-e prescriptions
+are orders, not statements), items without CD-ITEM (``kmehr.item-type``), and the per-item rules
+of the item mappings.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from ehealth_hub.fhir import profiles as prof
+from ehealth_hub.fhir.builders import (
+    IdFactory,
+    Json,
+    coding,
+    concept,
+    full_url,
+    identifier,
+    kmehr_id_system,
+    ref,
+    resource,
+    uuid5_ids,
+)
+from ehealth_hub.mappings import kmehr_items as items
+from ehealth_hub.mappings.kmehr_medication import medication_statement
+from ehealth_hub.mappings.kmehr_parties import Parties, patient, related_person
+from ehealth_hub.mappings.kmehr_read import Element, Reader, fail, locate_message
+from ehealth_hub.mappings.kmehr_scheme import SCHEME_TRANSACTIONS, fold
+from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
+
+Mapper = Callable[[items.ItemContext, items.Parsed, str], Json]
+
+_MAPPERS: Final[dict[str, tuple[Mapper, str]]] = {
+    "allergy": (items.allergy, "allergies"),
+    "adr": (items.allergy, "allergies"),
+    "problem": (items.condition, "problems"),
+    "healthissue": (items.condition, "problems"),
+    "healthcareelement": (items.condition, "problems"),
+    "risk": (items.condition, "risks"),
+    "socialrisk": (items.condition, "risks"),
+    "medication": (medication_statement, "medications"),
+    "vaccine": (items.immunization, "immunizations"),
+    "patientwill": (items.patient_will, "patientwills"),
+}
+_HUB_SECTIONS: Final = f"{prof.HUB_SYSTEM_BASE}/CodeSystem/summary-section"
+SECTIONS: Final = {
+    "allergies": ("Allergies and intolerances", prof.LOINC_SYSTEM, "48765-2"),
+    "problems": ("Problems", prof.LOINC_SYSTEM, "11450-4"),
+    "risks": ("Risks", prof.LOINC_SYSTEM, "75310-3"),
+    "medications": ("Medications", prof.LOINC_SYSTEM, "10160-0"),
+    "immunizations": ("Immunizations", prof.LOINC_SYSTEM, "11369-6"),
+    "patientwills": ("Patient wills", prof.LOINC_SYSTEM, "42348-3"),
+    "contacts": ("Contact persons", _HUB_SECTIONS, "contacts"),
+    "other": ("Other items", _HUB_SECTIONS, "other"),
+}
+"""Composition sections: key -> (title, code system, code), in document order."""
+_REFUSED: Final = frozenset({"pharmaceuticalprescription"})
+_CONTACT: Final = ("relationship", "name", "telecom", "gender")
+"""RelatedPerson fields repeated in ``Patient.contact`` (Patient readers see the contacts too)."""
+
+
+@dataclass
+class _Build:
+    r: Reader
+    new_id: IdFactory
+    parties: Parties
+    patient_ref: Json
+    patient: Json
+    entries: list[Json] = field(default_factory=list)
+    sections: dict[str, list[Json]] = field(default_factory=dict)
+    sumehr: list[tuple[Element, list[Json]]] = field(default_factory=list)
+    """Sumehr transactions and their authors (the first one heads the Composition)."""
+    message_id: str = ""
+    lines: dict[str, str] = field(default_factory=dict)
+    suspensions: list[tuple[Json, str]] = field(default_factory=list)
+
+
+def translate_kmehr(
+    data: bytes,
+    *,
+    now: datetime,
+    new_id: IdFactory | None = None,
+    limits: XmlLimits = DEFAULT_LIMITS,
+) -> Json:
+    """Translate one KMEHR document (bare, SOAP- or hub-wrapped) into a FHIR Bundle (JSON dict).
+
+    ``now`` stamps ``Bundle.timestamp``; ``new_id`` makes resource ids (default: uuid5 over a
+    SHA-256 of ``data``, so the same input yields the same Bundle). Raises ``HostileXmlError`` or
+    ``MappingError`` (field = element path and line, rule = the rule broken).
+    """
+    root = parse_xml(data, limits=limits)
+    message, r = locate_message(root)
+    ids = new_id or uuid5_ids(hashlib.sha256(data).hexdigest())
+    with _cyclic_gc_paused():
+        return message_to_bundle(message, r, now=now, new_id=ids)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic collector while the Bundle is built.
+
+    A 21,000-item Sumehr builds ~600,000 dicts and lists; the generational collector rescans the
+    growing heap again and again (measured: 1.45 s instead of 0.91 s for size 1000). The Bundle
+    holds no reference cycles, so reference counting frees everything without the collector.
+    Only the call that paused it resumes it, so nested or concurrent calls leave it enabled.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def message_to_bundle(message: Element, r: Reader, *, now: datetime, new_id: IdFactory) -> Json:
+    """Map a located ``kmehrmessage`` element (see :func:`translate_kmehr`)."""
+    folders = r.children(message, "folder")
+    if not folders:
+        raise fail(message, "kmehr.folder", "the message has no folder")
+    if len(folders) > 1:
+        raise fail(folders[1], "kmehr.single-patient", "more than one folder (patient)")
+    folder = folders[0]
+    patient_el = r.child(folder, "patient")
+    if patient_el is None:
+        raise fail(folder, "kmehr.patient", "the folder has no patient")
+    pid = new_id("patient")
+    build = _Build(r, new_id, Parties(new_id), ref(pid), patient(r, patient_el, pid))
+    build.message_id = _message_id(r, message) or "kmehr"
+    for t_index, tx in enumerate(r.children(folder, "transaction")):
+        _transaction(build, tx, t_index)
+    return _bundle(build, message, now)
+
+
+def _transaction(b: _Build, tx: Element, t_index: int) -> None:
+    r = b.r
+    kind = r.cd(tx, "CD-TRANSACTION")
+    if kind is None:
+        raise fail(tx, "kmehr.transaction-type", "transaction without a CD-TRANSACTION code")
+    if kind.value in _REFUSED:
+        raise fail(tx, "kmehr.transaction-supported", f"{kind.value} is not a record transaction")
+    authors = [
+        b.parties.hcparty(r, hcp)
+        for author in r.children(tx, "author")
+        for hcp in r.children(author, "hcparty")
+    ]
+    if not authors:
+        raise fail(tx, "kmehr.transaction-author", "transaction without an author hcparty")
+    recorded = r.moment(tx)
+    if recorded is None:
+        raise fail(tx, "kmehr.transaction-date", "transaction without a date")
+    tx_id = next((i.value for i in r.cds(tx, "id") if i.s == "ID-KMEHR"), str(t_index))
+    ctx = items.ItemContext(r, b.patient_ref, authors[0], recorded, f"{b.message_id}/{tx_id}")
+    indexed = list(enumerate(_items(r, tx)))
+    if kind.value in SCHEME_TRANSACTIONS:
+        indexed = _scheme_line(b, ctx, indexed, kind.value, t_index, tx_id)
+    for i_index, item in indexed:
+        _item(b, ctx, item, f"tx{t_index}/item{i_index}")
+    if kind.value == "sumehr":
+        b.sumehr.append((tx, authors))
+
+
+def _scheme_line(
+    b: _Build,
+    ctx: items.ItemContext,
+    indexed: list[tuple[int, Element]],
+    kind: str,
+    t_index: int,
+    tx_id: str,
+) -> list[tuple[int, Element]]:
+    """Fold a medication-scheme transaction into one statement; return the items left to map."""
+    folded = fold(b.r, ctx, indexed, kind, b.new_id(f"tx{t_index}/line"))
+    if folded is None:
+        return indexed
+    _add(b, "medications", folded.statement)
+    if folded.suspends is None:
+        b.lines[tx_id] = folded.statement["id"]
+    else:
+        b.suspensions.append((folded.statement, folded.suspends))
+    return folded.remaining
+
+
+def _items(r: Reader, tx: Element) -> list[Element]:
+    found = r.children(tx, "item")
+    for heading in r.children(tx, "heading"):
+        found.extend(_items(r, heading))
+    return found
+
+
+def _item(b: _Build, ctx: items.ItemContext, item: Element, seed: str) -> None:
+    r = b.r
+    parsed = items.parse_item(r, item, ctx.seed)
+    kind = parsed.kind.value
+    if kind == "gmdmanager":
+        _gmd_manager(b, item)
+        return
+    rid = b.new_id(seed)
+    if kind == "contactperson":
+        person = _content_child(r, item, "person")
+        if person is None:
+            raise fail(item, "sumehr.contactperson", "contactperson item without a person")
+        relation = next((c for c in parsed.item_codes if c.s == "CD-CONTACT-PERSON"), None)
+        related = related_person(r, person, relation, rid, b.patient_ref)
+        _add(b, "contacts", related)
+        contact = {
+            k: related[k][0] if k == "name" else related[k] for k in _CONTACT if k in related
+        }
+        b.patient.setdefault("contact", []).append(contact)
+        return
+    mapper, section = _MAPPERS.get(kind, (items.observation, "other"))
+    _add(b, section, mapper(ctx, parsed, rid))
+
+
+def _content_child(r: Reader, item: Element, name: str) -> Element | None:
+    for content in r.children(item, "content"):
+        found = r.child(content, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _gmd_manager(b: _Build, item: Element) -> None:
+    hcparty = _content_child(b.r, item, "hcparty")
+    if hcparty is None:
+        raise fail(item, "sumehr.gmdmanager", "gmdmanager item without an hcparty")
+    b.patient.setdefault("generalPractitioner", []).append(b.parties.hcparty(b.r, hcparty))
+
+
+def _add(b: _Build, section: str, res: Json) -> None:
+    b.entries.append(res)
+    b.sections.setdefault(section, []).append({"reference": full_url(res["id"])})
+
+
+def _bundle(b: _Build, message: Element, now: datetime) -> Json:
+    msg_id = _message_id(b.r, message)
+    for statement, target in b.suspensions:
+        line = b.lines.get(target)
+        logical = {"identifier": identifier(kmehr_id_system("ID-KMEHR"), target)}
+        statement["partOf"] = [ref(line) if line else logical]
+    resources = [b.patient, *b.parties.resources, *b.entries]
+    bundle_type = "collection"
+    if b.sumehr:
+        resources.insert(0, _composition(b))
+        bundle_type = "document"
+    bundle: Json = {
+        "resourceType": "Bundle",
+        "id": b.new_id("bundle"),
+        "type": bundle_type,
+        "timestamp": now.isoformat(),
+        "entry": [{"fullUrl": full_url(res["id"]), "resource": res} for res in resources],
+    }
+    if msg_id:
+        bundle["identifier"] = identifier(kmehr_id_system("ID-KMEHR"), msg_id)
+    elif bundle_type == "document":
+        bundle["identifier"] = identifier(kmehr_id_system("ID-KMEHR"), bundle["id"])
+    return bundle
+
+
+def _message_id(r: Reader, message: Element) -> str | None:
+    header = r.child(message, "header")
+    return next((i.value for i in r.cds(header, "id")), None) if header is not None else None
+
+
+def _composition(b: _Build) -> Json:
+    tx, authors = b.sumehr[0]
+    date = b.r.moment(tx)
+    sections = [
+        {
+            "title": title,
+            "code": concept([coding(system, code)]),
+            "entry": b.sections[key],
+        }
+        for key, (title, system, code) in SECTIONS.items()
+        if key in b.sections
+    ]
+    return resource(
+        "Composition",
+        b.new_id("composition"),
+        "http://hl7.org/fhir/StructureDefinition/Composition",
+        status="final",
+        type=concept([coding(prof.LOINC_SYSTEM, "60591-5", "Patient summary Document")], "Sumehr"),
+        subject=b.patient_ref,
+        date=date,
+        author=authors,
+        title="Sumehr",
+        section=sections,
+    )

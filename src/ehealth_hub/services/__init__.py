@@ -1,0 +1,8 @@
+"""The use cases, one module per journey; the only thing ``api/`` and the CLI call.
+
+- :mod:`.records`: ``Patient/$summary``: consent gate -> record sources in parallel -> mappings ->
+  one FHIR document Bundle (:mod:`.summary` assembles it);
+- :mod:`.notes`: the consultation note to the patient's GP (gate -> KMEHR -> AddressBook ->
+  outbox + audit in one transaction; delivered to the eHealthBox by the delivery workers);
+- :mod:`.claims`: the teleconsultation claim (MyCareNet; owned by the MyCareNet package).
+"""

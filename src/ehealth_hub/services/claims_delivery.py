@@ -1,0 +1,293 @@
+"""The ``mycarenet`` delivery destination: sends a claim by eAttest or eFact, exactly once.
+
+Called by the delivery workers with the outbox payload and the claim's deterministic message id.
+Every attempt is recorded (``claims_store.mark_attempt``) BEFORE anything is sent, so a later
+attempt knows that an earlier one may have reached the mutuality:
+
+* eAttest: the message is rebuilt byte-identical (same message id, same creation instant from
+  the payload) and presented again; MyCareNet recognises the message id and answers with the
+  outcome it gave the first time. A new message id is never minted for the same claim.
+* eFact: before posting again, the TAcks waiting in the GenericAsync box are searched for the
+  batch reference; a batch MyCareNet already took is never posted twice. Once posted, attempts
+  only fetch: the 920099 result of our reference gives the line's verdict, then it is confirmed.
+
+A call that outlives ``mycarenet.call_timeout_seconds`` becomes DownstreamUnavailable (retried by
+the outbox, outcome asked for on the next attempt); a business rejection is stored as the
+ClaimResponse (outcome ``error``) and ends the delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ehealth_hub.connectors.ports import Actor, AttestPort, EfactPort
+from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable, NotFound
+from ehealth_hub.fhir.builders import Json
+from ehealth_hub.mappings import mycarenet_attest as attest_map
+from ehealth_hub.mappings import mycarenet_efact as efact_map
+from ehealth_hub.mappings.mycarenet_types import (
+    AttestError,
+    AttestOutcome,
+    CareProvider,
+    InsurabilityFacts,
+    TeleconsultationClaim,
+)
+from ehealth_hub.services import claims_store as store
+from ehealth_hub.settings import MyCareNetSettings
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def _facts(raw: Mapping[str, Any]) -> InsurabilityFacts:
+    values = dict(raw)
+    for name in ("reference_date", "period_start", "period_end"):
+        values[name] = date.fromisoformat(values[name]) if values[name] else None
+    values["reasons"] = tuple(values["reasons"])
+    return InsurabilityFacts(**values)
+
+
+def efact_numbers(message_id: str) -> tuple[int, int, int]:
+    """(batch reference: 14 digits, invoice number: 12 digits, sending number: 1..999)."""
+    value = int(hashlib.sha256(message_id.encode()).hexdigest(), 16)
+    return value % 10**14, value % 10**12, value % 999 + 1
+
+
+class ClaimDelivery:
+    """The ``mycarenet`` destination handler; see the module docstring."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        attest: AttestPort,
+        efact: EfactPort,
+        settings: MyCareNetSettings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine, self.attest, self.efact = engine, attest, efact
+        self.settings, self.clock = settings, clock
+
+    async def _bounded(self, call: Awaitable[T], operation: str) -> T:
+        try:
+            return await asyncio.wait_for(call, self.settings.call_timeout_seconds)
+        except TimeoutError as exc:
+            raise DownstreamUnavailable(
+                "MyCareNet did not answer in time; the outcome will be asked, not resent blindly",
+                system="mycarenet",
+                operation=operation,
+                code="timeout",
+            ) from exc
+
+    async def __call__(self, payload: Mapping[str, Any], message_id: str) -> Mapping[str, Any]:
+        row = await store.get_claim(self.engine, message_id)
+        if row is None:
+            raise NotFound(f"claim {message_id} not stored", system="claims", operation="deliver")
+        if row.done and row.claim_response is not None:
+            return {"claimResponse": row.claim_response}
+        claim = attest_map.read_app_claim(payload["claim"])
+        who = payload["actor"]
+        actor = Actor(who["nihii"], who["quality"], who.get("ssin"))
+        facts = _facts(payload["facts"])
+        row = await store.mark_attempt(self.engine, message_id, now=self.clock())
+        if row.attempts > 1:
+            log.info(
+                "claims.asking_outcome",
+                message_id=message_id,
+                attempt=row.attempts,
+                route=row.route,
+            )
+        if row.route == "eattest":
+            provider = CareProvider(
+                actor.nihii, actor.quality, who.get("given", ""), who.get("family", ""), actor.ssin
+            )
+            created = datetime.fromisoformat(payload["created"])
+            response = await self._attest(claim, provider, actor, facts, message_id, created)
+        else:
+            response = await self._efact(
+                claim, actor, facts, message_id, row, datetime.fromisoformat(payload["created"])
+            )
+        return {"claimResponse": response}
+
+    async def _finish(
+        self, message_id: str, claim: TeleconsultationClaim, outcome: AttestOutcome
+    ) -> Json:
+        response = attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock())
+        await store.set_status(
+            self.engine,
+            message_id,
+            "accepted" if outcome.accepted else "rejected",
+            now=self.clock(),
+            claim_response=response,
+            attestation_id=outcome.attestation_id,
+        )
+        log.info(
+            "claims.answered",
+            message_id=message_id,
+            accepted=outcome.accepted,
+            errors=[e.code for e in outcome.errors],
+        )
+        return response
+
+    async def _attest(
+        self,
+        claim: TeleconsultationClaim,
+        provider: CareProvider,
+        actor: Actor,
+        facts: InsurabilityFacts,
+        message_id: str,
+        created: datetime,
+    ) -> Json:
+        message = attest_map.create_request(
+            claim, provider, facts, message_id=message_id, now=created
+        )
+        try:
+            answer = await self._bounded(
+                self.attest.send(actor, message, facts=facts, on=claim.serviced), "eattest"
+            )
+        except BusinessRejection as exc:
+            await self._finish(
+                message_id,
+                claim,
+                AttestOutcome(
+                    False,
+                    None,
+                    facts.mutuality,
+                    errors=(AttestError(exc.code or "REJECTED", message=exc.detail),),
+                ),
+            )
+            raise
+        outcome = attest_map.read_response(answer)
+        return await self._finish(message_id, claim, outcome)
+
+    async def _efact(
+        self,
+        claim: TeleconsultationClaim,
+        actor: Actor,
+        facts: InsurabilityFacts,
+        message_id: str,
+        row: store.ClaimRow,
+        created: datetime,
+    ) -> Json:
+        reference, invoice, sending = efact_numbers(message_id)
+        if row.status != "posted":
+            taken = row.attempts > 1 and any(
+                r.reference == str(reference) and r.accepted
+                for r in await self._bounded(self.efact.tacks(actor), "efact.get")
+            )
+            if not taken:
+                batch = self._batch(
+                    claim, facts, message_id, (reference, invoice, sending), created
+                )
+                receipt = await self._bounded(
+                    self.efact.post(actor, efact_map.write_batch(batch), reference=str(reference)),
+                    "efact.post",
+                )
+                if not receipt.accepted:
+                    await self._finish(
+                        message_id,
+                        claim,
+                        AttestOutcome(
+                            False,
+                            None,
+                            facts.mutuality,
+                            errors=(AttestError("BATCH_REFUSED", message=receipt.result),),
+                        ),
+                    )
+                    raise BusinessRejection(
+                        f"eFact batch refused: {receipt.result}",
+                        system="mycarenet",
+                        operation="efact.post",
+                    )
+            await store.set_status(self.engine, message_id, "posted", now=self.clock())
+        messages = await self._bounded(self.efact.fetch(actor), "efact.get")
+        mine = [m for m in messages if m.reference == str(reference)]
+        result = next((m for m in mine if m.name == "920099"), None)
+        if result is None:
+            raise DownstreamUnavailable(
+                "eFact result not yet available",
+                system="mycarenet",
+                operation="efact.get",
+                code="efact-pending",
+            )
+        line = next(
+            (
+                r
+                for r in efact_map.read_result(result.content.decode("latin-1"))
+                if r.line_ref == message_id
+            ),
+            None,
+        )
+        if line is None:
+            raise DownstreamUnavailable(
+                "eFact result without our line",
+                system="mycarenet",
+                operation="efact.get",
+                code="efact-line-missing",
+            )
+        errors = (
+            ()
+            if line.accepted
+            else (
+                AttestError(
+                    f"EFACT_{line.code}", line.zone, f"record 50 zone {line.zone}: {line.code}"
+                ),
+            )
+        )
+        response = await self._finish(
+            message_id,
+            claim,
+            AttestOutcome(
+                line.accepted, None, facts.mutuality, claim.fee if line.accepted else None, errors
+            ),
+        )
+        await self._bounded(self.efact.confirm(actor, mine), "efact.confirm")
+        return response
+
+    def _batch(
+        self,
+        claim: TeleconsultationClaim,
+        facts: InsurabilityFacts,
+        message_id: str,
+        numbers: tuple[int, int, int],
+        created: datetime,
+    ) -> efact_map.Batch:
+        """The one-invoice batch of a claim, identical on every attempt (no clock inside)."""
+        s, (reference, invoice, sending) = self.settings, numbers
+        sender = efact_map.Sender(
+            claim.provider_nihii, s.efact_cbe, s.efact_iban, s.efact_bic, "", ""
+        )
+        line = efact_map.InvoiceLine(
+            claim.code, claim.serviced, claim.fee, message_id, Decimal("0")
+        )
+        gender = claim.patient.gender if claim.patient.gender in ("male", "female") else "female"
+        inv = efact_map.Invoice(
+            invoice,
+            claim.patient.ssin,
+            gender,
+            facts.mutuality,
+            facts.ct1,
+            facts.ct2,
+            claim.claim_id[:25],
+            (line,),
+        )
+        day = created.date()
+        return efact_map.Batch(
+            sender,
+            facts.federation,
+            sending,
+            reference,
+            day.year,
+            day.month,
+            day,
+            s.is_test,
+            (inv,),
+        )

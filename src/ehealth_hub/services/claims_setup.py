@@ -1,0 +1,201 @@
+"""Wiring of journey 3 for the composition root: MyCareNet adapters -> ClaimsService + the
+``mycarenet`` delivery destination.
+
+``bootstrap.py`` calls :func:`wire_claims` (adapters built on first use over the connector
+stack's httpx clients: in the sandbox, the in-process simulators); with explicit parts::
+
+    claims = build_claims(settings, engine=..., http=..., trust=..., gate=..., delivery=...)
+
+``http`` is the httpx client MyCareNet is reached through (the sandbox passes one over
+``httpx.ASGITransport`` to the in-process simulators); the caller owns and closes it. The hub's
+ETK identity seals the Details and opens the answers; MyCareNet's ETK comes from the ETK depot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+from cryptography import x509
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.connectors.etee import EtkId
+from ehealth_hub.connectors.mycarenet import (
+    ATTEST_BINDING,
+    GENASYNC_BINDING,
+    MEMBERDATA_BINDING,
+    wsdl_file,
+)
+from ehealth_hub.connectors.mycarenet.attest import AttestClient
+from ehealth_hub.connectors.mycarenet.efact import EfactClient
+from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
+from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
+from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.saml import SamlToken
+from ehealth_hub.connectors.setup import ConnectorStack
+from ehealth_hub.connectors.soap import create_client
+from ehealth_hub.connectors.trust import TrustLayer
+from ehealth_hub.delivery.engine import DeliveryEngine
+from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.mappings.mycarenet_types import (
+    MYCARENET_CBE,
+    AsyncMessage,
+    InsurabilityFacts,
+    PostReceipt,
+)
+from ehealth_hub.services.claims import DESTINATION, ClaimsService
+from ehealth_hub.services.claims_delivery import ClaimDelivery
+from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.setup import ContainerGate
+from ehealth_hub.settings import Settings
+
+if TYPE_CHECKING:
+    from ehealth_hub.bootstrap import Container
+
+MYCARENET_ETK: Final = EtkId("CBE", MYCARENET_CBE, "MYCARENET")
+
+
+def build_adapters(
+    settings: Settings, *, http: httpx.AsyncClient, trust: TrustLayer, clock: Callable[[], datetime]
+) -> tuple[MemberDataClient, AttestClient, EfactClient]:
+    """The three MyCareNet adapters on ``http``, signing with the practitioners' STS tokens."""
+    conf = settings.mycarenet
+    if trust.hub_etk is None:
+        raise ConfigurationError(
+            "MyCareNet needs the hub's ETK identity (trust.hub_etk)", system="mycarenet"
+        )
+
+    async def mycarenet_etk() -> x509.Certificate:
+        return await trust.etk_depot.get_etk(MYCARENET_ETK)
+
+    async def tokens(actor: Actor) -> SamlToken:
+        return await trust.token(actor.nihii, actor.quality)
+
+    envelope = Envelope(
+        Package(conf.package_name, conf.license_username, conf.license_password),
+        Sealing(trust.hub_etk, trust.truststore, mycarenet_etk, clock),
+        is_test=conf.is_test,
+    )
+
+    def soap(binding: str, address: str):  # type: ignore[no-untyped-def]  # SoapClient, inferred
+        return create_client(
+            wsdl_file(),
+            http=http,
+            plugins=[trust.saml_plugin()],
+            address=address,
+            binding=binding,
+            system="mycarenet",
+        )
+
+    return (
+        MemberDataClient(
+            soap(MEMBERDATA_BINDING, conf.memberdata_url), envelope, tokens, clock=clock
+        ),
+        AttestClient(soap(ATTEST_BINDING, conf.attest_url), envelope, tokens, clock=clock),
+        EfactClient(soap(GENASYNC_BINDING, conf.genasync_url), envelope, tokens, clock=clock),
+    )
+
+
+def build_claims(
+    settings: Settings,
+    *,
+    engine: AsyncEngine,
+    http: httpx.AsyncClient,
+    trust: TrustLayer,
+    gate: PermitGate,
+    delivery: DeliveryEngine,
+    audit: AuditLog | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ClaimsService:
+    """The claims use case, with its delivery destination registered on ``delivery``."""
+    memberdata, attest, efact = build_adapters(settings, http=http, trust=trust, clock=clock)
+    delivery.register(
+        DESTINATION, ClaimDelivery(engine, attest, efact, settings.mycarenet, clock=clock)
+    )
+    return ClaimsService(gate, memberdata, engine, settings.mycarenet, audit=audit, clock=clock)
+
+
+Adapters = tuple[MemberDataClient, AttestClient, EfactClient]
+
+
+class LazyMyCareNet:
+    """The three MyCareNet ports, built on first use (the sandbox PKI derivation costs seconds)."""
+
+    def __init__(
+        self, settings: Settings, stack: ConnectorStack, clock: Callable[[], datetime]
+    ) -> None:
+        self.settings, self.stack, self.clock = settings, stack, clock
+        self._built: Adapters | None = None
+        self._lock = asyncio.Lock()
+
+    async def adapters(self) -> Adapters:
+        """The adapters over the connector stack's httpx clients and a trust layer of their own."""
+        async with self._lock:
+            if self._built is None:
+                await self.stack.get()
+                http = self.stack.http
+                if http is None:
+                    raise ConfigurationError(
+                        "the connector stack has no httpx clients", system="mycarenet"
+                    )
+                conf = self.settings.trust
+                trust = await asyncio.to_thread(
+                    TrustLayer.from_settings,
+                    self.settings,
+                    sts_http=http.for_url(conf.sts_url),
+                    etk_http=http.for_url(conf.etkdepot_url),
+                    clock=self.clock,
+                )
+                url = self.settings.mycarenet.attest_url
+                self._built = build_adapters(
+                    self.settings, http=http.for_url(url), trust=trust, clock=self.clock
+                )
+            return self._built
+
+    async def consult(self, actor: Actor, ssin: str, on: date) -> InsurabilityFacts:
+        return await (await self.adapters())[0].consult(actor, ssin, on)
+
+    async def send(
+        self, actor: Actor, message: dict[str, Any], *, facts: InsurabilityFacts, on: date
+    ) -> dict[str, Any]:
+        return await (await self.adapters())[1].send(actor, message, facts=facts, on=on)
+
+    async def cancel(
+        self, actor: Actor, message: dict[str, Any], *, facts: InsurabilityFacts, on: date
+    ) -> dict[str, Any]:
+        return await (await self.adapters())[1].cancel(actor, message, facts=facts, on=on)
+
+    async def post(self, actor: Actor, batch: str, *, reference: str) -> PostReceipt:
+        return await (await self.adapters())[2].post(actor, batch, reference=reference)
+
+    async def tacks(self, actor: Actor) -> list[PostReceipt]:
+        return await (await self.adapters())[2].tacks(actor)
+
+    async def fetch(self, actor: Actor) -> list[AsyncMessage]:
+        return await (await self.adapters())[2].fetch(actor)
+
+    async def confirm(self, actor: Actor, messages: list[AsyncMessage]) -> None:
+        await (await self.adapters())[2].confirm(actor, messages)
+
+
+def wire_claims(container: Container) -> None:
+    """Journey 3 on the container's connector stack, consent gate and delivery engine."""
+    if container.connectors is None or container.delivery is None:
+        return
+    settings = container.settings
+    ports = LazyMyCareNet(settings, container.connectors, lambda: datetime.now(UTC))
+    if DESTINATION not in container.delivery.destinations:
+        container.delivery.register(
+            DESTINATION, ClaimDelivery(container.engine, ports, ports, settings.mycarenet)
+        )
+    container.claims = ClaimsService(
+        ContainerGate(container),
+        ports,
+        container.engine,
+        settings.mycarenet,
+        audit=container.audit_log,
+    )

@@ -1,0 +1,99 @@
+"""Reading what a consultation note names (HL7-BE be-documentreference, FHIR R4 4.0.1): the
+patient's SSIN, the author's NIHII and the recipient GP's NIHII, from the DocumentReference and
+its ``contained`` resources or a Bundle around it. Pure; refusals name the FHIR path and rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ehealth_hub.errors import IdentifierError, InvalidInput
+from ehealth_hub.fhir.builders import Json
+from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
+from ehealth_hub.identifiers import Nihii, Ssin
+
+
+def _bad(field: str, rule: str, detail: str) -> InvalidInput:
+    return InvalidInput(detail, field=field, rule=rule, system="api", operation="note")
+
+
+def _resources(note: Json) -> tuple[Json, list[Json]]:
+    """The DocumentReference and every resource it can refer to."""
+    if note.get("resourceType") == "Bundle":
+        found = [e.get("resource", {}) for e in note.get("entry", []) if isinstance(e, dict)]
+        docs = [r for r in found if r.get("resourceType") == "DocumentReference"]
+        if len(docs) != 1:
+            raise _bad(
+                "Bundle.entry", "note.single-document", "exactly one DocumentReference expected"
+            )
+        return docs[0], found + list(docs[0].get("contained", []))
+    if note.get("resourceType") != "DocumentReference":
+        raise _bad(
+            "resourceType", "note.resource-type", "a DocumentReference (or a Bundle) is expected"
+        )
+    return note, list(note.get("contained", []))
+
+
+def _resolve(reference: Any, pool: list[Json], path: str) -> Json:
+    """A referenced resource (contained ``#id``, ``urn:uuid:``, ``Type/id``) or a logical one."""
+    if not isinstance(reference, dict):
+        raise _bad(path, "note.reference", "a Reference is required")
+    if "identifier" in reference and "reference" not in reference:
+        return {"identifier": [reference["identifier"]]}
+    target = str(reference.get("reference", ""))
+    for res in pool:
+        rid = str(res.get("id", ""))
+        if target in (f"#{rid}", f"urn:uuid:{rid}", f"{res.get('resourceType')}/{rid}"):
+            return res
+    raise _bad(path, "note.reference", f"reference {target!r} does not resolve inside the note")
+
+
+def _identifier(res: Json, system: str, path: str) -> str:
+    for ident in res.get("identifier", []):
+        if isinstance(ident, dict) and ident.get("system") == system and ident.get("value"):
+            return str(ident["value"])
+    raise _bad(
+        f"{path}.identifier", "note.identifier", f"an identifier with system {system} is required"
+    )
+
+
+def _checked(kind: type[Ssin] | type[Nihii], value: str, path: str) -> str:
+    try:
+        return kind.parse(value).value
+    except IdentifierError as exc:
+        raise _bad(path, exc.rule, exc.detail) from exc
+
+
+def note_parties(note: Json) -> tuple[str, list[str], str]:
+    """(patient SSIN, author NIHIIs, recipient GP NIHII) named by ``note``."""
+    doc, pool = _resources(note)
+    patient = _resolve(doc.get("subject"), pool, "DocumentReference.subject")
+    ssin = _checked(Ssin, _identifier(patient, SSIN_SYSTEM, "Patient"), "Patient.identifier")
+    authors = [
+        _checked(
+            Nihii,
+            _identifier(
+                _resolve(a, pool, f"DocumentReference.author[{i}]"), NIHDI_SYSTEM, "author"
+            ),
+            f"DocumentReference.author[{i}].identifier",
+        )
+        for i, a in enumerate(doc.get("author", []))
+    ]
+    if not authors:
+        raise _bad(
+            "DocumentReference.author", "note.author", "the note needs an author practitioner"
+        )
+    gps = patient.get("generalPractitioner") or []
+    if not gps:
+        raise _bad(
+            "Patient.generalPractitioner",
+            "note.recipient",
+            "the patient's GP must be named (NIHII)",
+        )
+    gp = _resolve(gps[0], pool, "Patient.generalPractitioner[0]")
+    gp_nihii = _checked(
+        Nihii,
+        _identifier(gp, NIHDI_SYSTEM, "Patient.generalPractitioner[0]"),
+        "Patient.generalPractitioner[0].identifier",
+    )
+    return ssin, authors, gp_nihii

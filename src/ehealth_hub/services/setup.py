@@ -1,0 +1,77 @@
+"""Wiring of journeys 1 and 2 (called by the composition root only, once the ports exist)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from ehealth_hub.connectors.ports import AddressBookPort, MailboxPort, RecordSourcePort
+from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.consent.permit import Permit
+from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.notes import DESTINATION, NoteDelivery, NotesService
+from ehealth_hub.services.records import RecordsService
+
+if TYPE_CHECKING:
+    from ehealth_hub.bootstrap import Container
+
+SOURCE_NAMES: dict[str, str] = {
+    "rsw": "Réseau Santé Wallon",
+    "abrumet": "Abrumet / Brussels Health Network",
+    "cozo": "CoZo - Collaboratief Zorgplatform",
+    "vitalink": "Vitalink",
+    "gp": "GP record system",
+}
+"""Display names of the record sources (Provenance and Composition sections); unknown keys show
+as themselves."""
+
+
+class ContainerGate:
+    """The container's consent gate, looked up at call time (wiring order does not matter)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    async def permit(self, request: AccessRequest) -> Permit:
+        """Ask the wired consent gate; ConfigurationError when none is wired."""
+        gate = self.container.consent_gate
+        if gate is None:
+            raise ConfigurationError("the consent gate is not wired", system="consent")
+        return await gate.permit(request)
+
+
+def wire_from_ports(container: Container) -> None:
+    """Wire the journeys on the container's connector ports and consent gate (bootstrap)."""
+    if container.ports is None:
+        return
+    ports = container.ports
+    wire_journeys(
+        container,
+        gate=ContainerGate(container),
+        sources=ports.sources,
+        addressbook=ports.addressbook,
+        mailbox=ports.mailbox,
+    )
+
+
+def wire_journeys(
+    container: Container,
+    *,
+    gate: PermitGate,
+    sources: Sequence[RecordSourcePort],
+    addressbook: AddressBookPort,
+    mailbox: MailboxPort,
+    displays: Mapping[str, str] | None = None,
+    source_timeout_seconds: float = 10.0,
+) -> None:
+    """Build the records and notes services and register the ``ehbox`` delivery destination."""
+    container.records = RecordsService(
+        gate,
+        sources,
+        displays={**SOURCE_NAMES, **(displays or {})},
+        timeout_seconds=source_timeout_seconds,
+    )
+    container.notes = NotesService(gate, addressbook, container.engine, audit=container.audit_log)
+    if container.delivery is not None and DESTINATION not in container.delivery.destinations:
+        container.delivery.register(DESTINATION, NoteDelivery(gate, mailbox))

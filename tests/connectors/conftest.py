@@ -1,0 +1,267 @@
+"""Connector fixtures: every simulator in ONE in-process app (fixtures.simulate), reached through
+the real zeep/httpx stack (httpx.ASGITransport, no sockets), tokens from the STS simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from ehealth_hub.connectors.addressbook import AddressBookClient
+from ehealth_hub.connectors.consent import ConsentClient
+from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
+from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
+from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
+from ehealth_hub.connectors.intrahub import IntraHubClient
+from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.resilience import (
+    BreakerPolicy,
+    DownstreamPolicy,
+    ProtectedSoap,
+    Resilience,
+    RetryPolicy,
+)
+from ehealth_hub.connectors.saml import SamlToken
+from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.sts import StsClient
+from ehealth_hub.connectors.therlink import TherapeuticLinkClient
+from ehealth_hub.connectors.wsse import WsseSignPlugin
+from ehealth_hub.consent.permit import Action, Permit, mint
+from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.fixtures.sim_gp import SANDBOX_CLIENTS
+from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators, build_simulators
+
+FAST = DownstreamPolicy(
+    timeout=1.0,
+    retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.0),
+    breaker=BreakerPolicy(failure_threshold=3, reset_after=30.0),
+)
+
+
+@dataclass
+class Clock:
+    """A clock tests move by hand (certificates are valid 2025-2045)."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@dataclass
+class Monotonic:
+    """A monotonic clock for the circuit breaker."""
+
+    value: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sims(sandbox_pki: SandboxPki, clock: Clock) -> Simulators:
+    return build_simulators(sandbox_pki, clock=clock)
+
+
+@pytest.fixture
+async def http(sims: Simulators) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=sims.app)
+    async with httpx.AsyncClient(transport=transport, base_url=SANDBOX_BASE) as client:
+        yield client
+
+
+@pytest.fixture
+def tokens(
+    http: httpx.AsyncClient, sims: Simulators, sandbox_pki: SandboxPki, clock: Clock
+) -> Callable[[Actor], object]:
+    soap = create_client(
+        wsdl_path("sts_v1.wsdl"),
+        http=http,
+        plugins=[WsseSignPlugin("x509", clock=clock)],
+        address=SANDBOX_BASE + sims.sts.path,
+        system="sts",
+    )
+    sts = StsClient(
+        soap,
+        truststore=sandbox_pki.truststore,
+        sts_certificates=[sandbox_pki.sts.certificate],
+        clock=clock,
+    )
+
+    async def token(actor: Actor) -> SamlToken:
+        return await sts.token(sandbox_pki.practitioner(actor.nihii), actor.quality)
+
+    return token
+
+
+@dataclass
+class Sleeps:
+    """Records the backoffs tenacity asked for instead of sleeping."""
+
+    delays: list[float] = field(default_factory=list)
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def protect(
+    http: httpx.AsyncClient, tokens: object, clock: Clock, sleeps: Sleeps, monotonic: Monotonic
+) -> Callable[..., ProtectedSoap]:
+    def build(
+        wsdl: str,
+        path: str,
+        system: str,
+        *,
+        binding: str | None = None,
+        policy: DownstreamPolicy = FAST,
+    ) -> ProtectedSoap:
+        soap = create_client(
+            wsdl_path(wsdl),
+            http=http,
+            plugins=[WsseSignPlugin("saml", clock=clock)],
+            address=SANDBOX_BASE + path,
+            binding=binding,
+            system=system,
+        )
+        resilience = Resilience(system, policy, clock=monotonic, sleep=sleeps)
+        return ProtectedSoap(soap, resilience, tokens)  # type: ignore[arg-type]  # fixture typed loosely
+
+    return build
+
+
+@pytest.fixture
+def consent_client(
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock
+) -> ConsentClient:
+    return ConsentClient(protect("consent_v3.wsdl", sims.consent.path, "consent"), clock=clock)
+
+
+@pytest.fixture
+def therlink_client(
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock
+) -> TherapeuticLinkClient:
+    return TherapeuticLinkClient(
+        protect("therlink_v1.wsdl", sims.therlink.path, "therlink"), clock=clock
+    )
+
+
+@pytest.fixture
+def addressbook_client(
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock
+) -> AddressBookClient:
+    return AddressBookClient(
+        protect("addressbook_v1.wsdl", sims.addressbook.path, "addressbook"), clock=clock
+    )
+
+
+@pytest.fixture
+def sealing(
+    sims: Simulators, clock: Clock, http: httpx.AsyncClient, sandbox_pki: SandboxPki
+) -> EteeSealing:
+    depot_soap = create_client(
+        wsdl_path("etkdepot_v1.wsdl"),
+        http=http,
+        address=SANDBOX_BASE + sims.etkdepot.path,
+        system="etkdepot",
+    )
+    depot = EtkDepotClient(depot_soap, truststore=sandbox_pki.truststore, clock=clock)
+    return EteeSealing(
+        depot,
+        credentials=lambda actor: sandbox_pki.practitioner(actor.nihii),
+        own_etk=lambda actor: EtkId("NIHII", actor.nihii),
+        box_key=sandbox_pki.hub_etk,
+        truststore=sandbox_pki.truststore,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def hub_client(
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock, sealing: EteeSealing
+) -> Callable[[str], IntraHubClient]:
+    def build(key: str) -> IntraHubClient:
+        hub = sandbox.hub(key)
+        endpoint = protect("intrahub_v3.wsdl", sims.hubs[key].path, key)
+        return IntraHubClient(key, hub.hub_id, endpoint, clock=clock, sealing=sealing)
+
+    return build
+
+
+@pytest.fixture
+def ehbox_client(
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock, sealing: EteeSealing
+) -> EhboxClient:
+    ns = "{urn:be:fgov:ehealth:ehbox:wsdl:v3}"
+    publication = protect(
+        "ehbox_v3.wsdl", sims.ehbox.path, "ehbox", binding=f"{ns}EhBoxPublicationBinding"
+    )
+    consultation = protect(
+        "ehbox_v3.wsdl", sims.ehbox.path, "ehbox", binding=f"{ns}EhBoxConsultationBinding"
+    )
+    return EhboxClient(publication, consultation, sealing, clock=clock)
+
+
+@pytest.fixture
+def gp_config(sims: Simulators) -> GpSystemConfig:
+    client_id, secret = next(iter(SANDBOX_CLIENTS.items()))
+    base = SANDBOX_BASE + sims.gp.path
+    return GpSystemConfig("gp", f"{base}/fhir", f"{base}/oauth2/token", client_id, secret)
+
+
+@pytest.fixture
+def gp_client(
+    http: httpx.AsyncClient,
+    gp_config: GpSystemConfig,
+    clock: Clock,
+    sleeps: Sleeps,
+    monotonic: Monotonic,
+) -> GpSystemClient:
+    return GpSystemClient(
+        http, gp_config, Resilience("gp", FAST, clock=monotonic, sleep=sleeps), clock=clock
+    )
+
+
+def actor(key: str) -> Actor:
+    who = sandbox.practitioner(key)
+    return Actor(who.nihii, who.quality, who.ssin)
+
+
+def permit(
+    patient_key: str,
+    actor_key: str = "sarah",
+    action: Action = "read-dossier",
+    *,
+    now: datetime,
+    break_the_glass: bool = False,
+) -> Permit:
+    return mint(
+        patient_ssin=sandbox.patient(patient_key).ssin,
+        actor_nihii=sandbox.practitioner(actor_key).nihii,
+        action=action,
+        decision_id="decision-test",
+        valid_until=now + timedelta(minutes=5),
+        break_the_glass=break_the_glass,
+    )

@@ -1,0 +1,209 @@
+"""The regional hubs' TransactionService connector and the cross-hub aggregator, against the hub
+simulators, through zeep and httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from lxml import etree
+
+from ehealth_hub.connectors.intrahub import HubExclusions, HubRecords, IntraHubClient
+from ehealth_hub.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.simulate import Simulators
+from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
+from tests.connectors.conftest import Clock, actor, permit
+
+HubClient = Callable[[str], IntraHubClient]
+TYPES = ("sumehr", "medicationscheme", "vaccination")
+
+
+async def test_lists_and_reads_an_s_records_on_rsw(hub_client: HubClient, clock: Clock) -> None:
+    rsw = hub_client("rsw")
+    granted = permit("an", now=clock())
+    refs = await rsw.list_transactions(granted, actor("sarah"), types=TYPES)
+    assert sorted(r.type for r in refs) == sorted(TYPES)
+    assert {r.source for r in refs} == {"rsw"}
+    assert {r.author_nihii for r in refs} == {sandbox.practitioner("jan").nihii}
+    sumehr = next(r for r in refs if r.type == "sumehr")
+    kmehr = parse_xml(await rsw.get_transaction(granted, actor("sarah"), sumehr))
+    assert kmehr.tag == f"{{{KMEHR_NS}}}kmehrmessage"
+    patient_ids = kmehr.findall(f".//{{{KMEHR_NS}}}folder/{{{KMEHR_NS}}}patient/{{{KMEHR_NS}}}id")
+    assert sandbox.patient("an").ssin in [i.text for i in patient_ids]
+
+
+async def test_filters_the_list_by_transaction_type_and_date(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    rsw = hub_client("rsw")
+    refs = await rsw.list_transactions(permit("an", now=clock()), actor("sarah"), types=("sumehr",))
+    assert [r.type for r in refs] == ["sumehr"]
+    later = await rsw.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=TYPES, since=date(2027, 1, 1)
+    )
+    assert later == []
+
+
+async def test_the_hub_refuses_a_care_provider_the_patient_excluded(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    with pytest.raises(BusinessRejection) as refused:
+        await hub_client("rsw").list_transactions(
+            permit("marc", now=clock()), actor("sarah"), types=TYPES
+        )
+    assert refused.value.code == "therapeutic.exclusion"
+
+
+async def test_the_hub_refuses_without_link_but_not_when_breaking_the_glass(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    abrumet = hub_client("abrumet")
+    with pytest.raises(BusinessRejection) as refused:
+        await abrumet.list_transactions(permit("nadia", now=clock()), actor("sarah"), types=TYPES)
+    assert refused.value.code == "therapeutic.link.missing"
+    glass = permit("nadia", now=clock(), break_the_glass=True)
+    assert len(await abrumet.list_transactions(glass, actor("sarah"), types=TYPES)) == 3
+
+
+async def test_refuses_to_read_without_a_read_permit_and_sends_nothing(
+    hub_client: HubClient, sims: Simulators, clock: Clock
+) -> None:
+    with pytest.raises(ConsentDenied):
+        await hub_client("rsw").list_transactions(
+            permit("an", action="write-note", now=clock()), actor("sarah"), types=TYPES
+        )
+    assert sims.hubs["rsw"].soap.received == []
+
+
+async def test_reports_an_unknown_transaction_as_a_business_refusal(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    rsw = hub_client("rsw")
+    refs = await rsw.list_transactions(permit("an", now=clock()), actor("sarah"), types=("sumehr",))
+    gone = type(refs[0])("rsw", "rsw-000000000000", "sumehr", refs[0].date)
+    with pytest.raises(BusinessRejection) as refused:
+        await rsw.get_transaction(permit("an", now=clock()), actor("sarah"), gone)
+    assert refused.value.code == "transaction.not.found"
+
+
+async def test_puts_a_transaction_once_and_lists_it_afterwards(
+    hub_client: HubClient, sims: Simulators, clock: Clock
+) -> None:
+    rsw = hub_client("rsw")
+    stored = next(iter(sims.hubs["vitalink"].store.values()))
+    kmehr = parse_xml(stored.kmehr)
+    written = await rsw.put_transaction(
+        permit("an", action="write-note", now=clock()), actor("sarah"), kmehr
+    )
+    refs = await rsw.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=(stored.type,)
+    )
+    assert written in [r.transaction_id for r in refs]
+    assert [r.operation for r in sims.hubs["rsw"].soap.received].count("PutTransactionRequest") == 1
+    put = next(r for r in sims.hubs["rsw"].soap.received if r.operation == "PutTransactionRequest")
+    assert b"sealedkmehrmessage" in put.envelope
+    assert sandbox.patient("an").ssin.encode() not in put.envelope.split(b"Body", 1)[1]
+    assert sims.hubs["rsw"].store[written].kmehr.count(sandbox.patient("an").ssin.encode()) >= 1
+
+
+async def test_puts_a_transaction_in_clear_when_no_sealing_is_configured(
+    protect: Callable[..., object], sims: Simulators, clock: Clock
+) -> None:
+    plain = IntraHubClient(
+        "rsw", "1990000035", protect("intrahub_v3.wsdl", sims.hubs["rsw"].path, "rsw"), clock=clock
+    )  # type: ignore[arg-type]  # fixture typed loosely
+    kmehr = parse_xml(next(iter(sims.hubs["vitalink"].store.values())).kmehr)
+    written = await plain.put_transaction(
+        permit("an", action="write-note", now=clock()), actor("sarah"), kmehr
+    )
+    assert sims.hubs["rsw"].store[written].type == "sumehr"
+
+
+async def test_never_retries_a_put_transaction(
+    hub_client: HubClient, sims: Simulators, clock: Clock
+) -> None:
+    sims.hubs["rsw"].soap.faults.http_status = 503
+    kmehr = parse_xml(next(iter(sims.hubs["rsw"].store.values())).kmehr)
+    with pytest.raises(DownstreamUnavailable):
+        await hub_client("rsw").put_transaction(
+            permit("an", action="write-note", now=clock()), actor("sarah"), kmehr
+        )
+    assert [r.operation for r in sims.hubs["rsw"].soap.received] == ["PutTransactionRequest"]
+
+
+async def test_the_audit_trail_shows_who_listed_and_read(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    rsw = hub_client("rsw")
+    granted = permit("an", now=clock())
+    refs = await rsw.list_transactions(granted, actor("sarah"), types=("sumehr",))
+    await rsw.get_transaction(granted, actor("sarah"), refs[0])
+    trail = await rsw.audit_trail(granted, actor("sarah"))
+    assert [(e.hcparty_nihii, e.action, e.transaction_id) for e in trail] == [
+        (sandbox.practitioner("sarah").nihii, "list", None),
+        (sandbox.practitioner("sarah").nihii, "read", refs[0].transaction_id),
+    ]
+
+
+async def test_gathers_records_across_hubs_and_reports_the_one_that_failed(
+    hub_client: HubClient, sims: Simulators, clock: Clock
+) -> None:
+    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink", "cozo")])
+    sims.hubs["vitalink"].soap.faults.http_status = 503
+    gathered = await records.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=TYPES
+    )
+    assert {r.source for r in gathered.transactions} == {"rsw"}
+    assert len(gathered.transactions) == 3
+    assert set(gathered.failures) == {"vitalink"}
+    assert isinstance(gathered.failures["vitalink"], DownstreamUnavailable)
+    sumehr = next(r for r in gathered.transactions if r.type == "sumehr")
+    assert (
+        etree.QName(
+            parse_xml(
+                await records.get_transaction(permit("an", now=clock()), actor("sarah"), sumehr)
+            )
+        ).localname
+        == "kmehrmessage"
+    )
+
+
+async def test_gathers_from_every_configured_hub_concurrently(
+    hub_client: HubClient, clock: Clock
+) -> None:
+    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink")])
+    gathered = await records.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=TYPES
+    )
+    assert sorted({r.source for r in gathered.transactions}) == ["rsw", "vitalink"]
+    assert gathered.failures == {}
+
+
+async def test_reads_a_patient_s_exclusions_from_the_hubs(hub_client: HubClient) -> None:
+    exclusions = HubExclusions([hub_client(k) for k in ("rsw", "abrumet")])
+    found = await exclusions.get_exclusions(sandbox.patient("marc").ssin, actor("sarah"))
+    assert [(e.hcparty_nihii, e.since) for e in found] == [
+        (sandbox.practitioner("sarah").nihii, date(2024, 1, 15))
+    ]
+    assert await exclusions.get_exclusions(sandbox.patient("an").ssin, actor("sarah")) == []
+
+
+async def test_exclusions_fail_closed_when_a_hub_cannot_answer(
+    hub_client: HubClient, sims: Simulators
+) -> None:
+    sims.hubs["abrumet"].soap.faults.http_status = 503
+    with pytest.raises(DownstreamUnavailable):
+        await HubExclusions([hub_client(k) for k in ("rsw", "abrumet")]).get_exclusions(
+            sandbox.patient("marc").ssin, actor("sarah")
+        )
+
+
+async def test_a_bad_permit_is_refused_by_the_aggregator_not_reported_as_hub_failures(
+    hub_client: HubClient, sims: Simulators, clock: Clock
+) -> None:
+    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink")])
+    with pytest.raises(ConsentDenied):
+        await records.list_transactions(None, actor("sarah"), types=TYPES)  # type: ignore[arg-type]  # a missing permit
+    assert sims.hubs["rsw"].soap.received == []

@@ -1,0 +1,55 @@
+"""Teleconsultation Claims as the video app sends them (sandbox patients and practitioners)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
+from ehealth_hub.fixtures import sandbox
+from ehealth_hub.mappings.mycarenet_attest import IDENTIFICATION_EXT, ROUTE_EXT
+
+
+def app_claim(
+    claim_id: str,
+    patient: str = "an",
+    practitioner: str = "sarah",
+    *,
+    code: str = "101673",
+    serviced: str = "2026-11-23",
+    fee: float = 25.40,
+    route: str | None = None,
+    identification: str = "itsme",
+) -> dict[str, Any]:
+    person, doctor = sandbox.patient(patient), sandbox.practitioner(practitioner)
+    extension = [{"url": IDENTIFICATION_EXT, "valueCode": identification}]
+    if route:
+        extension.append({"url": ROUTE_EXT, "valueCode": route})
+    return {
+        "resourceType": "Claim",
+        "id": claim_id,
+        "extension": extension,
+        "status": "active",
+        "patient": {
+            "identifier": {"system": SSIN_SYSTEM, "value": person.ssin},
+            "display": f"{person.given} {person.family}",
+        },
+        "provider": {
+            "identifier": {"system": NIHDI_SYSTEM, "value": doctor.nihii},
+            "display": f"{doctor.given} {doctor.family}",
+        },
+        "item": [
+            {
+                "sequence": 1,
+                "productOrService": {
+                    "coding": [
+                        {
+                            "system": "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/be-ns-nihdi-nomenclature",
+                            "code": code,
+                        }
+                    ]
+                },
+                "servicedDate": serviced,
+                "net": {"value": fee, "currency": "EUR"},
+            }
+        ],
+    }

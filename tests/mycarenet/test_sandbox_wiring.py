@@ -1,0 +1,42 @@
+"""The composition root wires journey 3: the container's ClaimsService reaches the in-process
+MyCareNet simulator through the connector stack (sandbox PKI, STS, ETK depot, SOAP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ehealth_hub.bootstrap import build_container
+from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.services.claims import DESTINATION
+from ehealth_hub.settings import load_settings
+from tests.fakes.gate import SandboxFactsGate
+from tests.mycarenet.claims_data import app_claim
+from tests.mycarenet.conftest import actor
+
+
+async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
+    tmp_path: Path, sandbox_pki: SandboxPki
+) -> None:
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        data_dir=tmp_path / "var",
+        log={"level": "warning", "json_output": True},
+        trust={"pki_dir": sandbox_pki.directory},
+    )
+    container = await build_container(settings)
+    try:
+        assert container.claims is not None
+        assert container.delivery is not None
+        assert DESTINATION in container.delivery.destinations
+        container.consent_gate = SandboxFactsGate()  # type: ignore[assignment]  # the gate's own tests cover it
+        submitted = await container.claims.submit(
+            app_claim("c-1", route="eattest"), actor("sarah"), client_id="app"
+        )
+        container.delivery.wake()
+        done = await container.claims.wait(submitted, 20.0)
+        assert done.claim_response is not None
+        assert done.claim_response["outcome"] == "complete"
+        simulators = container.connectors.simulators  # type: ignore[union-attr]
+        assert len(simulators.mycarenet.book.attestations) == 1
+    finally:
+        await container.aclose()

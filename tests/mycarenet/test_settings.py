@@ -1,0 +1,26 @@
+"""The ``mycarenet`` settings section: sandbox licence and simulator endpoints refused elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.settings import MyCareNetSettings, load_settings
+
+
+def test_production_refuses_the_sandbox_licence_and_simulator_endpoints() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(env="production", database_url="postgresql://db.internal/hub")
+    for name in ("license_password", "memberdata_url", "attest_url", "genasync_url"):
+        assert f"mycarenet.{name}" in refused.value.detail
+
+
+def test_real_endpoints_and_licence_are_not_sandbox_defaults() -> None:
+    real = MyCareNetSettings(
+        license_password="granted-by-the-cin",
+        memberdata_url="https://services.ehealth.fgov.be/MyCareNet/MemberData/v1",
+        attest_url="https://services.ehealth.fgov.be/MyCareNet/eAttest/v3",
+        genasync_url="https://services.ehealth.fgov.be/MyCareNet/GenAsync/v1",
+    )
+    assert real.sandbox_defaults() == []
+    assert set(real.federations) == {"100", "200", "300", "400", "500", "600", "900"}

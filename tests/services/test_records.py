@@ -1,0 +1,122 @@
+"""RecordsService ($summary): gate first, sources in parallel, one Bundle, partial answers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.errors import ConsentDenied, DownstreamUnavailable
+from ehealth_hub.fhir.bundle import validate_bundle
+from ehealth_hub.fixtures import sandbox
+from ehealth_hub.services.records import RecordsService
+from tests.fakes.gate import SandboxFactsGate
+from tests.fakes.records import sandbox_source
+
+SARAH = sandbox.practitioner("sarah")
+ACTOR = Actor(SARAH.nihii, SARAH.quality)
+AN = sandbox.patient("an")
+
+
+def _types(bundle: dict) -> list[str]:
+    return [e["resource"]["resourceType"] for e in bundle["entry"]]
+
+
+async def test_summary_is_one_document_with_a_provenance_per_source() -> None:
+    sources = [sandbox_source("rsw"), sandbox_source("vitalink"), sandbox_source("gp")]
+    service = RecordsService(SandboxFactsGate(), sources)
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    validate_bundle(bundle)
+    kinds = _types(bundle)
+    assert bundle["type"] == "document"
+    assert kinds[0] == "Composition"
+    assert kinds.count("Patient") == 1
+    assert kinds.count("Provenance") == 3
+    assert "OperationOutcome" not in kinds
+    assert "MedicationStatement" in kinds or "Immunization" in kinds
+
+
+async def test_references_point_at_the_one_patient() -> None:
+    service = RecordsService(SandboxFactsGate(), [sandbox_source("rsw"), sandbox_source("gp")])
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    patient_url = next(
+        e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    urls = {e["fullUrl"] for e in bundle["entry"]}
+    for entry in bundle["entry"]:
+        subject = entry["resource"].get("subject") or entry["resource"].get("patient")
+        if isinstance(subject, dict) and "reference" in subject:
+            assert subject["reference"] == patient_url
+            assert subject["reference"] in urls
+
+
+async def test_a_failing_source_leaves_the_others_and_says_what_is_missing() -> None:
+    down = sandbox_source("vitalink", fail=DownstreamUnavailable("timeout", system="vitalink"))
+    service = RecordsService(
+        SandboxFactsGate(), [sandbox_source("rsw"), down], displays={"vitalink": "Vitalink"}
+    )
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    validate_bundle(bundle)
+    outcome = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "OperationOutcome"
+    )
+    assert any("Vitalink" in i["diagnostics"] for i in outcome["issue"])
+    assert any(e["resource"]["resourceType"] == "Condition" for e in bundle["entry"])
+
+
+async def test_sources_are_asked_concurrently() -> None:
+    sources = [sandbox_source(n, delay=0.2) for n in ("rsw", "vitalink", "gp")]
+    service = RecordsService(SandboxFactsGate(), sources)
+    started = time.perf_counter()
+    await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    assert time.perf_counter() - started < 0.5
+
+
+async def test_a_slow_source_is_cut_off_at_the_timeout() -> None:
+    slow = sandbox_source("vitalink", delay=5)
+    service = RecordsService(SandboxFactsGate(), [sandbox_source("rsw"), slow], timeout_seconds=0.1)
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    outcome = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "OperationOutcome"
+    )
+    assert "no answer within" in outcome["issue"][0]["diagnostics"]
+
+
+async def test_denied_read_never_reaches_a_source() -> None:
+    source = sandbox_source("vitalink")
+    service = RecordsService(SandboxFactsGate(), [source])
+    with pytest.raises(ConsentDenied) as caught:
+        await service.summary(sandbox.patient("sofie").ssin, ACTOR, client_id="consult-app")
+    assert any("national-consent" in r for r in caught.value.reasons)
+    assert source.calls == 0
+
+
+async def test_only_the_permitted_data_classes_are_asked_for() -> None:
+    source = sandbox_source("vitalink")
+    service = RecordsService(SandboxFactsGate(data_classes=("vaccination",)), [source])
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    kinds = _types(bundle)
+    assert "Immunization" in kinds
+    assert "MedicationStatement" not in kinds
+
+
+async def test_the_same_record_from_two_sources_is_shown_once_with_both_provenances() -> None:
+    rsw = sandbox_source("rsw")
+    twin = sandbox_source("rsw")
+    twin.name = "gp"  # the GP system holds the very same Sumehr
+    service = RecordsService(SandboxFactsGate(), [rsw, twin])
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    urls = [e["fullUrl"] for e in bundle["entry"]]
+    assert len(urls) == len(set(urls))
+    targets = [
+        {t["reference"] for t in e["resource"]["target"]}
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Provenance"
+    ]
+    assert len(targets) == 2
+    assert targets[0] == targets[1]
