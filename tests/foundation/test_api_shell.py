@@ -39,6 +39,12 @@ async def test_metadata_is_an_r4_capability_statement(client: httpx.AsyncClient)
     assert statement.fhirVersion == "4.0.1"
 
 
+async def test_metadata_points_clients_at_the_token_endpoint(client: httpx.AsyncClient) -> None:
+    security = (await client.get("/fhir/metadata")).json()["rest"][0]["security"]
+    (oauth,) = security["extension"]
+    assert oauth["extension"][0]["valueUri"].endswith("/auth/token")
+
+
 async def test_unknown_route_is_an_operation_outcome(client: httpx.AsyncClient) -> None:
     response = await client.get("/fhir/Nothing/here")
     assert response.status_code == 404

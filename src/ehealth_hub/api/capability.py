@@ -13,6 +13,12 @@ from typing import Any
 from ehealth_hub import __version__
 from ehealth_hub.fhir.profiles import FHIR_VERSION
 
+_SMART_SERVICE: dict[str, str] = {
+    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+    "code": "SMART-on-FHIR",
+}
+_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
 
 @dataclass
 class ResourceCapability:
@@ -52,15 +58,21 @@ class Capabilities:
             "implementation": {"description": "ehealth-hub FHIR API", "url": f"{base_url}/fhir"},
             "fhirVersion": FHIR_VERSION,
             "format": ["application/fhir+json", "json"],
-            "rest": [self._rest()],
+            "rest": [self._rest(base_url)],
         }
 
-    def _rest(self) -> dict[str, Any]:
+    def _rest(self, base_url: str) -> dict[str, Any]:
         rest: dict[str, Any] = {
             "mode": "server",
             "security": {
                 "cors": False,
-                "service": [{"coding": [{"code": "SMART-on-FHIR"}], "text": "OAuth2 (JWT)"}],
+                "service": [{"coding": [_SMART_SERVICE], "text": "SMART backend services (JWT)"}],
+                "extension": [
+                    {
+                        "url": _OAUTH_URIS,
+                        "extension": [{"url": "token", "valueUri": f"{base_url}/auth/token"}],
+                    }
+                ],
             },
             "resource": [self._render(r) for _, r in sorted(self.resources.items())],
         }
