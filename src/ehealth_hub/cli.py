@@ -119,10 +119,11 @@ app.add_typer(audit_app, name="audit")
 from ehealth_hub.trust_cli import register as register_trust  # noqa: E402 - after the app exists
 
 register_trust(app)
-from ehealth_hub.delivery.cli import replay, worker  # noqa: E402 - registered after the app exists
+from ehealth_hub.delivery.cli import outbox_app, replay, worker  # noqa: E402 - after the app
 
 app.command()(worker)
 app.command()(replay)
+app.add_typer(outbox_app, name="outbox")
 from ehealth_hub.fixtures.simulate import simulate_command  # noqa: E402 - after the app exists
 
 app.command("simulate")(simulate_command)

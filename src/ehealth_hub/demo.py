@@ -10,7 +10,9 @@ Dr Sarah Vermeulen (video GP):
    for Sofie (no national consent) is refused with the reasons;
 2. the note: send the consultation note for An's GP; it travels through the outbox to the GP's
    eHealthBox (shown from the eHealthBox simulator's inspection endpoint);
-3. the claim: bill the teleconsultation (101673) to An's mutuality, which answers.
+3. the claim: first ask An's insurability on the day (``CoverageEligibilityRequest/$submit``:
+   mutuality, CT1/CT2, third-party payment), then bill the teleconsultation (101673) to her
+   mutuality, which answers.
 
 Exit code 0 when every step did what it should.
 """
@@ -29,6 +31,7 @@ from rich.table import Table
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.bootstrap import Container
+from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import (
     consultation_consent,
@@ -168,6 +171,28 @@ async def _gp_box(container: Container, nihii: str) -> list[dict[str, Any]]:
     ]
 
 
+async def _insurability(app: SandboxApp, report: Report, now: datetime) -> None:
+    an = sandbox.patient("an")
+    request = {
+        "resourceType": "CoverageEligibilityRequest",
+        "status": "active",
+        "purpose": ["validation"],
+        "patient": {"identifier": {"system": SSIN_SYSTEM, "value": an.ssin}},
+        "servicedDate": now.date().isoformat(),
+    }
+    answer = await app.post("/fhir/CoverageEligibilityRequest/$submit", request)
+    body: dict[str, Any] = answer.json()
+    coverage: dict[str, Any] = next(iter(body.get("contained", [])), {})
+    classes = ", ".join(f"{c.get('name')} {c.get('value')}" for c in coverage.get("class", []))
+    report.add(
+        "3 insurability of An before billing",
+        answer.status_code == 200 and body.get("outcome") == "complete",
+        f"{body.get('disposition')}; membership {coverage.get('subscriberId')}, {classes}"
+        if answer.status_code == 200
+        else f"HTTP {answer.status_code}: {_issues(answer)}",
+    )
+
+
 async def _claim(app: SandboxApp, report: Report, now: datetime) -> None:
     an, sarah = sandbox.patient("an"), sandbox.practitioner("sarah")
     claim = teleconsultation_claim(
@@ -226,6 +251,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
             )
             await _records(consult, report, now)
             await _note(consult, container, report, now)
+            await _insurability(consult, report, now)
             await _claim(consult, report, now)
     console.print(report.table())
     verdict = (

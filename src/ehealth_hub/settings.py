@@ -150,6 +150,27 @@ class RetryPolicySettings(Section):
     """How long an open circuit stays open before one trial delivery (half-open)."""
 
 
+class RetentionSettings(Section):
+    """How long finished deliveries stay readable (``ehealth_hub.delivery.retention``).
+
+    Only completed, failed and dead items are ever purged (with their Task, which is the same
+    row); waiting, pending and in-progress items never are. AuditEvents are never purged.
+    """
+
+    completed_seconds: float = Field(default=30 * 86400.0, ge=3600)
+    """Completed items (and their Task with the downstream's answer) are kept this long."""
+    failed_seconds: float = Field(default=90 * 86400.0, ge=3600)
+    """Items the downstream refused (business rejection) are kept this long."""
+    dead_seconds: float = Field(default=90 * 86400.0, ge=3600)
+    """Dead letters are kept this long (replayable until then)."""
+    interval_seconds: float = Field(default=300.0, ge=1, le=86400)
+    """Each worker runs a purge pass this often."""
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    """Rows deleted per transaction (small batches: no long locks)."""
+    max_batches: int = Field(default=20, ge=1, le=10000)
+    """Batches per table in one periodic pass (the rest waits for the next pass)."""
+
+
 class DeliverySettings(Section):
     """The transactional outbox and its workers (``ehealth_hub.delivery``)."""
 
@@ -160,7 +181,8 @@ class DeliverySettings(Section):
     policies: dict[str, RetryPolicySettings] = {}
     """Retry policy per destination name (e.g. ``ehbox``, ``mycarenet``)."""
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)
-    """How long a claimed item belongs to its worker; a crashed worker's items return after it."""
+    """How long a claimed item belongs to its worker unless renewed; the worker renews it every
+    third of it while delivering (heartbeat), so a crashed worker's items return after it."""
     poll_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     """Idle wait between claims when the queue is empty."""
     batch_size: int = Field(default=100, ge=1, le=1000)
@@ -172,6 +194,10 @@ class DeliverySettings(Section):
     as ``Idempotency-Key``; used for loopback receivers and generic integrations."""
     idempotency_ttl_seconds: float = Field(default=86400.0, ge=60)
     """How long an API Idempotency-Key and its stored answer are kept."""
+    retention: RetentionSettings = RetentionSettings()
+    """How long finished items stay readable, and how the periodic purge runs."""
+    handler_timeout_seconds: float = Field(default=300.0, ge=1, le=3600)
+    """Longest one delivery attempt may run; the lease is renewed meanwhile (heartbeat)."""
 
 
 class AuthSettings(Section):

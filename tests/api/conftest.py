@@ -82,12 +82,21 @@ def token_for(client: httpx.AsyncClient, settings: Settings) -> TokenFactory:
     """Get an access token the way a client application does (assertion -> /auth/token)."""
 
     async def get(client_id: str, *scopes: str, practitioner: str | None = None) -> str:
-        assertion = client_assertion(client_id, client_key(client_id), token_endpoint(settings))
-        response = await client.post(
-            "/auth/token", data=token_request(assertion, scopes, practitioner)
-        )
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
+        return await access_token(client, settings, client_id, scopes, practitioner)
 
     return get
+
+
+async def access_token(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    client_id: str,
+    scopes: tuple[str, ...],
+    practitioner: str | None = None,
+) -> str:
+    """An access token got the way a client application does (signed assertion -> /auth/token)."""
+    assertion = client_assertion(client_id, client_key(client_id), token_endpoint(settings))
+    response = await client.post("/auth/token", data=token_request(assertion, scopes, practitioner))
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token

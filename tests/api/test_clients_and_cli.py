@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 import orjson
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ehealth_hub.auth.clients import ClientRegistry
 from ehealth_hub.auth.sandbox import derive_key, ensure_sandbox_auth, registry_data
@@ -52,27 +53,32 @@ def test_production_refuses_the_sandbox_clients_and_key() -> None:
     assert "auth.signing_key_file" in caught.value.detail
 
 
-def test_sandbox_token_prints_a_token_acting_for_the_practitioner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sandbox_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Result]:
+    """``ehealth-hub sandbox-token --client C --practitioner P`` in an empty folder, quiet logs."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EHEALTH_HUB_LOG__LEVEL", "error")
-    result = CliRunner().invoke(
-        app, ["sandbox-token", "--client", "consult-app", "--practitioner", "sarah"]
-    )
+
+    def run(client: str, practitioner: str) -> Result:
+        args = ["sandbox-token", "--client", client, "--practitioner", practitioner]
+        return CliRunner().invoke(app, args)
+
+    return run
+
+
+def test_sandbox_token_prints_a_token_acting_for_the_practitioner(
+    sandbox_token: Callable[[str, str], Result],
+) -> None:
+    result = sandbox_token("consult-app", "sarah")
     assert result.exit_code == 0, result.output
     claims = jwt.decode(result.stdout.strip().splitlines()[-1], options={"verify_signature": False})
     assert claims["practitioner"] == "11530231003"
 
 
 def test_sandbox_token_refuses_a_practitioner_for_a_system_client(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox_token: Callable[[str, str], Result],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EHEALTH_HUB_LOG__LEVEL", "error")
-    result = CliRunner().invoke(
-        app, ["sandbox-token", "--client", "auditor", "--practitioner", "sarah"]
-    )
+    result = sandbox_token("auditor", "sarah")
     assert result.exit_code == 1
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +13,6 @@ from ehealth_hub.audit.chain import canonical
 from ehealth_hub.audit.events import AuditRecord, to_fhir
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.audit.verify import verify
-from ehealth_hub.store.db import create_engine, upgrade
 
 
 def record(n: int, **kwargs: object) -> AuditRecord:
@@ -29,14 +27,6 @@ def record(n: int, **kwargs: object) -> AuditRecord:
     }
     values.update(kwargs)
     return AuditRecord(**values)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -34,25 +34,13 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_gp import SANDBOX_CLIENTS
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators, build_simulators
+from tests.trust.conftest import Clock  # the hand-moved clock (certificates valid 2025-2045)
 
 FAST = DownstreamPolicy(
     timeout=1.0,
     retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.0),
     breaker=BreakerPolicy(failure_threshold=3, reset_after=30.0),
 )
-
-
-@dataclass
-class Clock:
-    """A clock tests move by hand (certificates are valid 2025-2045)."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @dataclass

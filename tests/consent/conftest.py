@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,14 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key
-from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.store import ConsentStore
 from ehealth_hub.fixtures.sandbox import practitioner
-from ehealth_hub.settings import ConsentSettings, Settings, load_settings
-from ehealth_hub.store.db import create_engine, upgrade
+from ehealth_hub.settings import ConsentSettings, Settings
+from tests.api import conftest as api_fixtures
+from tests.audit import conftest as audit_fixtures
 from tests.connectors.conftest import (  # noqa: F401  # simulator fixtures, for test_gate_simulators
     clock,
     consent_client,
@@ -50,6 +47,12 @@ class Clock:
         return self.now
 
 
+# the same fixtures as the API and audit tests: a migrated database, the hub's settings, a client
+engine = audit_fixtures.engine
+settings = api_fixtures.settings
+client = api_fixtures.client
+
+
 @dataclass
 class World:
     gate: ConsentGate
@@ -59,14 +62,6 @@ class World:
     consent: FakeConsentService
     links: FakeTherapeuticLinkService
     exclusions: FakeExclusionService
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await upgrade(database_url)
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -90,15 +85,6 @@ def world(engine: AsyncEngine) -> World:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        data_dir=tmp_path / "var",
-        log={"level": "warning", "json_output": True},
-    )
-
-
-@pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -116,13 +102,6 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
-        yield c
-
-
 async def token(
     client: httpx.AsyncClient,
     settings: Settings,
@@ -130,11 +109,10 @@ async def token(
     scopes: tuple[str, ...],
     practitioner_nihii: str | None = None,
 ) -> dict[str, str]:
-    assertion = client_assertion(client_id, client_key(client_id), token_endpoint(settings))
-    form = token_request(assertion, scopes, practitioner_nihii)
-    response = await client.post("/auth/token", data=form)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    bearer = await api_fixtures.access_token(
+        client, settings, client_id, scopes, practitioner_nihii
+    )
+    return {"Authorization": f"Bearer {bearer}"}
 
 
 @pytest.fixture

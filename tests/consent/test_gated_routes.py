@@ -30,6 +30,7 @@ GATED = {
     ("get", "/fhir/Patient/$summary"),
     ("post", "/fhir/DocumentReference"),
     ("post", "/fhir/Claim/$submit"),
+    ("post", "/fhir/CoverageEligibilityRequest/$submit"),
 }
 NOT_A_DOSSIER = {
     ("get", "/health/live"),

@@ -155,6 +155,22 @@ class Case:
         )
 
 
+def read_with_every_fact(quality: str = "doctor", classes: tuple[str, ...] = ()) -> Case:
+    """A treatment read with national consent, a link, no exclusion and a consultation consent."""
+    return Case(
+        "read-dossier",
+        "treatment",
+        quality,
+        classes,
+        None,
+        None,
+        "active",
+        "active",
+        "none",
+        "all-to-gp",
+    )
+
+
 # ------------------------------------------------------------------------------------ oracle
 
 ROLE_TABLE = {
@@ -315,18 +331,7 @@ def test_decision_matches_the_oracle_over_every_combination_of_facts(
 
 
 def test_permits_read_with_every_fact_in_place_and_names_each_source() -> None:
-    case = Case(
-        "read-dossier",
-        "treatment",
-        "doctor",
-        (),
-        None,
-        None,
-        "active",
-        "active",
-        "none",
-        "all-to-gp",
-    )
+    case = read_with_every_fact()
     decision = decide(case.request(), case.facts(), CONFIG, NOW)
     assert decision.permitted
     sources = {r.source for r in decision.reasons}
@@ -335,18 +340,7 @@ def test_permits_read_with_every_fact_in_place_and_names_each_source() -> None:
 
 def test_permit_never_outlives_the_link_it_rests_on() -> None:
     late = NOW.replace(hour=23, minute=58)
-    case = Case(
-        "read-dossier",
-        "treatment",
-        "doctor",
-        (),
-        None,
-        None,
-        "active",
-        "active",
-        "none",
-        "all-to-gp",
-    )
+    case = read_with_every_fact()
     request = case.request()
     facts = Facts(
         national_fact("active"),
@@ -360,18 +354,7 @@ def test_permit_never_outlives_the_link_it_rests_on() -> None:
 
 
 def test_psychologist_is_restricted_to_configured_data_classes() -> None:
-    case = Case(
-        "read-dossier",
-        "treatment",
-        "clinical_psychologist",
-        (),
-        None,
-        None,
-        "active",
-        "active",
-        "none",
-        "all-to-gp",
-    )
+    case = read_with_every_fact("clinical_psychologist")
     decision = decide(case.request(), case.facts(), CONFIG, NOW)
     assert decision.permitted
     assert set(decision.data_classes) == {"summary", "medication", "allergies"}
@@ -382,17 +365,6 @@ def test_role_rules_come_from_configuration() -> None:
     config = ConsentSettings(
         role_rules={"physiotherapist": {"actions": ["read-dossier"], "data_classes": ["summary"]}}
     )
-    case = Case(
-        "read-dossier",
-        "treatment",
-        "physiotherapist",
-        ("summary",),
-        None,
-        None,
-        "active",
-        "active",
-        "none",
-        "all-to-gp",
-    )
+    case = read_with_every_fact("physiotherapist", ("summary",))
     assert decide(case.request(), case.facts(), config, NOW).permitted
     assert decide(case.request(), case.facts(), CONFIG, NOW).effect == "not-applicable"

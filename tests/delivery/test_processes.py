@@ -37,7 +37,7 @@ def spawn_worker(
         "EHEALTH_HUB_DELIVERY__LEASE_SECONDS": str(lease),
         "EHEALTH_HUB_DELIVERY__POLL_INTERVAL_SECONDS": "0.05",
         "EHEALTH_HUB_DELIVERY__BATCH_SIZE": "20",
-        "EHEALTH_HUB_LOG__LEVEL": "warning",
+        "EHEALTH_HUB_LOG__LEVEL": "info",  # "worker_started" tells the test it is polling
     }
     with (data_dir / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
         return subprocess.Popen(
@@ -77,6 +77,17 @@ async def _wait_until_all_completed(engine: AsyncEngine, total: int, within: flo
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"only {done} of {total} items completed within {within}s")
+
+
+async def _wait_started(data_dir: Path, n: int, within: float = 60) -> None:
+    """Until ``n`` workers have logged "worker_started" (signal handlers installed, polling)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        logs = [p.read_text() for p in data_dir.glob("worker-*.log")]  # noqa: ASYNC240 - tiny files
+        if sum("worker_started" in text for text in logs) >= n:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{n} workers did not start within {within}s")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -126,18 +137,20 @@ async def test_competing_workers_deliver_each_item_once_and_keep_per_key_order(
     await upgrade(postgres_url)
     engine = create_engine(postgres_url)
     keys, per_key = 40, 10
-    await _fill(engine, keys, per_key)
     receiver = Receiver()
     async with serve(receiver) as url:
         workers = [spawn_worker(postgres_url, url, tmp_path, lease=30) for _ in range(3)]
         try:
+            await _wait_started(tmp_path, len(workers))  # all three compete for the items
+            await _fill(engine, keys, per_key)
             await _wait_until_all_completed(engine, keys * per_key, within=60)
         finally:
             for proc in workers:
                 _stop(proc)
     await engine.dispose()
     logs = "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))  # noqa: ASYNC240 - after the run
-    assert all(proc.returncode == 0 for proc in workers), logs[-2000:]
+    codes = [proc.returncode for proc in workers]
+    assert codes == [0] * len(workers), f"exit codes {codes}: {logs[-2000:]}"
     assert set(receiver.received.values()) == {1}, "no message received twice"
     assert len(receiver.effects) == keys * per_key
     by_key: dict[str, list[int]] = {}

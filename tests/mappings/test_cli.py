@@ -37,7 +37,7 @@ def test_translates_kmehr_to_fhir_json_and_notes_to_kmehr(tmp_path: Path) -> Non
     validate_bundle(bundle)
     assert bundle["type"] == "document"
     assert (out / "note.xml").read_bytes().startswith(b"<?xml")
-    assert "document, 14 entries" in result.output
+    assert "document, 15 entries" in result.output  # 14 + the author's PractitionerRole
 
 
 def test_exits_1_and_names_the_rule_when_a_file_fails(tmp_path: Path) -> None:

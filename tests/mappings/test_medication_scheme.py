@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 
 from ehealth_hub.errors import MappingError
+from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
 from ehealth_hub.mappings.kmehr_medication import WHEN, periodicity
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
@@ -90,7 +91,11 @@ def test_maps_one_dosage_per_regimen_quantity(line: Json) -> None:
         "when": ["CM"],
     }
     assert monday["doseAndRate"][0]["doseQuantity"]["value"] == 1.5
-    assert monday["doseAndRate"][0]["doseQuantity"]["code"] == "00005"
+    dose = monday["doseAndRate"][0]["doseQuantity"]
+    # CD-ADMINISTRATIONUNIT 00005 -> SNOMED CT 336624003 as HL7-BE maps it; KMEHR kept alongside
+    assert (dose["system"], dose["code"]) == (prof.SNOMED_SYSTEM, "336624003")
+    translation = dose["extension"][0]["valueQuantity"]
+    assert (translation["code"], translation["value"]) == ("00005", 1.5)
     assert day_two["additionalInstruction"][0] == {"text": "Day 2 of treatment cycle"}
     assert evening["timing"]["repeat"]["timeOfDay"] == ["21:30:00"]
 

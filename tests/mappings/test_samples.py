@@ -48,6 +48,7 @@ def test_sumehr_sample_holds_every_section(now: datetime, ids: IdFactory) -> Non
         Composition=1,
         Patient=1,
         Practitioner=1,
+        PractitionerRole=1,
         Condition=4,
         AllergyIntolerance=1,
         MedicationStatement=3,

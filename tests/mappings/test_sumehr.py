@@ -8,7 +8,7 @@ import pytest
 
 from ehealth_hub.errors import MappingError
 from ehealth_hub.fhir import profiles as prof
-from ehealth_hub.fhir.builders import IdFactory, Json, full_url
+from ehealth_hub.fhir.builders import IdFactory, Json, full_url, kmehr_table_system
 from ehealth_hub.fhir.bundle import validate_bundle
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from tests.mappings._support import kmehr_doc, only, resources
@@ -94,7 +94,8 @@ def test_sections_reference_every_clinical_entry(bundle: Json) -> None:
     clinical = {
         e["fullUrl"]
         for e in bundle["entry"]
-        if e["resource"]["resourceType"] not in {"Composition", "Patient", "Practitioner"}
+        if e["resource"]["resourceType"]
+        not in {"Composition", "Patient", "Practitioner", "PractitionerRole"}
     }
     assert referenced == clinical
     titles = [s["title"] for s in composition["section"]]
@@ -169,7 +170,9 @@ def test_maps_risks_and_social_risks_to_risk_conditions(bundle: Json) -> None:
 
 def test_maps_allergies_and_adverse_reactions(bundle: Json) -> None:
     allergy, adr = resources(bundle, "AllergyIntolerance")
-    assert (allergy["type"], adr["type"]) == ("allergy", "intolerance")
+    types = [r["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] for r in (allergy, adr)]
+    assert types == ["609328004", "782197009"]  # SNOMED allergy, intolerance to substance
+    assert "type" not in allergy  # be-allergyintolerance forbids it (max 0)
     assert adr["category"] == ["medication"]
     assert allergy["recordedDate"] == "2018-10-01"
     assert allergy["meta"]["profile"] == [prof.BE_ALLERGY_INTOLERANCE]
@@ -194,6 +197,17 @@ def test_keeps_cnk_leading_zeros_and_posology(bundle: Json) -> None:
         "unit": "tbl",
         "system": prof.UCUM_SYSTEM,
         "code": "{TBL}",
+        "extension": [  # the KMEHR unit kept alongside
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/iso21090-PQ-translation",
+                "valueQuantity": {
+                    "value": 0.5,
+                    "unit": "tbl",
+                    "system": kmehr_table_system("CD-ADMINISTRATION-UNIT"),
+                    "code": "tbl",
+                },
+            }
+        ],
     }
     assert dosage["text"] == "0.5 tab"
 
@@ -206,7 +220,10 @@ def test_maps_vaccines_with_product_and_every_indication(bundle: Json) -> None:
         "hepatitisb",
     ]
     assert immunization["occurrenceDateTime"] == "2016-03-28"
-    assert immunization["lotNumber"] == "AB12"
+    product = immunization["extension"][1]
+    assert product["url"].endswith("/be-ext-administeredProduct")
+    assert product["extension"][1] == {"url": "lotNumber", "valueString": "AB12"}
+    assert "lotNumber" not in immunization  # be-vaccination forbids it (max 0)
     assert immunization["meta"]["profile"] == [prof.BE_VACCINATION]
 
 

@@ -79,7 +79,8 @@ def test_create_request_names_code_date_fee_place_and_remote_identification() ->
     assert location["physicalType"]["coding"][0]["code"] == "vi"
     identity = item["extension"][0]
     assert identity["url"] == m.ID_DOC_EXT
-    assert {e["url"] for e in identity["extension"]} == {"readingDate", "entryType", "reasonManual"}
+    parts = {e["url"] for e in identity["extension"]}
+    assert parts == {"readingDate", "entryType", "reasonManual", "medium"}
     patient = next(
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
     )

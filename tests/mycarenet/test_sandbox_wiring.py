@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ehealth_hub.bootstrap import build_container
+from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.services.claims import DESTINATION
 from ehealth_hub.settings import load_settings
@@ -38,5 +39,35 @@ async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
         assert done.claim_response["outcome"] == "complete"
         simulators = container.connectors.simulators  # type: ignore[union-attr]
         assert len(simulators.mycarenet.book.attestations) == 1
+    finally:
+        await container.aclose()
+
+
+async def test_claims_and_the_ehealth_connectors_share_one_sts_token_cache(
+    tmp_path: Path, sandbox_pki: SandboxPki
+) -> None:
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        data_dir=tmp_path / "var",
+        log={"level": "warning", "json_output": True},
+        trust={"pki_dir": sandbox_pki.directory},
+    )
+    container = await build_container(settings)
+    try:
+        assert container.claims is not None
+        assert container.ports is not None
+        assert container.delivery is not None
+        container.consent_gate = SandboxFactsGate()  # type: ignore[assignment]  # the gate's own tests cover it
+        sarah = actor("sarah")
+        await container.ports.consent.get_consent(sandbox.patient("an").ssin, sarah)
+        simulators = container.connectors.simulators  # type: ignore[union-attr]
+        assert simulators.sts.issued == 1
+        submitted = await container.claims.submit(
+            app_claim("c-2", route="eattest"), sarah, client_id="app"
+        )
+        container.delivery.wake()
+        done = await container.claims.wait(submitted, 20.0)
+        assert done.claim_response is not None
+        assert simulators.sts.issued == 1  # the token fetched for Consent served MyCareNet too
     finally:
         await container.aclose()

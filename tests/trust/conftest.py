@@ -3,15 +3,18 @@ clients over httpx.ASGITransport (in-process, no sockets)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from starlette.types import ASGIApp
+from zeep import Plugin
 
 from ehealth_hub.connectors.etee import EtkDepotClient
-from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.soap import SoapClient, create_client, wsdl_path
 from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.fixtures.pki import SandboxPki
@@ -30,6 +33,18 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+@asynccontextmanager
+async def soap_over_asgi(
+    app: ASGIApp, path: str, wsdl: str, system: str, plugins: Sequence[Plugin] = ()
+) -> AsyncIterator[SoapClient]:
+    """A zeep client of ``wsdl`` talking to the simulator ``app`` in-process (no sockets)."""
+    base = f"http://{system}.sandbox"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as http:
+        yield create_client(
+            wsdl_path(wsdl), http=http, plugins=plugins, address=base + path, system=system
+        )
 
 
 @pytest.fixture
@@ -51,15 +66,8 @@ def sts_sim(pki: SandboxPki, clock: Clock) -> StsSimulator:
 async def sts_client(
     sts_sim: StsSimulator, pki: SandboxPki, clock: Clock
 ) -> AsyncIterator[StsClient]:
-    transport = httpx.ASGITransport(app=sts_sim.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sts.sandbox") as http:
-        soap = create_client(
-            wsdl_path("sts_v1.wsdl"),
-            http=http,
-            plugins=[WsseSignPlugin("x509", clock=clock)],
-            address="http://sts.sandbox" + sts_sim.path,
-            system="sts",
-        )
+    signed = [WsseSignPlugin("x509", clock=clock)]
+    async with soap_over_asgi(sts_sim.app, sts_sim.path, "sts_v1.wsdl", "sts", signed) as soap:
         yield StsClient(
             soap, truststore=pki.truststore, sts_certificates=[pki.sts.certificate], clock=clock
         )
@@ -74,12 +82,5 @@ def etk_sim(pki: SandboxPki, clock: Clock) -> EtkDepotSimulator:
 async def depot(
     etk_sim: EtkDepotSimulator, pki: SandboxPki, clock: Clock
 ) -> AsyncIterator[EtkDepotClient]:
-    transport = httpx.ASGITransport(app=etk_sim.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://etk.sandbox") as http:
-        soap = create_client(
-            wsdl_path("etkdepot_v1.wsdl"),
-            http=http,
-            address="http://etk.sandbox" + etk_sim.path,
-            system="etkdepot",
-        )
+    async with soap_over_asgi(etk_sim.app, etk_sim.path, "etkdepot_v1.wsdl", "etkdepot") as soap:
         yield EtkDepotClient(soap, truststore=pki.truststore, clock=clock)

@@ -24,6 +24,7 @@ from ehealth_hub.api.routes import (
     claim,
     consent,
     document,
+    eligibility,
     health,
     metadata,
     patient,
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Fas
     document.install(app)  # DocumentReference: the note to the GP (journey 2)
     task.install(app)  # delivery: Task read/search/$replay
     claim.install(app)  # Claim/$submit: the teleconsultation claim (journey 3)
+    eligibility.install(app)  # CoverageEligibilityRequest/$submit: insurability before billing
     consent.install(app)  # Consent CRUD + $explain (consent gate)
     audit.install(app)  # AuditEvent search (auditors)
     return app

@@ -4,17 +4,22 @@ The hub speaks JSON only: ``_format`` may be ``json``, ``application/json``,
 ``application/fhir+json`` (or the R3 alias ``application/json+fhir``); an ``Accept`` header must
 admit one of those (or a wildcard). Anything else is answered ``406 Not Acceptable`` with an
 OperationOutcome naming ``_format`` / ``Accept`` and the rule. Request bodies are parsed here too:
-JSON objects only, size-limited, errors naming the body and the rule.
+JSON objects only, size-limited, errors naming the body and the rule. So are the ``patient``
+search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``) and searchset Bundles
+(search.html#bundle: ``total`` and one ``match`` entry per result).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from ehealth_hub.errors import InvalidInput
+from ehealth_hub.fhir.profiles import SSIN_SYSTEM
+from ehealth_hub.identifiers import Ssin
 
 JSON_FORMATS: Final = frozenset(
     {"json", "application/json", "application/fhir+json", "application/json+fhir"}
@@ -64,6 +69,25 @@ async def json_body(request: Request) -> dict[str, Any]:
             system="api",
         )
     return value
+
+
+def patient_ssin_param(value: str) -> str:
+    """The SSIN a ``patient`` search parameter names (bare, or ``<ssin-system>|<ssin>``)."""
+    system, _, ssin = value.rpartition("|")
+    if system and system != SSIN_SYSTEM:
+        raise InvalidInput(
+            f"patient must be an SSIN ({SSIN_SYSTEM}|<ssin>)", field="patient", rule="patient-ssin"
+        )
+    return Ssin.parse(ssin).value
+
+
+def searchset(matches: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """A searchset Bundle of ``(fullUrl, resource)`` matches, in the order given."""
+    entry = [
+        {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
+        for url, resource in matches
+    ]
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entry), "entry": entry}
 
 
 def install_conventions(app: FastAPI) -> None:

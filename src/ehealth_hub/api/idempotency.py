@@ -5,6 +5,7 @@ then honours the header:
 
 * first request with a key: processed normally; its answer (status, body, Location/ETag/...) is
   stored for ``delivery.idempotency_ttl_seconds`` (answers >= 500 are not stored: retry may help);
+  expired keys are deleted by the workers' periodic purge (:mod:`ehealth_hub.delivery.retention`);
 * same key, same request (method, path, query and body hashed with SHA-256): the stored answer,
   byte for byte, with ``Idempotent-Replayed: true``; the route is not run again;
 * same key, another request: 409 Conflict (OperationOutcome, rule ``idempotency-key-reused``);

@@ -47,6 +47,7 @@ SANDBOX_CLIENTS: Final = (
             "user/Patient.r",
             "user/DocumentReference.c",
             "user/Claim.c",
+            "user/CoverageEligibilityRequest.c",
             "user/Task.r",
         ),
         True,

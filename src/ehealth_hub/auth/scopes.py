@@ -26,6 +26,9 @@ KNOWN_SCOPES: Final[dict[str, str]] = {
     "user/Patient.r": "read a patient's records: Patient/$summary (acting practitioner)",
     "user/DocumentReference.c": "send a consultation note to the patient's GP (acting)",
     "user/Claim.c": "submit a teleconsultation claim: Claim/$submit (acting practitioner)",
+    "user/CoverageEligibilityRequest.c": (
+        "ask a patient's insurability: CoverageEligibilityRequest/$submit (acting practitioner)"
+    ),
     "user/Task.r": "follow the Tasks of the acting practitioner's asynchronous requests",
     "system/Task.r": "follow Tasks (GP software, mutualities)",
     "system/Task.ru": "follow Tasks and replay failed deliveries: Task/$replay (operators)",
@@ -44,6 +47,7 @@ CONSENT_READ_SYSTEM: Final = "system/Consent.s"
 SUMMARY_READ: Final = "user/Patient.r"
 NOTE_WRITE: Final = "user/DocumentReference.c"
 CLAIM_SUBMIT: Final = "user/Claim.c"
+ELIGIBILITY_CHECK: Final = "user/CoverageEligibilityRequest.c"
 TASK_READ: Final = "user/Task.r"
 TASK_READ_SYSTEM: Final = "system/Task.r"
 AUDIT_READ: Final = "system/AuditEvent.s"

@@ -24,7 +24,6 @@ that policy requires.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -83,8 +82,8 @@ class Credential:
     @property
     def thumbprint(self) -> str:
         """SHA-256 of the DER certificate, hex: the cache and registry key of this identity."""
-        der = self.certificate.public_bytes(serialization.Encoding.DER)
-        return hashlib.sha256(der).hexdigest()
+        # fingerprint() hashes the DER in Rust: same value, no re-encoding (asked on every call)
+        return self.certificate.fingerprint(hashes.SHA256()).hex()
 
     def subject_value(self, prefix: str) -> str | None:
         """The digits after ``PREFIX=`` in the subject (eHealth writes ``SSIN=...``)."""

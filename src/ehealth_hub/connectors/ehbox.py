@@ -38,6 +38,15 @@ BOX_QUALITY: Final = {
     "clinical_psychologist": "CLINICALPSYCHOLOGIST",
     "nurse": "NURSE",
 }
+CONTENT_SPECIFICATION: Final = {
+    "IsImportant": False,
+    "ContentType": "DOCUMENT",
+    "IsEncrypted": True,
+    "PublicationReceipt": True,
+    "ReceivedReceipt": True,
+    "ReadReceipt": True,
+}
+"""sendMessage's ContentSpecification: a sealed document with every receipt requested."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +147,10 @@ def _meta(items: Any) -> dict[str, str]:
     return {str(m.Key): str(m._value_1) for m in items or []}
 
 
+def _sender(message: Any) -> BoxId:
+    return BoxId(str(message.Sender.Id), str(message.Sender.Type), str(message.Sender.Quality))
+
+
 class EhboxClient:
     """A :class:`~ehealth_hub.connectors.ports.MailboxPort`, plus the hub's own box."""
 
@@ -162,38 +175,6 @@ class EhboxClient:
         """Seal and publish ``message`` (needs a write-note permit for its patient)."""
         require(permit, action="write-note", patient_ssin=message.patient_ssin, now=self.clock())
         to = message.recipient
-        recipients = [EtkId(to.ehbox_id_type, to.ehbox_id or to.nihii)]
-
-        async def seal_for(data: bytes) -> bytes:
-            return await self.sealing.seal(data, actor, recipients)
-
-        annexes = [
-            {
-                "Title": name,
-                "EncryptableBinaryContent": await seal_for(content),
-                "DownloadFileName": name,
-                "MimeType": mime,
-            }
-            for name, mime, content in message.annexes
-        ]
-        content = {
-            "Document": {
-                "Title": message.title,
-                "EncryptableBinaryContent": await seal_for(message.document),
-                "DownloadFileName": message.filename,
-                "MimeType": message.mime_type,
-            },
-            "EncryptableINSSPatient": await seal_for(message.patient_ssin.encode()),
-            "Annex": annexes,
-        }
-        spec = {
-            "IsImportant": False,
-            "ContentType": "DOCUMENT",
-            "IsEncrypted": True,
-            "PublicationReceipt": True,
-            "ReceivedReceipt": True,
-            "ReadReceipt": True,
-        }
         answer = await self.publication.call(
             actor,
             "SendMessage",
@@ -207,27 +188,68 @@ class EhboxClient:
                 }
             ],
             ContentContext={
-                "Content": content,
-                "ContentSpecification": spec,
+                "Content": await self._sealed_content(actor, message),
+                "ContentSpecification": dict(CONTENT_SPECIFICATION),
                 "CustomMeta": [{"Key": "hub-message-id", "_value_1": message.message_id}],
             },
         )
         _status(answer, "SendMessage")
         return SendReceipt(message.message_id, str(answer.Id), answer.Published or self.clock())
 
+    async def _sealed_content(self, actor: Actor, message: OutgoingMessage) -> dict[str, Any]:
+        """The Content of sendMessage: document, annexes and patient SSIN, each sealed."""
+        to = message.recipient
+        recipients = [EtkId(to.ehbox_id_type, to.ehbox_id or to.nihii)]
+
+        async def sealed(data: bytes) -> bytes:
+            return await self.sealing.seal(data, actor, recipients)
+
+        async def document(title: str, filename: str, mime: str, data: bytes) -> dict[str, Any]:
+            return {
+                "Title": title,
+                "EncryptableBinaryContent": await sealed(data),
+                "DownloadFileName": filename,
+                "MimeType": mime,
+            }
+
+        # annexes first, then the document and the SSIN: the order sendMessage always sealed in
+        annexes = [await document(n, n, mime, data) for n, mime, data in message.annexes]
+        main = await document(message.title, message.filename, message.mime_type, message.document)
+        return {
+            "Document": main,
+            "EncryptableINSSPatient": await sealed(message.patient_ssin.encode()),
+            "Annex": annexes,
+        }
+
+    async def _consult(
+        self,
+        actor: Actor,
+        operation: str,
+        *,
+        idempotent: bool,
+        box: BoxId | None,
+        source: str,
+        **fields: Any,
+    ) -> Any:
+        """One consultation call on ``box``'s ``source`` folder, its Status checked."""
+        answer = await self.consultation.call(
+            actor, operation, idempotent=idempotent, BoxId=_box(box), Source=source, **fields
+        )
+        _status(answer, operation)
+        return answer
+
     async def list_messages(
         self, actor: Actor, *, box: BoxId | None = None, source: str = "INBOX"
     ) -> list[BoxMessage]:
         """getMessagesList of ``box`` (default: the actor's own box)."""
-        answer = await self.consultation.call(
-            actor, "GetMessagesList", idempotent=True, BoxId=_box(box), Source=source
+        answer = await self._consult(
+            actor, "GetMessagesList", idempotent=True, box=box, source=source
         )
-        _status(answer, "GetMessagesList")
         return [
             BoxMessage(
                 str(m.MessageId),
                 str(m.PublicationId or ""),
-                BoxId(str(m.Sender.Id), str(m.Sender.Type), str(m.Sender.Quality)),
+                _sender(m),
                 m.MessageInfo.PublicationDate,
                 str(m.ContentInfo.Title),
                 str(m.ContentInfo.MimeType),
@@ -242,15 +264,9 @@ class EhboxClient:
         self, actor: Actor, message_id: str, *, box: BoxId | None = None, source: str = "INBOX"
     ) -> FullMessage:
         """getFullMessage, unsealed with the hub's box key when encrypted."""
-        answer = await self.consultation.call(
-            actor,
-            "GetFullMessage",
-            idempotent=True,
-            BoxId=_box(box),
-            Source=source,
-            MessageId=message_id,
+        answer = await self._consult(
+            actor, "GetFullMessage", idempotent=True, box=box, source=source, MessageId=message_id
         )
-        _status(answer, "GetFullMessage")
         m = answer.Message
         if m is None:
             raise DownstreamProtocolError(
@@ -265,7 +281,7 @@ class EhboxClient:
             patient = await self.sealing.unseal(patient) if patient else None
         return FullMessage(
             str(m.MessageId),
-            BoxId(str(m.Sender.Id), str(m.Sender.Type), str(m.Sender.Quality)),
+            _sender(m),
             m.MessageInfo.PublicationDate,
             str(content.Document.Title),
             document,
@@ -284,27 +300,25 @@ class EhboxClient:
         box: BoxId | None = None,
     ) -> None:
         """moveMessage (a write: attempted once)."""
-        answer = await self.consultation.call(
+        await self._consult(
             actor,
             "MoveMessage",
             idempotent=False,
-            BoxId=_box(box),
-            Source=source,
+            box=box,
+            source=source,
             Destination=destination,
             MessageId=list(message_ids),
         )
-        _status(answer, "MoveMessage")
 
     async def delete_messages(
         self, actor: Actor, message_ids: Sequence[str], *, source: str, box: BoxId | None = None
     ) -> None:
         """deleteMessage (a write: attempted once)."""
-        answer = await self.consultation.call(
+        await self._consult(
             actor,
             "DeleteMessage",
             idempotent=False,
-            BoxId=_box(box),
-            Source=source,
+            box=box,
+            source=source,
             MessageId=list(message_ids),
         )
-        _status(answer, "DeleteMessage")

@@ -212,6 +212,8 @@ class ConnectorStack:
         self.settings, self.clock = settings, clock
         self._task: asyncio.Future[EhealthConnectors] | None = None
         self.http: HttpClients | None = None
+        self.trust: TrustLayer | None = None
+        """The one trust layer (STS tokens, ETK depot) of the process, shared with MyCareNet."""
         self.simulators: Any = None
         """The sandbox's :class:`~ehealth_hub.fixtures.simulate.Simulators` (None elsewhere)."""
 
@@ -243,7 +245,7 @@ class ConnectorStack:
         self.http = HttpClients(
             sandbox_client, httpx.AsyncClient(timeout=settings.endpoints.timeout_seconds)
         )
-        trust = TrustLayer.from_settings(
+        trust = self.trust = TrustLayer.from_settings(
             settings,
             sts_http=self.http.for_url(settings.trust.sts_url),
             etk_http=self.http.for_url(settings.trust.etkdepot_url),

@@ -102,8 +102,7 @@ class ConsentGate:
         if decision.permitted and conn is not None:
             await self._audit.record(conn, record)
         else:
-            async with self._engine.begin() as own:
-                await self._audit.record(own, record)
+            await self._audit.append(self._engine, record)
         if decision.break_the_glass and decision.permitted:
             log.warning("break_the_glass", decision_id=decision_id, actor=request.actor.nihii)
         if not decision.permitted or decision.valid_until is None:
@@ -132,8 +131,7 @@ class ConsentGate:
         decision = decide(request, await self.gather(request), self._config, self._clock())
         decision_id = self._new_id()
         record = self._record(request, decision, decision_id, action="explain")
-        async with self._engine.begin() as conn:
-            await self._audit.record(conn, record)
+        await self._audit.append(self._engine, record)
         return decision_id, decision
 
     def revoked(self, patient_ssin: str) -> None:

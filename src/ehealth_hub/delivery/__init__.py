@@ -44,14 +44,27 @@ replay. The answer becomes ``Task.output`` (a FHIR resource answer, e.g. ClaimRe
 contained). Task states: requested (waiting / queued / retry-scheduled), in-progress, completed,
 failed (rejected, or dead-letter after ``max_attempts`` / ``max_age``).
 
+A handler may run up to ``delivery.handler_timeout_seconds``: the worker renews its leases every
+``lease_seconds / 3`` while it runs (heartbeat, fenced by owner and attempt), so a slow downstream
+is neither cut off nor sent to twice; a worker that loses a lease does not record its outcome.
+
 Run: ``ehealth-hub worker`` (any number on PostgreSQL; one on SQLite), or the in-process worker
 the API starts when ``delivery.in_process_worker`` is true (default: on SQLite). Replay:
 ``POST /fhir/Task/{id}/$replay``, ``POST /fhir/Task/$replay?destination=&status=&since=&_dryRun=``,
-``ehealth-hub replay --id ID | --destination D --status dead --since T [--dry-run]``.
+``ehealth-hub replay --id ID | --destination D --status dead --since T [--dry-run]``; a replayed
+item goes to the tail of its ordering key (behind the key's unfinished later items).
+Operations: ``ehealth-hub outbox stats`` (depth per destination and status, oldest age: the
+queries behind ``/metrics``), ``ehealth-hub outbox purge [--dry-run]``. Retention
+(``delivery.retention``): completed / failed / dead items and their Tasks are purged after their
+retention, expired Idempotency-Keys too, by every worker in small batches; waiting / pending /
+in-progress items never; AuditEvents never (they are the legal record).
+Circuit breakers: per destination; on PostgreSQL their verdict is shared by every worker process
+(one trial when half-open), on SQLite they live in the one worker.
 Settings: ``EHEALTH_HUB_DELIVERY__*`` (:class:`ehealth_hub.settings.DeliverySettings`).
 
-Modules: :mod:`.outbox` (enqueue, ids), :mod:`.store` (claim/record/replay SQL), :mod:`.worker`,
-:mod:`.engine` (registry, breakers), :mod:`.policy` (backoff, breaker), :mod:`.task` (FHIR Task),
+Modules: :mod:`.outbox` (enqueue, ids), :mod:`.store` (claim/renew/record/replay SQL),
+:mod:`.worker`, :mod:`.engine` (registry, breakers), :mod:`.policy` (backoff, breaker),
+:mod:`.breakers` (shared verdicts), :mod:`.retention` (purge), :mod:`.task` (FHIR Task),
 :mod:`.metrics`, :mod:`.webhook` (the generic HTTP destination), :mod:`.cli`.
 """
 

@@ -1,16 +1,19 @@
-"""``ehealth-hub worker`` and ``ehealth-hub replay`` (registered in ``cli.py``, one line each)."""
+"""``ehealth-hub worker``, ``replay`` and ``outbox stats|purge`` (registered in ``cli.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ehealth_hub.errors import HubError
+
+if TYPE_CHECKING:
+    from ehealth_hub.delivery.retention import PurgeReport
 
 console = Console(stderr=True)
 
@@ -34,6 +37,12 @@ def worker(
 
 
 async def _run_worker(settings: object, metrics_port: int | None) -> None:
+    # Handlers first: a SIGTERM that arrives while the container is still being built (slow
+    # imports on a loaded machine) must still mean a clean stop, not death by the default action.
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
     from prometheus_client import start_http_server
 
     from ehealth_hub.bootstrap import build_container
@@ -45,14 +54,19 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
     container = await build_container(settings.model_copy(update={"delivery": quiet}))
     assert container.delivery is not None
     engine = container.delivery
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(engine.stop()))
+
+    async def stop_on_signal() -> None:
+        await stop_requested.wait()
+        await engine.stop()
+
+    relay = asyncio.create_task(stop_on_signal(), name="worker-signals")
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics)
     try:
         await Worker(engine).run()
     finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
         await container.aclose()
 
 
@@ -108,3 +122,77 @@ async def _replay(
             return await store.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
     finally:
         await engine.dispose()
+
+
+outbox_app = typer.Typer(
+    help="The delivery outbox: queue summary and retention.", no_args_is_help=True
+)
+
+
+@outbox_app.command("stats")
+def stats() -> None:
+    """Queue depth per destination and status, and the age of the oldest item (as /metrics)."""
+    from ehealth_hub.cli import settings_or_exit
+
+    settings = settings_or_exit()
+    try:
+        rows = asyncio.run(_stats(settings.database_url))
+    except HubError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    typer.echo(f"{'destination':<24} {'status':<12} {'count':>8} {'oldest_age_s':>14}")
+    for destination, status, count, age in rows:
+        shown = f"{age:.1f}" if age is not None else "-"
+        typer.echo(f"{destination:<24} {status:<12} {count:>8} {shown:>14}")
+    if not rows:
+        console.print("[green]the outbox has no unfinished or dead items[/green]")
+
+
+async def _stats(url: str) -> list[tuple[str, str, int, float | None]]:
+    from ehealth_hub.delivery import store
+    from ehealth_hub.delivery.metrics import age_seconds
+    from ehealth_hub.store.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with store.guard("stats"), engine.connect() as conn:
+            found = await store.queue_stats(conn)
+    finally:
+        await engine.dispose()
+    now = datetime.now(UTC)
+    return [
+        (s.destination, s.status, s.count, age_seconds(s.oldest, now))
+        for s in sorted(found, key=lambda s: (s.destination, s.status))
+    ]
+
+
+@outbox_app.command("purge")
+def purge(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, do not delete.")] = False,
+) -> None:
+    """Delete finished items past ``delivery.retention`` and expired Idempotency-Keys."""
+    from ehealth_hub.cli import settings_or_exit
+    from ehealth_hub.delivery.retention import purge as run_purge
+    from ehealth_hub.store.db import create_engine
+
+    settings = settings_or_exit()
+
+    async def _purge() -> PurgeReport:
+        engine = create_engine(settings.database_url)
+        try:
+            return await run_purge(
+                engine, settings.delivery.retention, now=datetime.now(UTC), dry_run=dry_run
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(_purge())
+    except HubError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    for status, count in report.outbox.items():
+        typer.echo(f"outbox {status}: {count}")
+    typer.echo(f"idempotency keys: {report.idempotency_keys}")
+    verb = "would purge" if dry_run else "purged"
+    console.print(f"[green]{verb} {report.total} row(s); audit events are never purged[/green]")

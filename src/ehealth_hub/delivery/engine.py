@@ -11,6 +11,7 @@ the receiver can de-duplicate a redelivery (after a crash or a lost lease).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import uuid
@@ -108,6 +109,11 @@ class DeliveryEngine:
         for task in pending:
             task.cancel()
         self._wake.clear()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` or until :meth:`stop` (never consumes a :meth:`wake`)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     @property
     def stopping(self) -> bool:

@@ -4,7 +4,8 @@
 * ``ehealth_hub_delivery_seconds{destination}``: time of one delivery attempt;
 * ``ehealth_hub_delivery_queue_depth{destination, status}``: pending, in-progress and dead items;
 * ``ehealth_hub_delivery_oldest_age_seconds{destination}``: age of the oldest unfinished item;
-* ``ehealth_hub_delivery_circuit_open{destination}``: 1 while this process holds the circuit open.
+* ``ehealth_hub_delivery_circuit_open{destination}``: 1 while the circuit is open as this process
+  sees it (on PostgreSQL the verdict shared by all workers, as adopted at its last claim).
 
 Queue gauges are refreshed from the database every few seconds by each process running the
 delivery engine (API or worker), so every process's ``/metrics`` shows the shared queue.
@@ -64,8 +65,13 @@ class DeliveryMetrics:
         oldest: dict[str, float] = {}
         for stat in stats:
             self.depth.labels(stat.destination, stat.status).set(stat.count)
-            if stat.status in UNFINISHED and stat.oldest is not None:
-                age = max(0.0, (now - utc(stat.oldest)).total_seconds())
+            age = age_seconds(stat.oldest, now)
+            if stat.status in UNFINISHED and age is not None:
                 oldest[stat.destination] = max(age, oldest.get(stat.destination, 0.0))
         for destination, age in oldest.items():
             self.oldest.labels(destination).set(age)
+
+
+def age_seconds(oldest: datetime | None, now: datetime) -> float | None:
+    """Seconds since ``oldest`` (never negative), or None for no item."""
+    return None if oldest is None else max(0.0, (now - utc(oldest)).total_seconds())

@@ -12,7 +12,9 @@ item becomes a dead letter when it has used ``max_attempts`` or is older than ``
 The circuit breaker (Nygard, *Release It!*) counts consecutive retryable failures of one
 destination: at ``breaker_failures`` it opens and the worker stops claiming that destination's
 items (they keep their attempts) for ``breaker_reset``; then one trial item is let through
-(half-open): success closes the circuit, failure opens it again. Breakers are per worker process.
+(half-open): success closes the circuit, failure opens it again. Each process counts failures in
+its own breaker; on PostgreSQL the open / half-open / closed verdict is shared by every worker
+(:mod:`.breakers`, which calls :meth:`CircuitBreaker.adopt`).
 Random numbers and the clock are injected so the schedule is deterministic in tests.
 """
 
@@ -74,7 +76,7 @@ BreakerState = Literal["closed", "open", "half-open"]
 
 
 class CircuitBreaker:
-    """One destination's breaker in one worker process (not shared across processes)."""
+    """One destination's breaker in one worker process (its verdict shared by :mod:`.breakers`)."""
 
     def __init__(self, failures: int, reset: float, clock: Callable[[], float]) -> None:
         self._threshold = failures
@@ -105,15 +107,31 @@ class CircuitBreaker:
         """The granted trial found nothing to deliver; grant it again next time."""
         self._trial = False
 
-    def record_success(self) -> None:
-        """The destination answered (a business rejection is an answer too)."""
+    def record_success(self) -> bool:
+        """The destination answered (a business rejection is an answer too); True if it closed."""
+        was_open = self._opened_at is not None
         self._failures = 0
         self._opened_at = None
         self._trial = False
+        return was_open
 
-    def record_failure(self) -> None:
-        """A retryable failure (unreachable, timeout, 5xx)."""
+    def record_failure(self) -> bool:
+        """A retryable failure (unreachable, timeout, 5xx); True if it (re)opened the circuit."""
         self._failures += 1
         if self._trial or self._failures >= self._threshold:
             self._opened_at = self._clock()
             self._trial = False
+            return True
+        return False
+
+    @property
+    def open_until(self) -> float | None:
+        """When the open circuit turns half-open (clock seconds); None while closed."""
+        return None if self._opened_at is None else self._opened_at + self._reset
+
+    def adopt(self, open_until: float | None) -> None:
+        """Take the verdict shared by all processes: open until then (past = half-open), or closed.
+
+        The failure count stays this process's own, and so does a trial it is sending.
+        """
+        self._opened_at = None if open_until is None else open_until - self._reset

@@ -18,7 +18,13 @@ predecessor's outcome was being committed). Claiming is then ONE cheap statement
 so competing workers never wait for each other. Outcomes of a batch are written in one
 transaction (executemany), each fenced by ``lease_owner`` and ``attempts``: a worker whose lease
 was taken over cannot overwrite the new owner's outcome. Expired leases (a crashed or stalled
-worker) are put back to ``pending`` by :func:`reap_expired`.
+worker) are put back to ``pending`` by :func:`reap_expired`; a worker keeps the lease of the items
+it is delivering by renewing it (:func:`renew`, fenced the same way), so a slow downstream does not
+make a live worker look crashed.
+
+Replay re-queues a finished item at the TAIL of its ordering key (:func:`replay`): it gets a fresh
+``seq`` and starts ``waiting`` when later items of its key are unfinished, so the receiver still
+sees each key's deliveries one at a time, in the order they were (re-)queued.
 
 The one place SQLAlchemy errors of the delivery layer become :class:`StorageError`: :func:`guard`.
 """
@@ -32,7 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -199,6 +205,34 @@ async def record(
     await promote(conn, now=now, keys=finished)
 
 
+async def renew(
+    conn: AsyncConnection,
+    items: Sequence[OutboxItem],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> set[int]:
+    """Extend the lease of ``items`` still held by ``owner`` at their attempt; their seqs.
+
+    An item missing from the answer was taken over (its lease expired and it was reaped): the
+    caller must not count on recording its outcome (:func:`record` is fenced the same way).
+    """
+    if not items:
+        return set()
+    stmt = (
+        update(outbox)
+        .where(
+            tuple_(outbox.c.seq, outbox.c.attempts).in_([(i.seq, i.attempts) for i in items]),
+            outbox.c.lease_owner == owner,
+            outbox.c.status == Status.IN_PROGRESS.value,
+        )
+        .values(lease_expires_at=now + lease)
+        .returning(outbox.c.seq)
+    )
+    return set((await conn.execute(stmt)).scalars())
+
+
 async def reap_expired(conn: AsyncConnection, *, now: datetime) -> int:
     """Put items whose lease expired (crashed or stalled worker) back in the queue."""
     stmt = (
@@ -242,19 +276,39 @@ class ReplayFilter:
 async def replay(
     conn: AsyncConnection, selection: ReplayFilter, *, now: datetime, dry_run: bool = False
 ) -> list[str]:
-    """Re-queue the selected dead or failed items (same message id); returns their ids."""
-    ids = list(
-        (
-            await conn.execute(select(outbox.c.id).where(selection.where()).order_by(outbox.c.seq))
-        ).scalars()
+    """Re-queue the selected dead or failed items (same message id); returns their ids.
+
+    Each goes to the tail of its ordering key (oldest first when several of a key are replayed):
+    a fresh ``seq``, ``waiting`` while an item of its key is unfinished, else ``pending``.
+    """
+    rows = (
+        await conn.execute(
+            select(outbox.c.seq, outbox.c.id, outbox.c.ordering_key)
+            .where(selection.where())
+            .order_by(outbox.c.seq)
+        )
+    ).all()
+    if not dry_run:
+        for seq, _id, key in rows:
+            await _requeue(conn, seq, key, selection, now)
+    return [item_id for _seq, item_id, _key in rows]
+
+
+async def _requeue(
+    conn: AsyncConnection, seq: int, key: str, selection: ReplayFilter, now: datetime
+) -> None:
+    busy = await conn.scalar(
+        select(outbox.c.seq)
+        .where(outbox.c.ordering_key == key, outbox.c.status.in_(UNFINISHED))
+        .limit(1)
     )
-    if dry_run or not ids:
-        return ids
+    status = Status.WAITING if busy is not None else Status.PENDING
     await conn.execute(
         update(outbox)
-        .where(outbox.c.id.in_(ids), selection.where())
+        .where(outbox.c.seq == seq, selection.where())
         .values(
-            status=Status.PENDING.value,
+            seq=_next_seq(conn),
+            status=status.value,
             attempts=0,
             next_attempt_at=now,
             queued_at=now,
@@ -262,7 +316,13 @@ async def replay(
             updated_at=now,
         )
     )
-    return ids
+
+
+def _next_seq(conn: AsyncConnection) -> Any:
+    """A seq after every existing one: the table's sequence, or SQLite's max(rowid) + 1 rule."""
+    if conn.dialect.name == "postgresql":
+        return func.nextval(func.pg_get_serial_sequence(outbox.name, outbox.c.seq.name))
+    return select(func.max(outbox.c.seq) + 1).scalar_subquery()
 
 
 async def get(conn: AsyncConnection, item_id: str) -> OutboxItem | None:

@@ -6,6 +6,16 @@ of outcomes in one transaction). On PostgreSQL any number of worker processes co
 the next is claimed; on SQLite a single loop runs (one writer; run one worker per database).
 Every ``min(lease / 4, 5 s)`` a loop also returns expired leases to the queue (crashed workers)
 and promotes waiting items left without an unfinished predecessor.
+
+While a batch is out, a heartbeat renews its leases every ``lease / 3`` (fenced by owner and
+attempt, :func:`.store.renew`) until its outcomes are recorded, so a handler may run for up to
+``handler_timeout_seconds`` (MyCareNet answers can take tens of seconds) without another worker
+taking its items over and sending them a second time. A worker that cannot renew (database
+unreachable, or stalled longer than the lease) loses the items: they are delivered again by
+another worker under the same message id, and this worker's late outcome is not recorded.
+A separate task purges finished items every ``retention.interval_seconds`` (:mod:`.retention`).
+On PostgreSQL each claim first adopts the circuit-breaker verdicts shared by all workers, and a
+batch that opened or closed a circuit publishes it with its outcomes (:mod:`.breakers`).
 An empty claim sleeps ``poll_interval`` (a claim that finds every key blocked scans the unfinished
 rows, so idle loops must not spin); recording a batch wakes the process's loops at once, since it
 may have unblocked the next item of each of its keys.
@@ -15,12 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ehealth_hub.delivery import store
+from ehealth_hub.delivery import breakers, retention, store
 from ehealth_hub.delivery.engine import DeliveryEngine, Destination, worker_name
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.policy import CircuitBreaker
@@ -32,6 +44,9 @@ log = structlog.get_logger(__name__)
 MAINTENANCE_SECONDS = 5.0
 """Longest interval between two maintenance passes (expired leases, stuck waiting items)."""
 
+PURGE_BACKLOG_PAUSE = 1.0
+"""Pause between two bounded purge passes while a retention backlog remains."""
+
 
 class Worker:
     """Delivers outbox items of the engine's registered destinations until stopped."""
@@ -41,8 +56,12 @@ class Worker:
         self.owner = owner or worker_name()
         self.settings = engine.settings
         self.lease = timedelta(seconds=self.settings.lease_seconds)
-        self.timeout = self.settings.lease_seconds * 0.8
+        self.timeout = self.settings.handler_timeout_seconds
+        self.heartbeat_every = self.settings.lease_seconds / 3
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self.shared_breakers = not engine.single_writer
+        """PostgreSQL: breaker verdicts are shared with the other workers (:mod:`.breakers`)."""
+        self._breaker_changes: dict[str, datetime | None] = {}
         self._last_reap = 0.0
 
     async def run(self) -> None:
@@ -54,8 +73,28 @@ class Worker:
             loops=loops,
             destinations=sorted(self.engine.destinations),
         )
-        await asyncio.gather(*(self._loop() for _ in range(loops)))
+        await asyncio.gather(*(self._loop() for _ in range(loops)), self._purge_loop())
         log.info("worker_stopped", owner=self.owner)
+
+    async def _purge_loop(self) -> None:
+        every = self.settings.retention.interval_seconds
+        while not self.engine.stopping:
+            more = False
+            try:
+                more = (await self.purge_once()).more
+            except StorageError as exc:
+                log.warning("outbox_purge_failed", **exc.as_dict())
+            await self.engine.sleep(min(every, PURGE_BACKLOG_PAUSE) if more else every)
+
+    async def purge_once(self) -> retention.PurgeReport:
+        """One bounded purge pass (``retention.max_batches`` batches per table at most)."""
+        policy = self.settings.retention
+        report = await retention.purge(
+            self.engine.engine, policy, now=self.engine.clock(), max_batches=policy.max_batches
+        )
+        if report.total:
+            log.info("outbox_purged", **report.outbox, idempotency_keys=report.idempotency_keys)
+        return report
 
     async def _loop(self) -> None:
         poll = self.settings.poll_interval_seconds
@@ -74,13 +113,46 @@ class Worker:
         items = await self._claim()
         if not items:
             return 0
-        outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
-        async with store.guard("record"), self.engine.engine.begin() as conn:
-            await store.record(conn, outcomes, owner=self.owner, now=self.engine.clock())
+        async with self._heartbeat(items):
+            outcomes = await asyncio.gather(*(self._deliver(item) for item in items))
+            changes, self._breaker_changes = self._breaker_changes, {}
+            async with store.guard("record"), self.engine.engine.begin() as conn:
+                now = self.engine.clock()
+                await store.record(conn, outcomes, owner=self.owner, now=now)
+                if self.shared_breakers and changes:
+                    await breakers.publish(conn, changes, now=now)
         for outcome in outcomes:
             self.engine.metrics.attempts.labels(outcome.item.destination, _label(outcome)).inc()
         self.engine.wake()  # the successors of this batch's keys are claimable now
         return len(items)
+
+    @asynccontextmanager
+    async def _heartbeat(self, items: Sequence[OutboxItem]) -> AsyncIterator[None]:
+        """Renew the batch's leases in the background until its outcomes are recorded."""
+        beat = asyncio.create_task(self._renew_forever(list(items)), name="delivery-heartbeat")
+        try:
+            yield
+        finally:
+            beat.cancel()
+            [ended] = await asyncio.gather(beat, return_exceptions=True)
+            if isinstance(ended, Exception):  # a bug in the heartbeat: leases may have expired
+                log.error("delivery_heartbeat_crashed", error=repr(ended))
+
+    async def _renew_forever(self, items: list[OutboxItem]) -> None:
+        while items:
+            await asyncio.sleep(self.heartbeat_every)
+            try:
+                async with store.guard("renew"), self.engine.engine.begin() as conn:
+                    held = await store.renew(
+                        conn, items, owner=self.owner, now=self.engine.clock(), lease=self.lease
+                    )
+            except StorageError as exc:
+                log.warning("delivery_lease_not_renewed", **exc.as_dict())
+                continue
+            lost = [i for i in items if i.seq not in held]
+            for item in lost:
+                log.warning("delivery_lease_lost", item=item.id, destination=item.destination)
+            items = [i for i in items if i.seq in held]
 
     async def _reap_if_due(self) -> None:
         every = min(self.settings.lease_seconds / 4, MAINTENANCE_SECONDS)
@@ -95,21 +167,35 @@ class Worker:
             log.warning("outbox_repaired", expired_leases=reaped, promoted=promoted)
 
     async def _claim(self) -> list[OutboxItem]:
-        open_: list[str] = []
-        trials: list[str] = []
-        for name, breaker in self.engine.breakers.items():
-            allowed = breaker.allows()
-            (open_ if allowed < 0 else trials if allowed == 1 else []).append(name)
         now = self.engine.clock()
         items: list[OutboxItem] = []
         async with store.guard("claim"), self.engine.engine.begin() as conn:
+            if self.shared_breakers:
+                await breakers.adopt(conn, self.engine.breakers)
+            open_: list[str] = []
+            trials: list[str] = []
+            for name, breaker in self.engine.breakers.items():
+                allowed = breaker.allows()
+                (open_ if allowed < 0 else trials if allowed == 1 else []).append(name)
             items += await self._claim_from(conn, open_, now, self.settings.batch_size)
             for name in trials:
-                got = await self._claim_from(conn, [name], now, 1)
-                if not got:
-                    self.engine.breakers[name].cancel_trial()
-                items += got
+                items += await self._trial(conn, name, now)
         return items
+
+    async def _trial(self, conn: AsyncConnection, name: str, now: datetime) -> list[OutboxItem]:
+        """The one item a half-open circuit lets through (one across all workers when shared)."""
+        breaker = self.engine.breakers[name]
+        if self.shared_breakers:
+            hold = now + timedelta(seconds=self.engine.destinations[name].policy.breaker_reset)
+            if not await breakers.take_trial(conn, name, now=now, hold_until=hold):
+                breaker.cancel_trial()  # another worker sends it
+                return []
+        got = await self._claim_from(conn, [name], now, 1)
+        if not got:
+            breaker.cancel_trial()
+            if self.shared_breakers:
+                await breakers.give_back_trial(conn, name, now=now)
+        return got
 
     async def _claim_from(
         self, conn: AsyncConnection, names: list[str], now: datetime, limit: int
@@ -145,7 +231,8 @@ class Worker:
                     retryable=True,
                 )
             else:
-                destination_breaker(self.engine, item).record_success()
+                if destination_breaker(self.engine, item).record_success():
+                    self._breaker_changes[item.destination] = None
                 self._observe(item, started)
                 return Outcome(item, Status.COMPLETED, result=dict(answer))
         self._observe(item, started)
@@ -158,7 +245,8 @@ class Worker:
         breaker = destination_breaker(self.engine, item)
         reason = {**error.as_dict(), "attempt": item.attempts}
         if not error.retryable:
-            breaker.record_success()  # the downstream answered; it is the request it refused
+            if breaker.record_success():  # the downstream answered; it refused the request
+                self._breaker_changes[item.destination] = None
             log.info(
                 "delivery_refused",
                 item=item.id,
@@ -167,10 +255,11 @@ class Worker:
                 code=error.code,
             )
             return Outcome(item, Status.FAILED, error=reason)
-        breaker.record_failure()
         now = self.engine.clock()
-        age = (now - item.queued_at).total_seconds()
         policy = destination.policy
+        if breaker.record_failure():
+            self._breaker_changes[item.destination] = now + timedelta(seconds=policy.breaker_reset)
+        age = (now - item.queued_at).total_seconds()
         if policy.verdict(item.attempts, age) == "dead":
             log.warning(
                 "delivery_dead_letter",

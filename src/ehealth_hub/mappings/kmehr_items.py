@@ -12,11 +12,19 @@ Mapping decisions (one resource per KMEHR item, so counts scale exactly with the
   plus the KMEHR CD-ITEM coding (so a social risk stays distinguishable). Why not RiskAssessment:
   KMEHR risks are coded facts about the patient (ICPC Z04, P15), not predictions; be-problem has a
   ``risk`` category made for them, and GP software lists them with the problems.
-- ``allergy`` -> AllergyIntolerance (be-allergyintolerance) type ``allergy``; ``adr`` (adverse
-  drug reaction) -> AllergyIntolerance type ``intolerance``, category ``medication``.
+- ``allergy`` -> AllergyIntolerance (be-allergyintolerance) of type SNOMED 609328004 "Allergy";
+  ``adr`` (adverse drug reaction) -> type 782197009 "Intolerance to substance", category
+  ``medication``. be-allergyintolerance forbids ``AllergyIntolerance.type`` (max 0): the type goes
+  to its ``be-ext-allergy-type`` extension (value set be-vs-allergyintolerance-type).
 - ``vaccine`` -> Immunization (be-vaccination): product CNK (string, zeros kept) + name as
-  vaccineCode; every CD-VACCINEINDICATION as a ``reasonCode`` (KMEHR gives no dose number, so
-  ``protocolApplied`` would need an invented one); ``batch`` -> lotNumber; lifecycle
+  vaccineCode and, as be-vaccination means it, as the ``coded`` part of the
+  ``be-ext-administeredProduct`` extension; ``batch`` -> that extension's ``lotNumber``
+  (be-vaccination forbids ``Immunization.lotNumber``). Known gap: be-vaccination binds
+  vaccineCode (required) to be-vs-vaccine-code (SNOMED CT vaccine types), and no published
+  CNK -> SNOMED CT table is at hand, so vaccineCode keeps the CNK (once such a table exists, the
+  SNOMED code replaces it there while the product stays in the extension). Every
+  CD-VACCINEINDICATION is a ``reasonCode`` (KMEHR gives no dose number, so ``protocolApplied``
+  would need an invented one); lifecycle
   ``notadministered`` -> ``not-done``. A vaccine without a date is refused
   (rule ``vaccine.occurrence``).
 - ``patientwill`` -> Consent (be-patientwill): it is a standing decision of the patient about care
@@ -236,7 +244,7 @@ def allergy(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         prof.BE_ALLERGY_INTOLERANCE,
         identifier=item_identifier(ctx, p),
         clinicalStatus=concept([coding(_ALLERGY_CLINICAL, clinical)]),
-        type="intolerance" if is_adr else "allergy",
+        extension=[_allergy_type(is_adr)],
         category=["medication"] if is_adr else None,
         code=concept(codes, p.texts[0].value if p.texts else None),
         patient=ctx.patient,
@@ -245,6 +253,22 @@ def allergy(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         recorder=ctx.recorder,
         note=notes(p.texts),
     )
+
+
+_ALLERGY_TYPE_EXT = prof.BE_ALLERGY_INTOLERANCE.replace(
+    "be-allergyintolerance", "be-ext-allergy-type"
+)
+_ALLERGY_TYPES = {
+    False: coding(prof.SNOMED_SYSTEM, "609328004", "Allergy"),
+    True: coding(prof.SNOMED_SYSTEM, "782197009", "Intolerance to substance"),
+}
+
+
+def _allergy_type(is_adr: bool) -> Json:
+    return {
+        "url": _ALLERGY_TYPE_EXT,
+        "valueCodeableConcept": concept([dict(_ALLERGY_TYPES[is_adr])]),
+    }
 
 
 def products(r: Reader, item: Element) -> tuple[list[Json], str | None]:
@@ -267,6 +291,9 @@ def products(r: Reader, item: Element) -> tuple[list[Json], str | None]:
     return out, first_name
 
 
+_ADMINISTERED_PRODUCT = prof.BE_VACCINATION.replace("be-vaccination", "be-ext-administeredProduct")
+
+
 def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
     """vaccine -> Immunization (be-vaccination)."""
     if p.begin is None:
@@ -275,18 +302,23 @@ def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
     if not codings and not name:
         raise fail(p.element, "vaccine.product", "vaccine item without a product")
     indications = [c for c in p.codes if c.s == "CD-VACCINEINDICATION"]
+    product = [{"url": "coded", "valueCodeableConcept": concept(codings, name)}]
+    if batch := ctx.r.text(p.element, "batch"):
+        product.append({"url": "lotNumber", "valueString": batch})
     return resource(
         "Immunization",
         rid,
         prof.BE_VACCINATION,
-        extension=[{"url": prof.BE_EXT_RECORDER, "valueReference": ctx.recorder}],
+        extension=[
+            {"url": prof.BE_EXT_RECORDER, "valueReference": ctx.recorder},
+            {"url": _ADMINISTERED_PRODUCT, "extension": product},
+        ],
         identifier=item_identifier(ctx, p),
         status="not-done" if p.lifecycle == "notadministered" else "completed",
         vaccineCode=concept(codings, name),
         patient=ctx.patient,
         occurrenceDateTime=p.begin,
         recorded=p.recorded or ctx.recorded,
-        lotNumber=ctx.r.text(p.element, "batch"),
         reasonCode=[concept([to_coding(c)]) for c in indications],
         note=notes(p.texts),
     )

@@ -7,18 +7,27 @@ Mapping decisions:
   naming system; INN clusters and ATC likewise) with ``intendedname`` as display and text; a
   ``compoundprescription`` (magistral) is the concept text. No product at all is refused
   (rule ``medication.product``).
+- the product concept carries the ``BeExtMedicationType`` extension be-medicationline requires:
+  ``magistral`` for a ``compoundprescription``, else ``medicinal-product`` (a CNK product or an
+  INN cluster; KMEHR does not mark officinal or non-medicinal products apart).
 - status from CD-LIFECYCLE (``stopped``, ``suspended`` -> ``on-hold``, ``completed``), else
   ``active``; begin/end moments -> ``effectivePeriod``; CD-TEMPORALITY (chronic/acute/oneshot) is
   kept as a ``category`` coding.
 - Sumehr 2.0 posology: ``dayperiod`` -> ``Timing.repeat.when``; ``posology/text`` -> ``Dosage.text``
   (language kept); ``takes`` low/high -> ``doseQuantity`` (or ``doseRange``) with the
-  ``posology/unit`` code: UCUM where the unit has one (:data:`UCUM`), else the KMEHR code.
+  ``posology/unit`` code (see :mod:`~ehealth_hub.mappings.kmehr_units`).
 - medication-scheme regimen: one Dosage per ``quantity`` with the day marker before it
   (``daynumber`` -> "Day N of treatment cycle" as in the HL7-BE outputs, ``date`` ->
   ``Timing.event``, ``weekday`` -> ``dayOfWeek``) and the ``daytime`` before it (``dayperiod`` ->
   ``when``, ``time`` -> ``timeOfDay``); CD-PERIODICITY -> ``frequency`` 1 per ``period`` +
   ``periodUnit``; ``route`` -> ``Dosage.route``; ``instructionforpatient`` ->
   ``patientInstruction``.
+- be-medicationline requires two extensions (min 1): ``artifact-version`` is "1" (a KMEHR item
+  carries no business version of the line; the HL7-BE outputs paired with the corpus write "1"
+  likewise) and ``adherence`` is ``unknown`` (BeMedicationLineAdherenceStatus; KMEHR does not
+  say whether the patient takes it, and the HL7-BE outputs write ``unknown`` too).
+- administration units: UCUM or SNOMED CT where HL7-BE publishes a mapping, the KMEHR code kept
+  alongside (:mod:`~ehealth_hub.mappings.kmehr_units`).
 - day periods without an EventTiming code (``betweenbreakfastandlunch``, ``betweenmeals``, ...) are
   kept as a CD-DAYPERIOD coded ``additionalInstruction`` instead of being dropped.
 """
@@ -45,6 +54,7 @@ from ehealth_hub.mappings.kmehr_items import (
     to_coding,
 )
 from ehealth_hub.mappings.kmehr_read import Element, Reader, fail
+from ehealth_hub.mappings.kmehr_units import UNIT_TABLES, set_unit
 
 WHEN: Final = {
     "morning": "MORN",
@@ -87,32 +97,6 @@ _WEEKDAYS: Final = {
     "saturday": "sat",
     "sunday": "sun",
 }
-_UNIT_TABLES: Final = ("CD-ADMINISTRATIONUNIT", "CD-ADMINISTRATION-UNIT", "CD-UNIT")
-UCUM: Final = {
-    "00001": "5.mL",
-    "00007": "[drp]",
-    "00016": "mL",
-    "cm": "cm",
-    "dropsperminute": "[drp]/min",
-    "gm": "g",
-    "internationalunits": "[IU]",
-    "iu": "[IU]",
-    "liter": "L",
-    "mck/h": "ug/h",
-    "mck/kg/minute": "ug/kg/min",
-    "meq": "meq",
-    "mg": "mg",
-    "mg/h": "mg/h",
-    "mg/ml": "mg/mL",
-    "micrograms": "ug",
-    "ml/h": "mL/h",
-    "mmol": "mmol",
-    "tbl": "{TBL}",
-    "tsp": "[tsp_m]",
-    "unt/h": "[IU]/h",
-}
-"""KMEHR administration units with a UCUM equivalent (the HL7-BE outputs use the same); other
-units (tablet, puff, sachet...) keep their KMEHR code. 00001 is the 5 mL spoon."""
 
 
 def periodicity(code: str) -> tuple[float, str] | None:
@@ -143,11 +127,9 @@ def _quantity(r: Reader, el: Element, value_el: Element, unit_holder: Element | 
     out: Json = {"value": _number(r, value_el, text)}
     unit_el = r.child(unit_holder, "unit") if unit_holder is not None else None
     if unit_el is not None:
-        unit = next((c for c in r.cds(unit_el) if c.s in _UNIT_TABLES), None)
-        if unit is not None and unit.value in UCUM:
-            out.update(unit=unit.value, system=prof.UCUM_SYSTEM, code=UCUM[unit.value])
-        elif unit is not None:
-            out.update(unit=unit.value, system=kmehr_table_system(unit.s), code=unit.value)
+        unit = next((c for c in r.cds(unit_el) if c.s in UNIT_TABLES), None)
+        if unit is not None:
+            set_unit(out, unit.s, unit.value)
     return out
 
 
@@ -287,19 +269,25 @@ def medication_statement(ctx: ItemContext, p: Parsed, rid: str) -> Json:
     """medication -> MedicationStatement (be-medicationline)."""
     r = ctx.r
     codings, name = products(r, p.element)
+    kind = "medicinal-product" if codings or name else "magistral"
     name = name or _compound(r, p.element)
     if not codings and not name:
         raise fail(p.element, "medication.product", "medication item without a product")
+    product = concept(codings, name)
+    product["extension"] = [
+        {"url": _MEDICATION_TYPE, "valueCodeableConcept": concept([coding(_TYPE_SYSTEM, kind)])}
+    ]
     temporality = r.cd(r.child(p.element, "temporality"), "CD-TEMPORALITY")
     period = {k: v for k, v in (("start", p.begin), ("end", p.end)) if v}
     return resource(
         "MedicationStatement",
         rid,
         prof.BE_MEDICATION_LINE,
+        extension=_line_extensions(),
         identifier=item_identifier(ctx, p),
         status=_STATUS.get(p.lifecycle or "", "active"),
         category=concept([to_coding(temporality)]) if temporality else None,
-        medicationCodeableConcept=concept(codings, name),
+        medicationCodeableConcept=product,
         subject=ctx.patient,
         effectivePeriod=period or None,
         dateAsserted=p.recorded or ctx.recorded,
@@ -307,6 +295,27 @@ def medication_statement(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         dosage=dosages(r, p.element),
         note=notes(p.texts),
     )
+
+
+_MEDICATION_TYPE: Final = (
+    "https://www.ehealth.fgov.be/standards/fhir/medication/StructureDefinition/BeExtMedicationType"
+)
+_TYPE_SYSTEM: Final = (
+    "https://www.ehealth.fgov.be/standards/fhir/medication/CodeSystem/medication-type"
+)
+_ADHERENCE: Final = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationStatement.adherence"
+)
+_ADHERENCE_STATUS: Final = "https://www.ehealth.fgov.be/standards/fhir/terminology/CodeSystem/BeMedicationLineAdherenceStatus"
+
+
+def _line_extensions() -> list[Json]:
+    """The two extensions be-medicationline requires (see the module docstring)."""
+    adherence = {"valueCodeableConcept": concept([coding(_ADHERENCE_STATUS, "unknown")])}
+    return [
+        {"url": "http://hl7.org/fhir/StructureDefinition/artifact-version", "valueString": "1"},
+        {"url": _ADHERENCE, "extension": [{"url": "code", **adherence}]},
+    ]
 
 
 def _compound(r: Reader, item: Element) -> str | None:

@@ -5,10 +5,15 @@ KMEHR 1.38 ``patient``, ``hcparty`` and ``person`` (contact persons) to HL7-BE c
 - ``INSS`` and ``ID-PATIENT`` ids become the SSIN identifier; ``ID-HCPARTY`` the NIHDI identifier;
   ``ID-CBE`` the CBE identifier; ``LOCAL`` ids keep their ``SL`` in the identifier system.
 - an ``hcparty`` whose CD-HCPARTY starts with ``pers`` (or that has a first/family name) is a
-  Practitioner with the CD-HCPARTY code as its qualification (no PractitionerRole: the role the
-  message gives is exactly that code, kept without inventing an organisation); any other hcparty is
-  an Organization typed by CD-HCPARTY. The same NIHII (or the same name when there is no id)
-  yields one resource per Bundle, however often it appears.
+  Practitioner (be-practitioner) with the CD-HCPARTY code as its qualification; any other hcparty
+  is an Organization (be-organization) typed by CD-HCPARTY. The same NIHII (or the same name when
+  there is no id) yields one resource per Bundle, however often it appears.
+- a person hcparty with a CD-HCPARTY code also yields a PractitionerRole (be-practitionerrole):
+  ``code`` = that CD-HCPARTY code, ``practitioner`` = the Practitioner and, when the same
+  ``author`` (or ``content``) names an organisation hcparty beside the person, ``organization`` =
+  that Organization. One role per (practitioner, code, organisation): repeated authors add none.
+  References elsewhere (recorder, Composition.author, generalPractitioner) keep pointing at the
+  Practitioner, so readers that only know Practitioner still find the person.
 - contact persons (``contactperson`` items) become RelatedPerson: unlike ``Patient.contact`` it
   keeps their own SSIN; the CD-CONTACT-PERSON code is the relationship.
 - ``usuallanguage`` is ``Patient.communication`` (preferred); CD-SEX ``changed`` -> ``other``,
@@ -141,8 +146,17 @@ class Parties:
     resources: list[Json] = field(default_factory=list)
     _by_key: dict[str, str] = field(default_factory=dict)
 
-    def hcparty(self, r: Reader, el: Element) -> Json:
-        """A reference to the Practitioner/Organization of a KMEHR ``hcparty`` (deduplicated)."""
+    def parties(self, r: Reader, holder: Element) -> list[Json]:
+        """References to the ``hcparty`` children of ``holder`` (an ``author`` or a ``content``);
+        each person's PractitionerRole gets the first organisation of ``holder``, if any."""
+        found = r.children(holder, "hcparty")
+        org_el = next((h for h in found if not _is_person(r, h)), None)
+        org = self.hcparty(r, org_el) if org_el is not None else None
+        return [self.hcparty(r, h, organization=org) for h in found]
+
+    def hcparty(self, r: Reader, el: Element, *, organization: Json | None = None) -> Json:
+        """A reference to the Practitioner/Organization of a KMEHR ``hcparty`` (deduplicated),
+        adding the person's PractitionerRole (see the module docstring)."""
         ids = r.cds(el, "id")
         kind = r.cd(el, "CD-HCPARTY")
         name = _name(r, el)
@@ -151,12 +165,36 @@ class Parties:
         given = " ".join([*(name or {}).get("given", []), (name or {}).get("family", "")]).strip()
         display = given or org_name
         key = nihii or "|".join([given, org_name or "", kind.value if kind else ""])
-        if key in self._by_key:
-            return ref(self._by_key[key], display)
-        rid = self.new_id(f"hcparty|{key}")
-        self._by_key[key] = rid
-        self.resources.append(_party_resource(r, el, rid, ids, kind, name, org_name))
+        rid = self._by_key.get(key)
+        if rid is None:
+            rid = self._by_key[key] = self.new_id(f"hcparty|{key}")
+            self.resources.append(_party_resource(r, el, rid, ids, kind, name, org_name))
+        if kind is not None and _is_person(r, el):
+            self._role(rid, display, kind, organization)
         return ref(rid, display)
+
+    def _role(self, rid: str, display: str | None, kind: Cd, organization: Json | None) -> None:
+        org = organization["reference"] if organization else ""
+        key = f"role|{rid}|{kind.value}|{org}"
+        if key in self._by_key:
+            return
+        role_id = self._by_key[key] = self.new_id(key)
+        code = concept([coding(prof.CD_HCPARTY_SYSTEM, kind.value, version=kind.sv)])
+        self.resources.append(
+            resource(
+                "PractitionerRole",
+                role_id,
+                prof.BE_PRACTITIONER_ROLE,
+                practitioner=ref(rid, display),
+                organization=organization,
+                code=[code],
+            )
+        )
+
+
+def _is_person(r: Reader, el: Element) -> bool:
+    kind = r.cd(el, "CD-HCPARTY")
+    return _name(r, el) is not None or bool(kind and kind.value.startswith("pers"))
 
 
 def _party_resource(

@@ -5,17 +5,19 @@ factory are passed in). What comes out:
 
 - a message with a ``sumehr`` transaction -> a FHIR *document* Bundle: Composition first (LOINC
   60591-5 Patient summary, sections allergies, problems, risks, medications, immunizations,
-  patient wills, contacts, other), then Patient, Practitioner/Organization, and one resource per
-  item (see :mod:`~ehealth_hub.mappings.kmehr_items` and
+  patient wills, contacts, other), then Patient, Practitioner/PractitionerRole/Organization, and
+  one resource per item (see :mod:`~ehealth_hub.mappings.kmehr_items` and
   :mod:`~ehealth_hub.mappings.kmehr_medication` for the decisions per item type);
 - any other message (medication scheme: ``medicationscheme`` + ``medicationschemeelement``;
   ``vaccination``; contact reports...) -> a ``collection`` Bundle of the same resources.
 
 Other decisions: ``gmdmanager`` items become ``Patient.generalPractitioner`` (no resource of their
-own); ``contactperson`` items become RelatedPerson (keeps their SSIN) and are repeated, with their
-relationship, name, telecom and gender, in ``Patient.contact``; the transaction author is the
-recorder of its items; header sender/recipient are transport data and are not mapped (the TTC
-oracle counts the recipient organisation: 21 n + 4 entries, the hub gives 21 n + 3); the
+own; their person gets a PractitionerRole like any author); ``contactperson`` items become
+RelatedPerson (keeps their SSIN) and are repeated, with their relationship, name, telecom and
+gender, in ``Patient.contact``; the transaction author is the recorder of its items; header
+sender/recipient are transport data and are not mapped (the TTC oracle counts the recipient
+organisation among its 21 n + 4 entries; the hub's 21 n + 4 count the author's PractitionerRole
+instead); the
 ``medicationscheme`` header transaction carries no item; ``medicationschemeelement`` and
 ``treatmentsuspension`` transactions are folded as :mod:`~ehealth_hub.mappings.kmehr_scheme`
 says. Refused, with a MappingError naming the element and the rule: more than one folder
@@ -166,11 +168,7 @@ def _transaction(b: _Build, tx: Element, t_index: int) -> None:
         raise fail(tx, "kmehr.transaction-type", "transaction without a CD-TRANSACTION code")
     if kind.value in _REFUSED:
         raise fail(tx, "kmehr.transaction-supported", f"{kind.value} is not a record transaction")
-    authors = [
-        b.parties.hcparty(r, hcp)
-        for author in r.children(tx, "author")
-        for hcp in r.children(author, "hcparty")
-    ]
+    authors = [ref for author in r.children(tx, "author") for ref in b.parties.parties(r, author)]
     if not authors:
         raise fail(tx, "kmehr.transaction-author", "transaction without an author hcparty")
     recorded = r.moment(tx)
@@ -247,10 +245,12 @@ def _content_child(r: Reader, item: Element, name: str) -> Element | None:
 
 
 def _gmd_manager(b: _Build, item: Element) -> None:
-    hcparty = _content_child(b.r, item, "hcparty")
-    if hcparty is None:
+    content = next(
+        (c for c in b.r.children(item, "content") if b.r.child(c, "hcparty") is not None), None
+    )
+    if content is None:
         raise fail(item, "sumehr.gmdmanager", "gmdmanager item without an hcparty")
-    b.patient.setdefault("generalPractitioner", []).append(b.parties.hcparty(b.r, hcparty))
+    b.patient.setdefault("generalPractitioner", []).append(b.parties.parties(b.r, content)[0])
 
 
 def _add(b: _Build, section: str, res: Json) -> None:

@@ -45,6 +45,8 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     ID_DOC_EXT,
     ID_DOC_INPUT,
     ID_DOC_MANUAL,
+    ID_DOC_MEDIA,
+    ID_DOC_MEDIUM_MANUAL,
     IDENTIFICATION_CODES,
     IDENTIFICATION_EXT,
     ITEM_SUPPLEMENT_EXT,
@@ -257,6 +259,10 @@ def create_request(
             {
                 "url": "reasonManual",
                 "valueCodeableConcept": concept([coding(ID_DOC_MANUAL, reason)]),
+            },
+            {
+                "url": "medium",
+                "valueCodeableConcept": concept([coding(ID_DOC_MEDIA, ID_DOC_MEDIUM_MANUAL)]),
             },
         ],
     }

@@ -29,6 +29,10 @@ ITEM_SUPPLEMENT_EXT: Final = (
 ID_DOC_EXT: Final = f"{_BE}/nihdi-terminology/StructureDefinition/be-ext-patientidentitydocument"
 ID_DOC_INPUT: Final = f"{_BE}/nihdi-terminology/CodeSystem/be-cs-id-doc-input-type"
 ID_DOC_MANUAL: Final = f"{_BE}/nihdi-terminology/CodeSystem/be-cs-id-doc-manual-input-justification"
+ID_DOC_MEDIA: Final = f"{_BE}/nihdi-terminology/CodeSystem/be-cs-id-doc-media-type"
+ID_DOC_MEDIUM_MANUAL: Final = "1"
+"""``medium`` (required by be-ext-patientidentitydocument) for a manual entry: the value the IG's
+manual-entry examples carry (ex07, ex11); the code system ships without displays."""
 NOMENCLATURE_SYSTEM: Final = f"{_BE}/core/NamingSystem/be-ns-nihdi-nomenclature"
 EATTEST_ID_SYSTEM: Final = "https://www.mycarenet.be/eattest"
 MYCARENET_ENDPOINT: Final = "urn:be:fgov:kbo-bce:organization:cbe-number:0820563481"

@@ -91,6 +91,13 @@ class ClaimsService:
         self.gate, self.insurability_port, self.engine = gate, insurability, engine
         self.settings, self.audit, self.clock = settings, audit or AuditLog(), clock
 
+    async def eligibility(
+        self, actor: Actor, ssin: str, on: date, *, client_id: str
+    ) -> InsurabilityFacts:
+        """Insurability asked before billing: the gate decides (submit-claim) and audits first."""
+        await self.gate.permit(AccessRequest(ssin, actor, "submit-claim", client_id=client_id))
+        return await self.insurability(actor, ssin, on)
+
     async def insurability(self, actor: Actor, ssin: str, on: date) -> InsurabilityFacts:
         """The patient's insurability on ``on``: cached per (patient, date), else MemberData."""
         now = self.clock()

@@ -133,23 +133,17 @@ class LazyMyCareNet:
         self._lock = asyncio.Lock()
 
     async def adapters(self) -> Adapters:
-        """The adapters over the connector stack's httpx clients and a trust layer of their own."""
+        """The adapters over the connector stack's httpx clients and its trust layer (one STS
+        token cache per process: a token fetched for a hub call serves MyCareNet too)."""
         async with self._lock:
             if self._built is None:
                 await self.stack.get()
-                http = self.stack.http
-                if http is None:
+                http, trust = self.stack.http, self.stack.trust
+                if http is None or trust is None:
                     raise ConfigurationError(
-                        "the connector stack has no httpx clients", system="mycarenet"
+                        "the connector stack has no httpx clients or trust layer",
+                        system="mycarenet",
                     )
-                conf = self.settings.trust
-                trust = await asyncio.to_thread(
-                    TrustLayer.from_settings,
-                    self.settings,
-                    sts_http=http.for_url(conf.sts_url),
-                    etk_http=http.for_url(conf.etkdepot_url),
-                    clock=self.clock,
-                )
                 url = self.settings.mycarenet.attest_url
                 self._built = build_adapters(
                     self.settings, http=http.for_url(url), trust=trust, clock=self.clock

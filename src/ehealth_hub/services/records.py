@@ -10,6 +10,11 @@ the others still answer and the Bundle's OperationOutcome says what is missing.
 
 Translations are memoised by the SHA-256 of the KMEHR bytes (the mapping is pure and its ids
 derive from the content, so a cached result is exactly what a new translation would give).
+A message of ``thread_threshold_bytes`` or more (default 256 KiB) is translated in a worker thread:
+translating one costs ~0.1 ms per KB of CPU, so a 1 MB Sumehr held the event loop for ~130 ms
+(every other request waited); in a thread the loop stalls at most ~30 ms at a cost of ~50% more
+CPU for that message (GIL hand-offs). Smaller messages stay on the loop, where the hop costs more
+than it saves (``benchmarks/api.py`` note in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class RecordsService:
         timeout_seconds: float = 10.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 512,
+        thread_threshold_bytes: int = 256 * 1024,
     ) -> None:
         self.gate = gate
         self.sources = tuple(sources)
@@ -66,6 +72,7 @@ class RecordsService:
         self.clock = clock
         self._cache: OrderedDict[str, Json] = OrderedDict()
         self._cache_size = cache_size
+        self._thread_threshold = thread_threshold_bytes
 
     async def summary(
         self,
@@ -122,9 +129,9 @@ class RecordsService:
             )
         except TimeoutError:
             return _failed(source.name, display, f"no answer within {self.timeout:g} s")
-        return self._translate(source.name, display, permit.patient_ssin, refs, answers)
+        return await self._translate(source.name, display, permit.patient_ssin, refs, answers)
 
-    def _translate(
+    async def _translate(
         self,
         name: str,
         display: str,
@@ -142,7 +149,7 @@ class RecordsService:
             if isinstance(answer, BaseException):
                 raise answer
             try:
-                bundle = self._translated(answer)
+                bundle = await self._translated(answer)
             except InvalidInput as exc:
                 problems.append(f"{ref.type} {ref.transaction_id} not mapped ({exc.rule})")
                 continue
@@ -157,13 +164,16 @@ class RecordsService:
         problems = [mask_ssins_in_text(p) for p in problems]
         return SourceResult(name, display, tuple(bundles), tuple(read), tuple(problems))
 
-    def _translated(self, kmehr: bytes) -> Json:
+    async def _translated(self, kmehr: bytes) -> Json:
         key = hashlib.sha256(kmehr).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        bundle = translate_kmehr(kmehr, now=self.clock())
+        if len(kmehr) >= self._thread_threshold:
+            bundle = await asyncio.to_thread(translate_kmehr, kmehr, now=self.clock())
+        else:
+            bundle = translate_kmehr(kmehr, now=self.clock())
         self._cache[key] = bundle
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -118,6 +118,7 @@ outbox = Table(
     Index("ix_outbox_status_seq", "status", "seq"),
     Index("ix_outbox_ordering_key_seq", "ordering_key", "seq"),
     Index("ix_outbox_destination_status", "destination", "status"),
+    Index("ix_outbox_status_updated_at", "status", "updated_at"),
     comment="Transactional outbox (delivery/): one row per delivery, also rendered as a FHIR Task.",
 )
 
@@ -134,6 +135,15 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
     comment="API Idempotency-Key per client (api/idempotency.py): the stored answer to replay.",
+)
+
+delivery_breakers = Table(
+    "delivery_breakers",
+    metadata,
+    Column("destination", String(64), primary_key=True),
+    Column("open_until", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    comment="Circuit breakers shared by the workers on PostgreSQL (delivery/breakers.py).",
 )
 
 mycarenet_claims = Table(

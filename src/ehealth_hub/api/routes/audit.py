@@ -14,14 +14,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import patient_ssin_param, searchset
 from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.errors import InvalidInput
-from ehealth_hub.fhir.profiles import SSIN_SYSTEM
-from ehealth_hub.identifiers import Ssin
 
 router = APIRouter(prefix="/fhir/AuditEvent", tags=["AuditEvent"])
 
@@ -44,12 +42,7 @@ async def search_audit_events(
     count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100,
 ) -> FhirResponse:
     """The patient's audit trail, newest first."""
-    system, _, value = patient.rpartition("|")
-    if system and system != SSIN_SYSTEM:
-        raise InvalidInput(
-            f"patient must be an SSIN of {SSIN_SYSTEM}", field="patient", rule="ssin"
-        )
-    ssin = Ssin.parse(value).value
+    ssin = patient_ssin_param(patient)
     async with container.engine.begin() as conn:
         events = await container.audit_log.search(conn, patient_ssin=ssin, limit=count)
         record = AuditRecord(
@@ -62,13 +55,5 @@ async def search_audit_events(
             detail={"count": str(len(events))},
         )
         await container.audit_log.record(conn, record)
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(events),
-        "entry": [
-            {"fullUrl": f"AuditEvent/{e['id']}", "resource": e, "search": {"mode": "match"}}
-            for e in events
-        ],
-    }
+    bundle = searchset((f"AuditEvent/{e['id']}", e) for e in events)
     return FhirResponse(bundle)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 
 from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import json_body, patient_ssin_param, searchset
 from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.audit.events import AuditRecord
@@ -26,8 +27,8 @@ from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.model import AccessRequest, Decision
 from ehealth_hub.consent.store import StoredConsent
 from ehealth_hub.errors import AuthorizationError, ConfigurationError, InvalidInput, NotFound
-from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE, SSIN_SYSTEM
-from ehealth_hub.identifiers import Nihii, Ssin
+from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE
+from ehealth_hub.identifiers import Nihii
 
 router = APIRouter(prefix="/fhir/Consent", tags=["Consent"])
 
@@ -51,15 +52,6 @@ def install(app: FastAPI) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _patient_param(value: str) -> str:
-    system, _, ssin = value.rpartition("|")
-    if system and system != SSIN_SYSTEM:
-        raise InvalidInput(
-            f"patient must be an SSIN ({SSIN_SYSTEM}|<ssin>)", field="patient", rule="patient-ssin"
-        )
-    return Ssin.parse(ssin).value
 
 
 def _audit(
@@ -89,18 +81,6 @@ def _resource_response(stored: StoredConsent, status: int = 200) -> FhirResponse
     return FhirResponse(stored.resource, status_code=status, headers=headers)
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidInput(
-            "the body must be a FHIR JSON resource", field="body", rule="json"
-        ) from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", field="body", rule="json-object")
-    return body
-
-
 @router.post("")
 async def create_consent(
     request: Request,
@@ -109,7 +89,7 @@ async def create_consent(
     if_none_exist: Annotated[str | None, Header(alias="If-None-Exist")] = None,
 ) -> FhirResponse:
     """Record a per-consultation be-Consent for the acting practitioner."""
-    resource = await _json_body(request)
+    resource = await json_body(request)
     actor = principal.actor()
     store = container.consent_store
     async with container.engine.begin() as conn:
@@ -156,24 +136,12 @@ async def search_consents(
     patient: Annotated[str, Query(description="SSIN, or <ssin-system>|<ssin>")],
 ) -> FhirResponse:
     """The patient's consents as a searchset Bundle (audited)."""
-    ssin = _patient_param(patient)
+    ssin = patient_ssin_param(patient)
     async with container.engine.begin() as conn:
         found = await container.consent_store.search(conn, ssin, actor_nihii=_own(principal))
         record = _audit(principal, "consent-read", ssin, {"count": str(len(found))})
         await container.audit_log.record(conn, record)
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(found),
-        "entry": [
-            {
-                "fullUrl": f"Consent/{s.consent.consent_id}",
-                "resource": s.resource,
-                "search": {"mode": "match"},
-            }
-            for s in found
-        ],
-    }
+    bundle = searchset((f"Consent/{s.consent.consent_id}", s.resource) for s in found)
     return FhirResponse(bundle)
 
 
@@ -200,7 +168,7 @@ async def explain(
             rule="required",
         )
     request = AccessRequest(
-        _patient_param(patient),
+        patient_ssin_param(patient),
         Actor(nihii, quality or principal.quality or ""),
         action,  # type: ignore[arg-type]  # constrained by the Query pattern
         purpose,  # type: ignore[arg-type]  # idem
@@ -256,7 +224,7 @@ async def update_consent(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> FhirResponse:
     """Revocation by update: only ``status`` may change, and only to ``inactive``."""
-    body = await _json_body(request)
+    body = await json_body(request)
     if body.get("status") != "inactive":
         raise InvalidInput(
             "an update may only revoke a consent: status must be inactive",

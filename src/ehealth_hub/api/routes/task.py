@@ -4,7 +4,9 @@
   ``If-None-Match`` answers 304 when unchanged;
 * ``GET /fhir/Task?status=requested|in-progress|completed|failed[,...]&focus=...&_count=``: a
   searchset Bundle, newest first;
-* ``POST /fhir/Task/{id}/$replay``: deliver a failed or dead item again (same message id);
+* ``POST /fhir/Task/{id}/$replay``: deliver a failed or dead item again (same message id), at
+  the tail of its ordering key (``requested``/``waiting`` while later items of its key are
+  unfinished);
 * ``POST /fhir/Task/$replay?destination=&status=dead|failed&since=&_dryRun=true``: a filter.
 
 Reading needs ``system/Task.r`` (every Task) or ``user/Task.r`` (the Tasks the acting practitioner

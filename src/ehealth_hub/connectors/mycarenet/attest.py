@@ -2,9 +2,10 @@
 
 The Detail is the FHIR message Bundle as JSON (``application/fhir+json``), sealed; Routing names
 the patient's mutuality and membership number from the insurability answer, so MyCareNet routes
-the message to that mutuality. The InputReference is the message id: the same message presented
-again is recognised by MyCareNet as the same attestation (how the hub asks for the outcome of a
-send whose answer was lost, never minting a second attestation).
+the message to that mutuality; ``Xades`` carries the care provider's XAdES-BES. The
+InputReference is the message id: the same message presented again is recognised by MyCareNet as
+the same attestation (how the hub asks for the outcome of a send whose answer was lost, never
+minting a second attestation).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class AttestClient(MyCareNetService):
     ) -> dict[str, Any]:
         message_id = _header_id(message)
         content = json.dumps(message, separators=(",", ":"), sort_keys=True).encode()
+        detail = await self.envelope.detail(content, content_type=FHIR_JSON)
+        signature = await self.envelope.xades(detail, await self.care_provider_key(actor))
         answer = await self.call(
             actor,
             operation,
@@ -60,7 +63,8 @@ class AttestClient(MyCareNetService):
                 membership=facts.membership,
                 ssin=facts.ssin,
             ),
-            Detail=await self.envelope.detail(content, content_type=FHIR_JSON),
+            Detail=detail,
+            Xades=signature,
         )
         raw = await self.envelope.open(answer.Return.Detail)
         try:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.mycarenet.envelope import Envelope
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
@@ -41,6 +42,10 @@ class MyCareNetService:
         token = await self.tokens(actor)
         with use_token(token):
             return await self.soap.call(operation, **body)
+
+    async def care_provider_key(self, actor: Actor) -> Credential:
+        """The key the actor's token is bound to: the care provider's own, which signs XAdES."""
+        return (await self.tokens(actor)).holder
 
     def request_attributes(self) -> dict[str, Any]:
         """The Id and IssueInstant every SendRequest carries."""

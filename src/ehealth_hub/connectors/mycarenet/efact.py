@@ -1,10 +1,11 @@
 """eFact through MyCareNet GenericAsync v1 (``urn:be:cin:nip:async:generic``): post, get, confirm.
 
 ``post`` sends one 920000 batch (Detail sealed, MessageName 920000, InputReference = the batch's
-reference) and returns the TAck; ``fetch`` gets the waiting messages (931000 acknowledgements,
-920099 results, 920098 rejections), each unsealed and verified; ``confirm`` names them by hash so
-MyCareNet removes them. A post whose TAck was lost is found again by its reference among the
-TAcks ``fetch`` returns before anything is posted again (see services/claims.py).
+reference, the care provider's XAdES-BES in ``Xades-t``) and returns the TAck; ``fetch`` gets
+the waiting messages (931000 acknowledgements, 920099 results, 920098 rejections), each unsealed
+and verified; ``confirm`` names them by hash so MyCareNet removes them. A post whose TAck was
+lost is found again by its reference among the TAcks ``fetch`` returns before anything is posted
+again (see services/claims.py).
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ class EfactClient(MyCareNetService):
         detail = await self.envelope.detail(
             batch.encode("latin-1"), content_type="text/plain", message_name="920000"
         )
+        signature = await self.envelope.xades(detail, await self.care_provider_key(actor))
         tack = await self.call(
-            actor, "post", CommonInput=self.envelope.common_input(actor, reference), Detail=detail
+            actor,
+            "post",
+            CommonInput=self.envelope.common_input(actor, reference),
+            Detail=detail,
+            **{"Xades-t": signature},  # not a Python identifier
         )
         return _receipt(tack, reference)
 

@@ -9,8 +9,9 @@ eHealth ETEE (:mod:`ehealth_hub.connectors.etee`) for MyCareNet's ETK (CBE 08205
 MYCARENET) and the hub's own ETK, signed by the hub's identity; answers are sealed by MyCareNet for
 the hub and are unsealed and verified (signatures, chain to the truststore) here.
 
-XAdES: the protocol allows an XAdES-BES/T signature next to the Detail; the hub does not send one
-(the sealed Detail already carries the sender's CMS signature). Stated as missing, not faked.
+XAdES: eAttest v3 (``Xades``) and GenericAsync post (``Xades-t``) carry a XAdES-BES signature by
+the care provider's own key over the Detail's decoded content (:mod:`.xades`); the Detail gets an
+``Id`` the signature references. MemberData does not ask for one.
 
 Public API::
 
@@ -21,6 +22,7 @@ Public API::
     envelope.routing(ssin=..., mutuality=..., membership=..., reference_date, period=None) -> dict
     await envelope.detail(content, *, content_type, message_name=None) -> dict
     await envelope.open(detail) -> bytes                        # unsealed, verified
+    await envelope.xades(detail, signer) -> bytes               # XAdES-BES over the Detail
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from cryptography import x509
 
 from ehealth_hub.connectors import etee
 from ehealth_hub.connectors.credentials import Credential
+from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.errors import DownstreamProtocolError, EncryptionError
 
@@ -139,6 +142,7 @@ class Envelope:
         )
         blob: dict[str, Any] = {
             "_value_1": sealed,
+            "Id": "Detail-" + hashlib.sha256(sealed).hexdigest()[:32],
             "ContentType": content_type,
             "ContentEncoding": "none",
             "ContentEncryption": ENCRYPTED,
@@ -147,6 +151,16 @@ class Envelope:
         if message_name:
             blob["MessageName"] = message_name
         return blob
+
+    async def xades(self, detail: dict[str, Any], signer: Credential) -> bytes:
+        """The XAdES-BES of ``signer`` (the care provider) over a Detail built by :meth:`detail`."""
+        return await asyncio.to_thread(
+            xades.sign_detail,
+            detail["_value_1"],
+            detail["Id"],
+            signer,
+            now=self.sealing.clock(),
+        )
 
     async def open(self, detail: Any) -> bytes:
         """The content of an answer's Detail: unsealed, signatures and hash verified."""

@@ -113,6 +113,7 @@ def upgrade() -> None:
     op.create_index("ix_outbox_status_seq", "outbox", ["status", "seq"])
     op.create_index("ix_outbox_ordering_key_seq", "outbox", ["ordering_key", "seq"])
     op.create_index("ix_outbox_destination_status", "outbox", ["destination", "status"])
+    op.create_index("ix_outbox_status_updated_at", "outbox", ["status", "updated_at"])
     op.create_table(
         "idempotency_keys",
         sa.Column("scope", sa.String(128), nullable=False),
@@ -128,6 +129,14 @@ def upgrade() -> None:
         comment="API Idempotency-Key per client (api/idempotency.py): the stored answer to replay.",
     )
     op.create_index(op.f("ix_idempotency_keys_expires_at"), "idempotency_keys", ["expires_at"])
+    op.create_table(
+        "delivery_breakers",
+        sa.Column("destination", sa.String(64), nullable=False),
+        sa.Column("open_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("destination", name=op.f("pk_delivery_breakers")),
+        comment="Circuit breakers shared by the workers on PostgreSQL (delivery/breakers.py).",
+    )
     op.create_table(
         "mycarenet_claims",
         sa.Column("message_id", sa.String(64), nullable=False),
@@ -163,8 +172,10 @@ def downgrade() -> None:
     # -- drops below this line, newest first --
     op.drop_table("mycarenet_insurability")
     op.drop_table("mycarenet_claims")
+    op.drop_table("delivery_breakers")
     op.drop_index(op.f("ix_idempotency_keys_expires_at"), table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
+    op.drop_index("ix_outbox_status_updated_at", table_name="outbox")
     op.drop_index("ix_outbox_destination_status", table_name="outbox")
     op.drop_index("ix_outbox_ordering_key_seq", table_name="outbox")
     op.drop_index("ix_outbox_status_seq", table_name="outbox")
