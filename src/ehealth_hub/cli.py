@@ -14,7 +14,13 @@ import typer
 from rich.console import Console
 
 from ehealth_hub import __version__
+from ehealth_hub.audit.cli import app as audit_app
+from ehealth_hub.auth.cli import sandbox_info, sandbox_token
+from ehealth_hub.connectors.trust_cli import register as register_trust
+from ehealth_hub.delivery.cli import outbox_app, replay, worker
 from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.fixtures.simulate import simulate_command
+from ehealth_hub.mappings.cli import translate
 from ehealth_hub.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -106,24 +112,12 @@ def main() -> None:
 
 
 # -- commands of the other packages, one line each ------------------------------------------
-from ehealth_hub.mappings.cli import translate  # noqa: E402 - registered after the app exists
-
 app.command()(translate)
-from ehealth_hub.auth.cli import sandbox_info, sandbox_token  # noqa: E402 - after the app exists
-
 app.command("sandbox-token")(sandbox_token)
 app.command("sandbox-info")(sandbox_info)
-from ehealth_hub.audit.cli import app as audit_app  # noqa: E402 - registered after the app exists
-
 app.add_typer(audit_app, name="audit")
-from ehealth_hub.trust_cli import register as register_trust  # noqa: E402 - after the app exists
-
 register_trust(app)
-from ehealth_hub.delivery.cli import outbox_app, replay, worker  # noqa: E402 - after the app
-
 app.command()(worker)
 app.command()(replay)
 app.add_typer(outbox_app, name="outbox")
-from ehealth_hub.fixtures.simulate import simulate_command  # noqa: E402 - after the app exists
-
 app.command("simulate")(simulate_command)

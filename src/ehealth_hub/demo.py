@@ -38,7 +38,7 @@ from ehealth_hub.fixtures.consultation import (
     consultation_note,
     teleconsultation_claim,
 )
-from ehealth_hub.sandbox_app import SandboxApp
+from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import Settings
 
 

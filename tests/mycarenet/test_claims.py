@@ -4,14 +4,15 @@ ClaimResponse, and the promise that a claim is attested once whatever happens in
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from ehealth_hub.delivery.outbox import Status
+from ehealth_hub.delivery.retention import purge
 from ehealth_hub.errors import BusinessRejection, Conflict, ConsentDenied, InvalidInput
-from ehealth_hub.settings import FederationSettings, MyCareNetSettings
+from ehealth_hub.settings import FederationSettings, MyCareNetSettings, RetentionSettings
 from ehealth_hub.store.tables import mycarenet_claims, outbox
 from tests.mycarenet.claims_data import app_claim
 from tests.mycarenet.conftest import Claims, MyCareNet, actor
@@ -124,6 +125,19 @@ async def test_submitting_twice_attests_once_and_answers_the_same(
     assert again.item.id == first.item.id
     assert len(mycarenet.sim.attest.received) == 1
     assert len(mycarenet.sim.book.attestations) == 1
+
+
+async def test_a_resubmission_after_the_delivery_was_purged_answers_from_the_record(
+    claims: Claims, mycarenet: MyCareNet
+) -> None:
+    first = await deliver(claims, await submit(claims, app_claim("c-11", route="eattest")))
+    later = datetime.now(UTC) + timedelta(days=40)  # past the 30-day retention of completed items
+    report = await purge(claims.db, RetentionSettings(), now=later)  # type: ignore[arg-type]
+    assert report.outbox["completed"] == 1
+    again = await submit(claims, app_claim("c-11", route="eattest"))
+    assert again.claim_response == first.claim_response
+    assert again.item is None
+    assert len(mycarenet.sim.attest.received) == 1
 
 
 async def test_the_same_claim_id_with_other_content_is_a_conflict(claims: Claims) -> None:

@@ -61,7 +61,8 @@ class ClaimSubmission:
     """A claim the hub holds: its delivery (the Task) and, once known, the ClaimResponse."""
 
     message_id: str
-    item: OutboxItem
+    item: OutboxItem | None
+    """The delivery; None only once the answer is known and the delivery row was purged."""
     claim_response: Json | None = None
 
 
@@ -275,13 +276,21 @@ class ClaimsService:
                 operation="submit",
                 code="claim-id-reused",
             )
+        if row.done and row.claim_response is not None:
+            # the answer is on record: it outlives the delivery row that delivery retention purges
+            kept = await self._kept_item(row)
+            log.info("claim_duplicate", task=kept.id if kept else None, status=row.status)
+            return ClaimSubmission(row.message_id, kept, row.claim_response)
         item = await self._item(row)
         log.info("claim_duplicate", task=item.id, status=row.status)
-        return ClaimSubmission(row.message_id, item, row.claim_response if row.done else None)
+        return ClaimSubmission(row.message_id, item)
+
+    async def _kept_item(self, row: store.ClaimRow) -> OutboxItem | None:
+        async with outbox_store.guard("get"), self.engine.connect() as conn:
+            return await outbox_store.get(conn, row.outbox_id or "")
 
     async def _item(self, row: store.ClaimRow) -> OutboxItem:
-        async with outbox_store.guard("get"), self.engine.connect() as conn:
-            item = await outbox_store.get(conn, row.outbox_id or "")
+        item = await self._kept_item(row)
         if item is None:
             raise NotFound(f"delivery of claim {row.message_id} not found", system="claims")
         return item

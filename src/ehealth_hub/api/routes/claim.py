@@ -89,6 +89,8 @@ async def submit_claim(
     if submission.claim_response is not None:
         return FhirResponse(submission.claim_response, status_code=200)
     item = submission.item
+    if item is None:  # only answered submissions may have lost their delivery row
+        raise AssertionError("an unanswered claim always has its delivery")
     headers = {
         "Location": f"/fhir/Task/{item.id}",
         "Content-Location": f"/fhir/Task/{item.id}",

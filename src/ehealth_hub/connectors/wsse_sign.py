@@ -1,0 +1,139 @@
+"""Signing side of WS-Security for SOAP 1.1 as eHealth uses it (OASIS WSS 1.0 SOAP Message
+Security, X.509 Token Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n,
+RSA-SHA256). The two modes (X.509 for the STS, SAML holder-of-key for business calls) are
+described in :mod:`ehealth_hub.connectors.wsse`, which re-exports :func:`sign_envelope`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
+    SignatureReference,
+    XMLSigner,
+    methods,
+)
+
+from ehealth_hub.connectors.credentials import Credential
+from ehealth_hub.connectors.saml import EXC_C14N
+from ehealth_hub.connectors.wsse_envelope import (
+    BASE64,
+    SAML_ASSERTION_ID,
+    WSU_ID,
+    X509_TOKEN,
+    envelope_parts,
+    qname,
+)
+from ehealth_hub.errors import SignatureError
+from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# The same few certificates sign every call: caching their DER/base64 form saves work per call.
+@functools.lru_cache(maxsize=256)
+def _token_text(certificate: x509.Certificate) -> str:
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def _random_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def _security_header(header: etree._Element) -> etree._Element:
+    security = etree.SubElement(
+        header, qname(WSSE_NS, "Security"), nsmap={"wsse": WSSE_NS, "wsu": WSU_NS}
+    )
+    security.set(qname(SOAP11_NS, "mustUnderstand"), "1")
+    return security
+
+
+def _timestamp(
+    security: etree._Element, now: datetime, ttl: timedelta, ident: str
+) -> etree._Element:
+    stamp = etree.SubElement(security, qname(WSU_NS, "Timestamp"), {WSU_ID: ident})
+    etree.SubElement(stamp, qname(WSU_NS, "Created")).text = _iso(now)
+    etree.SubElement(stamp, qname(WSU_NS, "Expires")).text = _iso(now + ttl)
+    return stamp
+
+
+def _key_info(child: etree._Element) -> etree._Element:
+    key_info = etree.Element(qname(DSIG_NS, "KeyInfo"), nsmap={"ds": DSIG_NS})
+    reference = etree.SubElement(
+        key_info, qname(WSSE_NS, "SecurityTokenReference"), nsmap={"wsse": WSSE_NS}
+    )
+    reference.append(child)
+    return key_info
+
+
+def _x509_token(
+    security: etree._Element, credential: Credential, ident: str
+) -> tuple[str, etree._Element]:
+    """Add the caller's BinarySecurityToken; return its Id and the KeyInfo pointer to it."""
+    token = etree.SubElement(security, qname(WSSE_NS, "BinarySecurityToken"), {WSU_ID: ident})
+    token.attrib.update({"ValueType": X509_TOKEN, "EncodingType": BASE64})
+    token.text = _token_text(credential.certificate)
+    pointer = etree.Element(qname(WSSE_NS, "Reference"), URI="#" + ident, ValueType=X509_TOKEN)
+    return ident, pointer
+
+
+def _saml_token(security: etree._Element, assertion: bytes | etree._Element) -> etree._Element:
+    """Put the assertion first in the header as issued; return the KeyInfo pointer naming it."""
+    saml = parse_xml(assertion) if isinstance(assertion, bytes) else assertion
+    security.insert(0, saml)
+    pointer = etree.Element(qname(WSSE_NS, "KeyIdentifier"), ValueType=SAML_ASSERTION_ID)
+    pointer.text = saml.get("AssertionID")
+    return pointer
+
+
+def sign_envelope(
+    envelope: etree._Element,
+    credential: Credential,
+    *,
+    assertion: bytes | etree._Element | None = None,
+    ttl: timedelta = timedelta(minutes=5),
+    now: datetime,
+    ids: Callable[[str], str] = _random_id,
+) -> etree._Element:
+    """Add a signed ``wsse:Security`` header to ``envelope`` (in place) and return it.
+
+    With ``assertion`` (SAML HoK mode) ``credential`` must be the assertion's holder.
+    """
+    header, body = envelope_parts(envelope)
+    if header.find(qname(WSSE_NS, "Security")) is not None:
+        raise SignatureError(
+            "envelope already has a Security header", system="wsse", code="malformed"
+        )
+    security = _security_header(header)
+    stamp = _timestamp(security, now, ttl, ids("TS"))
+    if body.get(WSU_ID) is None:
+        body.set(WSU_ID, ids("id"))
+    references = [body.get(WSU_ID, ""), stamp.get(WSU_ID, "")]
+    if assertion is None:
+        token_id, pointer = _x509_token(security, credential, ids("X509"))
+        references.append(token_id)
+    else:
+        pointer = _saml_token(security, assertion)
+    signer = XMLSigner(
+        method=methods.detached,
+        signature_algorithm="rsa-sha256",
+        digest_algorithm="sha256",
+        c14n_algorithm=EXC_C14N,
+    )
+    signature: etree._Element = signer.sign(
+        envelope,
+        key=credential.private_key,
+        reference_uri=[SignatureReference(URI="#" + r) for r in references],
+        key_info=_key_info(pointer),
+    )
+    security.append(signature)
+    return envelope

@@ -1,0 +1,229 @@
+"""Verification side of WS-Security for SOAP 1.1 (OASIS WSS 1.0 SOAP Message Security, X.509 Token
+Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n).
+
+:func:`verify_envelope` (re-exported by :mod:`ehealth_hub.connectors.wsse`, whose docstring lists
+what is refused) checks the envelope's structure before any cryptography: signature wrapping is
+defeated by mapping every signed reference to a *role* (Body, Timestamp, BinarySecurityToken) by
+element identity, not by Id text, and refusing duplicated Ids.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from cryptography import x509
+from lxml import etree
+from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
+    SignatureConfiguration,
+    XMLVerifier,
+)
+from signxml.exceptions import InvalidInput, InvalidSignature
+
+from ehealth_hub.connectors.credentials import verify_chain
+from ehealth_hub.connectors.saml import (
+    _DIGESTS,
+    _SIG_METHODS,
+    VerifiedAssertion,
+    parse_instant,
+    verify_assertion,
+)
+from ehealth_hub.connectors.wsse_envelope import (
+    NSMAP,
+    SAML_ASSERTION_ID,
+    WSU_ID,
+    X509_TOKEN,
+    envelope_parts,
+    qname,
+)
+from ehealth_hub.errors import SignatureError
+from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+
+_ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})
+_KEY_REF: Final = "ds:KeyInfo/wsse:SecurityTokenReference/"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEnvelope:
+    """What a verified envelope proves."""
+
+    signer: x509.Certificate
+    """The certificate whose key signed (the BinarySecurityToken, or the assertion's holder)."""
+    signed: frozenset[str]
+    """Which parts were signed: ``Body``, ``Timestamp``, ``BinarySecurityToken``."""
+    assertion: VerifiedAssertion | None
+    """The verified SAML assertion in HoK mode, else None."""
+
+
+def _roles(
+    envelope: etree._Element, security: etree._Element, body: etree._Element
+) -> dict[int, str]:
+    roles = {id(body): "Body"}
+    for name in ("Timestamp", "BinarySecurityToken"):
+        ns = WSU_NS if name == "Timestamp" else WSSE_NS
+        found = security.findall(qname(ns, name))
+        if len(found) > 1:
+            raise SignatureError(f"more than one {name}", system="wsse", code="wrapping")
+        roles.update({id(e): name for e in found})
+    return roles
+
+
+def _check_ids(envelope: etree._Element) -> dict[str, etree._Element]:
+    by_id: dict[str, etree._Element] = {}
+    counts: Counter[str] = Counter()
+    for element in envelope.iter(etree.Element):
+        for name, value in element.attrib.items():
+            if str(name).rpartition("}")[2] in _ID_NAMES:
+                counts[value] += 1
+                by_id[value] = element
+    duplicated = sorted(v for v, n in counts.items() if n > 1)
+    if duplicated:
+        raise SignatureError(f"duplicated Id {duplicated[0]!r}", system="wsse", code="duplicate-id")
+    return by_id
+
+
+def _signed_parts(
+    signature: etree._Element, by_id: dict[str, etree._Element], roles: dict[int, str]
+) -> frozenset[str]:
+    signed: list[str] = []
+    for reference in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces=NSMAP):
+        uri = reference.get("URI", "")
+        target = by_id.get(uri[1:]) if uri.startswith("#") else None
+        role = roles.get(id(target)) if target is not None else None
+        if role is None or role in signed:
+            raise SignatureError(
+                f"signature references {uri!r}, which is not a signable part of this envelope",
+                system="wsse",
+                code="wrapping",
+            )
+        signed.append(role)
+    return frozenset(signed)
+
+
+def _x509_signer(reference: etree._Element, security: etree._Element) -> x509.Certificate:
+    """The certificate of the header's BinarySecurityToken that KeyInfo points to."""
+    uri = reference.get("URI", "")
+    token = next(
+        (
+            t
+            for t in security.findall(qname(WSSE_NS, "BinarySecurityToken"))
+            if "#" + t.get(WSU_ID, "") == uri
+        ),
+        None,
+    )
+    if token is None or token.get("ValueType") != X509_TOKEN:
+        raise SignatureError(
+            "KeyInfo names no X.509 token of this header", system="wsse", code="key-info"
+        )
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(token.text or ""))
+    except ValueError as exc:
+        raise SignatureError("BinarySecurityToken is not a certificate", system="wsse") from exc
+
+
+def _saml_signer(
+    identifier: etree._Element,
+    security: etree._Element,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate],
+    now: datetime,
+    skew: timedelta,
+) -> VerifiedAssertion:
+    """Verify the one header assertion that KeyInfo names; its holder is the signer."""
+    assertions = [
+        a
+        for a in security.findall(qname(SAML11_NS, "Assertion"))
+        if a.get("AssertionID") == identifier.text
+    ]
+    if len(assertions) != 1:
+        raise SignatureError(
+            "KeyInfo names no assertion of this header", system="wsse", code="key-info"
+        )
+    return verify_assertion(assertions[0], trusted=trusted, sts=sts, now=now, max_skew=skew)
+
+
+def _signer(
+    signature: etree._Element,
+    security: etree._Element,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate],
+    now: datetime,
+    skew: timedelta,
+) -> tuple[x509.Certificate, Sequence[x509.Certificate], VerifiedAssertion | None]:
+    reference = signature.find(_KEY_REF + "wsse:Reference", namespaces=NSMAP)
+    identifier = signature.find(_KEY_REF + "wsse:KeyIdentifier", namespaces=NSMAP)
+    if reference is not None:
+        return _x509_signer(reference, security), (), None
+    if identifier is not None and identifier.get("ValueType") == SAML_ASSERTION_ID:
+        verified = _saml_signer(identifier, security, trusted, sts, now, skew)
+        return verified.holder, (), verified
+    raise SignatureError("KeyInfo must be a SecurityTokenReference", system="wsse", code="key-info")
+
+
+def _check_timestamp(security: etree._Element, now: datetime, skew: timedelta) -> None:
+    stamp = security.find(qname(WSU_NS, "Timestamp"))
+    created = parse_instant(stamp.findtext(qname(WSU_NS, "Created")) if stamp is not None else None)
+    expires = parse_instant(stamp.findtext(qname(WSU_NS, "Expires")) if stamp is not None else None)
+    if created - skew > now or expires + skew <= now:
+        raise SignatureError("Timestamp is stale or in the future", system="wsse", code="stale")
+
+
+def _only_signature(header: etree._Element) -> tuple[etree._Element, etree._Element]:
+    """(Security, Signature): exactly one of each, else the envelope counts as unsigned."""
+    securities = header.findall(qname(WSSE_NS, "Security"))
+    if len(securities) != 1:
+        raise SignatureError(
+            "envelope needs exactly one Security header", system="wsse", code="unsigned"
+        )
+    signatures = securities[0].findall(qname(DSIG_NS, "Signature"))
+    if len(signatures) != 1:
+        raise SignatureError(
+            "Security header needs exactly one Signature", system="wsse", code="unsigned"
+        )
+    return securities[0], signatures[0]
+
+
+def verify_envelope(
+    envelope: etree._Element | bytes,
+    *,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate] = (),
+    expected: Sequence[str] = ("Body", "Timestamp"),
+    max_skew: timedelta = timedelta(minutes=5),
+    now: datetime,
+) -> VerifiedEnvelope:
+    """Verify the one signature of ``envelope``'s Security header; see :mod:`.wsse`."""
+    root = parse_xml(envelope) if isinstance(envelope, bytes) else envelope
+    header, body = envelope_parts(root)
+    security, signature = _only_signature(header)
+    signed = _signed_parts(signature, _check_ids(root), _roles(root, security, body))
+    missing = set(expected) - signed
+    if missing:
+        raise SignatureError(
+            f"unsigned parts: {sorted(missing)}", system="wsse", code="unsigned-part"
+        )
+    cert, chain, assertion = _signer(signature, security, trusted, sts, now, max_skew)
+    verify_chain(cert, chain, trusted=trusted, now=now)
+    _verify_xml_signature(root, cert)
+    if "Timestamp" in signed:
+        _check_timestamp(security, now, max_skew)
+    return VerifiedEnvelope(cert, signed, assertion)
+
+
+def _verify_xml_signature(root: etree._Element, cert: x509.Certificate) -> None:
+    config = SignatureConfiguration(
+        location=f"./{{{SOAP11_NS}}}Header/{{{WSSE_NS}}}Security/",
+        expect_references=True,
+        signature_methods=_SIG_METHODS,
+        digest_algorithms=_DIGESTS,
+    )
+    try:
+        XMLVerifier().verify(root, x509_cert=cert, expect_config=config)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise SignatureError(
+            f"signature does not verify: {exc}", system="wsse", code="invalid"
+        ) from exc
