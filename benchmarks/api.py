@@ -53,8 +53,8 @@ from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.fixtures import sandbox
-from ehealth_hub.fixtures.consultation import consultation_consent
 from ehealth_hub.fixtures.consult_app import SandboxApp
+from ehealth_hub.fixtures.consultation import consultation_consent
 from ehealth_hub.settings import load_settings
 
 CLIENTS = 50

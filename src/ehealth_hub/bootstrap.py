@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.setup import build_token_service
 from ehealth_hub.auth.tokens import TokenService
-from ehealth_hub.connectors.setup import ConnectorStack, LazyPorts
+from ehealth_hub.connectors.lazy_ports import LazyPorts
+from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.setup import build_gate, start_checkpoints, stop_checkpoints
 from ehealth_hub.consent.store import ConsentStore

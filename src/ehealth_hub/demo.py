@@ -33,12 +33,12 @@ from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import (
     consultation_consent,
     consultation_note,
     teleconsultation_claim,
 )
-from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import Settings
 
 

@@ -155,19 +155,12 @@ def test_every_port_that_reads_a_dossier_or_writes_a_note_takes_a_permit() -> No
         assert "permit" in inspect.signature(getattr(protocol, method)).parameters
 
 
-KNOWN_GAPS: dict[str, str] = {}
-"""Gaps found by this walk in adapters owned by others: strict xfails, so a fix shows at once."""
-
-
 def _cases() -> list[Any]:
-    cases = []
-    for cls, method in GATED:
-        for label in BAD_PERMITS:
-            case_id = f"{cls.__name__}.{method}-{label}"
-            gap = KNOWN_GAPS.get(case_id)
-            marks = [pytest.mark.xfail(reason=gap, strict=True)] if gap else []
-            cases.append(pytest.param(cls, method, label, id=case_id, marks=marks))
-    return cases
+    return [
+        pytest.param(cls, method, label, id=f"{cls.__name__}.{method}-{label}")
+        for cls, method in GATED
+        for label in BAD_PERMITS
+    ]
 
 
 @pytest.mark.parametrize(("cls", "method", "label"), _cases())

@@ -14,11 +14,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.delivery import store
+from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.metrics import DeliveryMetrics
 from ehealth_hub.delivery.outbox import Status, enqueue
-from ehealth_hub.delivery.store import ReplayFilter
+from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.delivery.worker import Worker
 from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable
@@ -123,7 +123,7 @@ async def test_a_replayed_item_goes_behind_the_unfinished_later_items_of_its_key
     await worker.run_once()  # n=2 fails once: retry scheduled; n=3 still waits
     assert (await _item(delivery, first)).status is Status.DEAD
     async with db.begin() as conn:
-        assert await store.replay(conn, ReplayFilter(ids=(first,)), now=clock()) == [first]
+        assert await requeue.replay(conn, ReplayFilter(ids=(first,)), now=clock()) == [first]
     replayed = await _item(delivery, first)
     assert (replayed.status, replayed.attempts) == (Status.WAITING, 0)
     assert task_resource(replayed)["businessStatus"]["text"] == "waiting"
@@ -146,7 +146,7 @@ async def test_replaying_several_items_of_a_key_keeps_their_order(
     await worker.run_once()
     selection = ReplayFilter(destination="gp", statuses=(Status.FAILED,))
     async with db.begin() as conn:
-        assert await store.replay(conn, selection, now=clock()) == [first, second]
+        assert await requeue.replay(conn, selection, now=clock()) == [first, second]
     assert (await _item(delivery, first)).status is Status.PENDING
     assert (await _item(delivery, second)).status is Status.WAITING
     assert await worker.run_once() == 1

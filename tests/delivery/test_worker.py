@@ -12,10 +12,10 @@ from fhir.resources.R4B.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.delivery import store
+from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.outbox import Status, TaskInfo, enqueue, message_id_for
-from ehealth_hub.delivery.store import ReplayFilter
+from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.delivery.worker import Worker
 from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable
@@ -147,10 +147,12 @@ async def test_retries_exhausted_make_a_dead_letter_that_replay_delivers(
     assert (item.status, item.attempts) == (Status.DEAD, 4)
     assert task_resource(item)["businessStatus"]["text"] == "dead-letter"
     async with db.begin() as conn:
-        listed = await store.replay(conn, ReplayFilter(destination="gp"), now=clock(), dry_run=True)
+        listed = await requeue.replay(
+            conn, ReplayFilter(destination="gp"), now=clock(), dry_run=True
+        )
         assert (await store.get(conn, item_id)).status is Status.DEAD  # type: ignore[union-attr]
         assert listed == [item_id]
-        await store.replay(conn, ReplayFilter(ids=(item_id,)), now=clock())
+        await requeue.replay(conn, ReplayFilter(ids=(item_id,)), now=clock())
     await worker.run_once()
     item = await _item(delivery, item_id)
     assert item.status is Status.COMPLETED

@@ -20,6 +20,7 @@ from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.soap_server import SoapFault
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as ef
+from ehealth_hub.mappings import mycarenet_efact_answers as ans
 from ehealth_hub.mappings import mycarenet_insurability as ins
 from ehealth_hub.mappings.mycarenet_types import CareProvider, InsurabilityFacts
 from ehealth_hub.mappings.xml import SOAP11_NS
@@ -198,10 +199,10 @@ async def test_efact_post_get_confirm_with_per_line_results(mycarenet: MyCareNet
     assert again.accepted, "a batch posted twice is taken once"
     messages = await mycarenet.efact.fetch(SARAH)
     assert sorted(m.name for m in messages) == ["920099", "931000"]
-    assert ef.read_ack(next(m for m in messages if m.name == "931000").content.decode()).accepted
+    assert ans.read_ack(next(m for m in messages if m.name == "931000").content.decode()).accepted
     results = {
         r.line_ref: r
-        for r in ef.read_result(next(m for m in messages if m.name == "920099").content.decode())
+        for r in ans.read_result(next(m for m in messages if m.name == "920099").content.decode())
     }
     assert results["line-an"].accepted
     assert (results["line-emma"].accepted, results["line-emma"].code) == (False, "NOTINS")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ehealth_hub.errors import MappingError
 from ehealth_hub.mappings import mycarenet_efact as ef
+from ehealth_hub.mappings import mycarenet_efact_answers as ans
 
 GOLDEN = Path(__file__).parent / "golden"
 SENDER = ef.Sender(
@@ -103,7 +104,7 @@ def test_a_tampered_record_fails_its_checksum() -> None:
     text = ef.write_batch(batch(AN))
     forged = text[:360] + ("9" if text[360] != "9" else "8") + text[361:]
     with pytest.raises(MappingError) as refused:
-        ef.check_batch(forged)
+        ans.check_batch(forged)
     assert refused.value.rule == "efact.checksum"
 
 
@@ -113,19 +114,19 @@ def test_a_wrong_total_is_named_by_record_and_zone() -> None:
     footer = ef.records(records[kinds.index("90")])[0][1]
     records[kinds.index("90")] = ef.render("90", {**footer, "amount": "1"})
     with pytest.raises(MappingError) as refused:
-        ef.check_batch("".join(records))
+        ans.check_batch("".join(records))
     assert refused.value.field == "90.amount"
 
 
 def test_acknowledgement_and_result_files_read_back() -> None:
-    assert ef.read_ack(ef.write_ack(ef.Ack(20261124000001, False, "E001"))) == ef.Ack(
+    assert ans.read_ack(ans.write_ack(ans.Ack(20261124000001, False, "E001"))) == ans.Ack(
         20261124000001, False, "E001"
     )
     results = [
-        ef.LineResult(5, 1, True, "line-a"),
-        ef.LineResult(8, 2, False, "line-b", "ssin", "NOTINS"),
+        ans.LineResult(5, 1, True, "line-a"),
+        ans.LineResult(8, 2, False, "line-b", "ssin", "NOTINS"),
     ]
-    assert ef.read_result(ef.write_result(results)) == results
+    assert ans.read_result(ans.write_result(results)) == results
 
 
 def test_a_zone_too_long_is_refused_not_truncated() -> None:
@@ -161,7 +162,7 @@ def test_every_batch_passes_the_mutualities_checks_and_keeps_its_lines(
 ) -> None:
     text = ef.write_batch(batch(*drawn))
     assert len(text) % ef.RECORD_LENGTH == 0
-    _, found = ef.check_batch(text)
+    _, found = ans.check_batch(text)
     expected = [line for invoice in drawn for line in invoice.lines]
     assert [z["line_ref"] for z in found] == [line.line_ref for line in expected]
     assert sum(int(z["amount"]) for z in found) == sum(int(line.amount * 100) for line in expected)

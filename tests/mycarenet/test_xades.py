@@ -23,7 +23,7 @@ from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.mycarenet.attest import FHIR_JSON
 from ehealth_hub.errors import BusinessRejection, SignatureError
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.fixtures.sim_mycarenet import XADES_INVALID, XADES_MISSING
+from ehealth_hub.fixtures.sim_mycarenet_base import XADES_INVALID, XADES_MISSING
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings.mycarenet_types import CareProvider, InsurabilityFacts
 from ehealth_hub.mappings.xml import SOAP11_NS
@@ -269,7 +269,7 @@ def test_xmlsec1_verifies_the_xades_with_the_sandbox_trust_anchors(
     pki: SandboxPki, tmp_path: Path
 ) -> None:
     if shutil.which("xmlsec1") is None:
-        pytest.skip("xmlsec1 is not installed (Debian package xmlsec1; `make deps` installs it)")
+        pytest.skip("xmlsec1 is not installed (Debian package xmlsec1; `make test` installs it)")
     signature = xades.sign_detail(b"sealed", "Detail-1", pki.practitioner("sarah"), now=NOW)
     holder = etree.Element("Holder")
     detail = etree.SubElement(holder, f"{{{xades.DETAIL_NS}}}Detail", Id="Detail-1")

@@ -45,6 +45,14 @@ ENVELOPE = (
     b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
     b'<m:Ping xmlns:m="urn:x">ping</m:Ping></soapenv:Body></soapenv:Envelope>'
 )
+# Namespaces declared above the Body, comments, a PI, CDATA, escapes: what c14n must get right.
+TRICKY_ENVELOPE = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:a="urn:a">'
+    b"<!-- outside --><soapenv:Header><a:h>kept</a:h></soapenv:Header>"
+    b'<soapenv:Body xmlns:b="urn:b" b:flag="1"><m:Ping xmlns:m="urn:x" xml:lang="fr" z="2" a="1">'
+    b"&amp;&lt;&gt;&#13;\xc3\xa9<!-- inside --><?pi data?><a:y/><![CDATA[<raw>]]></m:Ping>"
+    b"</soapenv:Body></soapenv:Envelope>"
+)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,11 +60,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_xmlsec1
-def test_xmlsec1_verifies_our_x509_signature(sandbox_pki: SandboxPki, tmp_path: Path) -> None:
+@pytest.mark.parametrize("envelope", [ENVELOPE, TRICKY_ENVELOPE], ids=["plain", "tricky"])
+def test_xmlsec1_verifies_our_x509_signature(
+    sandbox_pki: SandboxPki, tmp_path: Path, envelope: bytes
+) -> None:
     signed = tmp_path / "signed.xml"
     signed.write_bytes(
         etree.tostring(
-            sign_envelope(etree.fromstring(ENVELOPE), sandbox_pki.practitioner("sarah"), now=NOW)
+            sign_envelope(etree.fromstring(envelope), sandbox_pki.practitioner("sarah"), now=NOW)
         )
     )
     cert = sandbox_pki.directory / "auth/11530231003.crt.pem"
@@ -66,8 +77,9 @@ def test_xmlsec1_verifies_our_x509_signature(sandbox_pki: SandboxPki, tmp_path: 
 
 
 @needs_xmlsec1
+@pytest.mark.parametrize("envelope", [ENVELOPE, TRICKY_ENVELOPE], ids=["plain", "tricky"])
 def test_xmlsec1_verifies_our_saml_holder_of_key_signature(
-    sandbox_pki: SandboxPki, tmp_path: Path
+    sandbox_pki: SandboxPki, tmp_path: Path, envelope: bytes
 ) -> None:
     sarah = sandbox_pki.practitioner("sarah")
     assertion = saml.sign_assertion(
@@ -81,11 +93,14 @@ def test_xmlsec1_verifies_our_saml_holder_of_key_signature(
         ),
         sandbox_pki.sts,
     )
-    envelope = sign_envelope(
-        etree.fromstring(ENVELOPE), sarah, assertion=etree.tostring(assertion), now=NOW
-    )
     signed = tmp_path / "saml.xml"
-    signed.write_bytes(etree.tostring(envelope))
+    signed.write_bytes(
+        etree.tostring(
+            sign_envelope(
+                etree.fromstring(envelope), sarah, assertion=etree.tostring(assertion), now=NOW
+            )
+        )
+    )
     cert = sandbox_pki.directory / "auth/11530231003.crt.pem"
     result = _run(
         str(XMLSEC1),
@@ -98,6 +113,7 @@ def test_xmlsec1_verifies_our_saml_holder_of_key_signature(
         str(signed),
     )
     assert result.returncode == 0, result.stderr
+    assert "References (ok/all): 2/2" in result.stderr
     sts_cert = sandbox_pki.directory / "sts/sts.crt.pem"
     assertion_file = tmp_path / "assertion.xml"
     assertion_file.write_bytes(etree.tostring(assertion))

@@ -29,7 +29,8 @@ Public API (stable)::
     use_token(token: SamlToken) -> context manager        # binds the HoK token for this task
 
 This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
-:mod:`.wsse_verify` (verification), :mod:`.wsse_plugins` (zeep plugins and the per-task identity)
+:mod:`.wsse_dsig` (the ds:Signature built over the elements in hand), :mod:`.wsse_verify`
+(verification, with signxml), :mod:`.wsse_plugins` (zeep plugins and the per-task identity)
 and :mod:`.wsse_envelope` (shared ValueTypes and the envelope shape check).
 """
 

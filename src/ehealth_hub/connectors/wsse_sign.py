@@ -2,6 +2,11 @@
 Security, X.509 Token Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n,
 RSA-SHA256). The two modes (X.509 for the STS, SAML holder-of-key for business calls) are
 described in :mod:`ehealth_hub.connectors.wsse`, which re-exports :func:`sign_envelope`.
+
+The ds:Signature itself is built by :mod:`.wsse_dsig` over the elements created here (XML-DSig
+1.0 + Exclusive C14N 1.0), not by signxml: signxml's generic reference resolution and parse round
+trips cost more than the RSA operation itself. signxml remains the verifier (:mod:`.wsse_verify`),
+so every envelope signed here is checked by an independent implementation in the tests.
 """
 
 from __future__ import annotations
@@ -15,14 +20,9 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
-    SignatureReference,
-    XMLSigner,
-    methods,
-)
 
 from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.saml import EXC_C14N
+from ehealth_hub.connectors.wsse_dsig import sign_detached
 from ehealth_hub.connectors.wsse_envelope import (
     BASE64,
     SAML_ASSERTION_ID,
@@ -77,13 +77,13 @@ def _key_info(child: etree._Element) -> etree._Element:
 
 def _x509_token(
     security: etree._Element, credential: Credential, ident: str
-) -> tuple[str, etree._Element]:
-    """Add the caller's BinarySecurityToken; return its Id and the KeyInfo pointer to it."""
+) -> tuple[etree._Element, etree._Element]:
+    """Add the caller's BinarySecurityToken; return it and the KeyInfo pointer to it."""
     token = etree.SubElement(security, qname(WSSE_NS, "BinarySecurityToken"), {WSU_ID: ident})
     token.attrib.update({"ValueType": X509_TOKEN, "EncodingType": BASE64})
     token.text = _token_text(credential.certificate)
     pointer = etree.Element(qname(WSSE_NS, "Reference"), URI="#" + ident, ValueType=X509_TOKEN)
-    return ident, pointer
+    return token, pointer
 
 
 def _saml_token(security: etree._Element, assertion: bytes | etree._Element) -> etree._Element:
@@ -117,23 +117,11 @@ def sign_envelope(
     stamp = _timestamp(security, now, ttl, ids("TS"))
     if body.get(WSU_ID) is None:
         body.set(WSU_ID, ids("id"))
-    references = [body.get(WSU_ID, ""), stamp.get(WSU_ID, "")]
+    references = [(body.get(WSU_ID, ""), body), (stamp.get(WSU_ID, ""), stamp)]
     if assertion is None:
-        token_id, pointer = _x509_token(security, credential, ids("X509"))
-        references.append(token_id)
+        token, pointer = _x509_token(security, credential, ids("X509"))
+        references.append((token.get(WSU_ID, ""), token))
     else:
         pointer = _saml_token(security, assertion)
-    signer = XMLSigner(
-        method=methods.detached,
-        signature_algorithm="rsa-sha256",
-        digest_algorithm="sha256",
-        c14n_algorithm=EXC_C14N,
-    )
-    signature: etree._Element = signer.sign(
-        envelope,
-        key=credential.private_key,
-        reference_uri=[SignatureReference(URI="#" + r) for r in references],
-        key_info=_key_info(pointer),
-    )
-    security.append(signature)
+    sign_detached(security, references, credential.private_key, _key_info(pointer))
     return envelope

@@ -109,17 +109,19 @@ async def _replay(
     since: datetime | None,
     dry_run: bool,
 ) -> list[str]:
-    from ehealth_hub.delivery import store
+    from ehealth_hub.delivery import requeue, store
     from ehealth_hub.delivery.outbox import Status
     from ehealth_hub.store.db import create_engine
 
     statuses = tuple(Status(s.strip()) for s in status.split(","))
     when = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
-    selection = store.ReplayFilter(ids=ids, destination=destination, statuses=statuses, since=when)
+    selection = requeue.ReplayFilter(
+        ids=ids, destination=destination, statuses=statuses, since=when
+    )
     engine = create_engine(url)
     try:
         async with store.guard("replay"), engine.begin() as conn:
-            return await store.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
+            return await requeue.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
     finally:
         await engine.dispose()
 
@@ -149,14 +151,14 @@ def stats() -> None:
 
 
 async def _stats(url: str) -> list[tuple[str, str, int, float | None]]:
-    from ehealth_hub.delivery import store
+    from ehealth_hub.delivery import queries, store
     from ehealth_hub.delivery.metrics import age_seconds
     from ehealth_hub.store.db import create_engine
 
     engine = create_engine(url)
     try:
         async with store.guard("stats"), engine.connect() as conn:
-            found = await store.queue_stats(conn)
+            found = await queries.queue_stats(conn)
     finally:
         await engine.dispose()
     now = datetime.now(UTC)

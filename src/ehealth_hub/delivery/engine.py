@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.delivery import store
+from ehealth_hub.delivery import queries, store
 from ehealth_hub.delivery.metrics import DeliveryMetrics
 from ehealth_hub.delivery.policy import CircuitBreaker, RetryPolicy
 from ehealth_hub.errors import ConfigurationError, HubError
@@ -123,7 +123,7 @@ class DeliveryEngine:
     async def refresh_metrics(self) -> None:
         """Read queue depth and oldest item from the database into the gauges."""
         async with store.guard("stats"), self.engine.connect() as conn:
-            stats = await store.queue_stats(conn)
+            stats = await queries.queue_stats(conn)
         self.metrics.observe_queue(stats, self.clock())
         for name, breaker in self.breakers.items():
             self.metrics.circuit.labels(name).set(1 if breaker.state != "closed" else 0)

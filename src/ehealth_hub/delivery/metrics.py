@@ -19,7 +19,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ehealth_hub.delivery.outbox import UNFINISHED, utc
-from ehealth_hub.delivery.store import QueueStat
+from ehealth_hub.delivery.queries import QueueStat
 
 
 class DeliveryMetrics:

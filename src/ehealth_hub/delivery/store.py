@@ -1,4 +1,4 @@
-"""The outbox queries: claim under a lease, record outcomes, reap expired leases, replay, read.
+"""The outbox lifecycle queries: claim under a lease, record outcomes, renew and reap leases, get.
 
 Per-key order without scanning blocked rows: an item enqueued behind an unfinished item of its
 ordering key is stored ``waiting``; only ``pending`` items are ever claimed. When a batch's outcomes
@@ -22,9 +22,7 @@ worker) are put back to ``pending`` by :func:`reap_expired`; a worker keeps the 
 it is delivering by renewing it (:func:`renew`, fenced the same way), so a slow downstream does not
 make a live worker look crashed.
 
-Replay re-queues a finished item at the TAIL of its ordering key (:func:`replay`): it gets a fresh
-``seq`` and starts ``waiting`` when later items of its key are unfinished, so the receiver still
-sees each key's deliveries one at a time, in the order they were (re-)queued.
+Replaying finished items is :mod:`.requeue`; searching and queue statistics are :mod:`.queries`.
 
 The one place SQLAlchemy errors of the delivery layer become :class:`StorageError`: :func:`guard`.
 """
@@ -38,12 +36,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, exists, func, select, tuple_, update
+from sqlalchemy import Select, bindparam, exists, func, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from ehealth_hub.delivery.outbox import UNFINISHED, OutboxItem, Status
+from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.errors import StorageError
 from ehealth_hub.store.tables import outbox
 
@@ -251,120 +249,7 @@ async def reap_expired(conn: AsyncConnection, *, now: datetime) -> int:
     return int(result.rowcount or 0)
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayFilter:
-    """Which finished items to deliver again (ids, or destination/status/since)."""
-
-    ids: tuple[str, ...] = ()
-    destination: str | None = None
-    statuses: tuple[Status, ...] = (Status.DEAD,)
-    since: datetime | None = None
-
-    def where(self) -> Any:
-        """The SQL condition (only failed and dead items are ever replayed)."""
-        replayable = [s.value for s in self.statuses if s in (Status.DEAD, Status.FAILED)]
-        conds: list[ColumnElement[bool]] = [outbox.c.status.in_(replayable)]
-        if self.ids:
-            conds.append(outbox.c.id.in_(self.ids))
-        if self.destination:
-            conds.append(outbox.c.destination == self.destination)
-        if self.since:
-            conds.append(outbox.c.updated_at >= self.since)
-        return and_(*conds)
-
-
-async def replay(
-    conn: AsyncConnection, selection: ReplayFilter, *, now: datetime, dry_run: bool = False
-) -> list[str]:
-    """Re-queue the selected dead or failed items (same message id); returns their ids.
-
-    Each goes to the tail of its ordering key (oldest first when several of a key are replayed):
-    a fresh ``seq``, ``waiting`` while an item of its key is unfinished, else ``pending``.
-    """
-    rows = (
-        await conn.execute(
-            select(outbox.c.seq, outbox.c.id, outbox.c.ordering_key)
-            .where(selection.where())
-            .order_by(outbox.c.seq)
-        )
-    ).all()
-    if not dry_run:
-        for seq, _id, key in rows:
-            await _requeue(conn, seq, key, selection, now)
-    return [item_id for _seq, item_id, _key in rows]
-
-
-async def _requeue(
-    conn: AsyncConnection, seq: int, key: str, selection: ReplayFilter, now: datetime
-) -> None:
-    busy = await conn.scalar(
-        select(outbox.c.seq)
-        .where(outbox.c.ordering_key == key, outbox.c.status.in_(UNFINISHED))
-        .limit(1)
-    )
-    status = Status.WAITING if busy is not None else Status.PENDING
-    await conn.execute(
-        update(outbox)
-        .where(outbox.c.seq == seq, selection.where())
-        .values(
-            seq=_next_seq(conn),
-            status=status.value,
-            attempts=0,
-            next_attempt_at=now,
-            queued_at=now,
-            version=outbox.c.version + 1,
-            updated_at=now,
-        )
-    )
-
-
-def _next_seq(conn: AsyncConnection) -> Any:
-    """A seq after every existing one: the table's sequence, or SQLite's max(rowid) + 1 rule."""
-    if conn.dialect.name == "postgresql":
-        return func.nextval(func.pg_get_serial_sequence(outbox.name, outbox.c.seq.name))
-    return select(func.max(outbox.c.seq) + 1).scalar_subquery()
-
-
 async def get(conn: AsyncConnection, item_id: str) -> OutboxItem | None:
     """One item by id."""
     row = (await conn.execute(select(outbox).where(outbox.c.id == item_id))).mappings().first()
     return OutboxItem.from_row(row) if row else None
-
-
-async def search(
-    conn: AsyncConnection,
-    *,
-    statuses: Sequence[Status] = (),
-    requester: str | None = None,
-    focus: str | None = None,
-    limit: int = 50,
-) -> list[OutboxItem]:
-    """Items by status / requester / focus, newest first."""
-    stmt = select(outbox).order_by(outbox.c.seq.desc()).limit(limit)
-    if statuses:
-        stmt = stmt.where(outbox.c.status.in_([s.value for s in statuses]))
-    if requester is not None:
-        stmt = stmt.where(outbox.c.requester == requester)
-    if focus is not None:
-        stmt = stmt.where(outbox.c.focus == focus)
-    return [OutboxItem.from_row(r) for r in (await conn.execute(stmt)).mappings()]
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStat:
-    """Unfinished items of one destination and status, with the oldest creation time."""
-
-    destination: str
-    status: str
-    count: int
-    oldest: datetime | None
-
-
-async def queue_stats(conn: AsyncConnection) -> list[QueueStat]:
-    """Queue depth and oldest item per destination and unfinished status."""
-    stmt = (
-        select(outbox.c.destination, outbox.c.status, func.count(), func.min(outbox.c.queued_at))
-        .where(outbox.c.status.in_([*UNFINISHED, Status.DEAD.value]))
-        .group_by(outbox.c.destination, outbox.c.status)
-    )
-    return [QueueStat(d, s, int(n), o) for d, s, n, o in (await conn.execute(stmt)).all()]

@@ -52,23 +52,26 @@ from ehealth_hub.fhir.builders import (
 from ehealth_hub.mappings import kmehr_items as items
 from ehealth_hub.mappings.kmehr_medication import medication_statement
 from ehealth_hub.mappings.kmehr_parties import Parties, patient, related_person
+from ehealth_hub.mappings.kmehr_patientwill import patient_will
+from ehealth_hub.mappings.kmehr_problems import allergy, condition
 from ehealth_hub.mappings.kmehr_read import Element, Reader, fail, locate_message
 from ehealth_hub.mappings.kmehr_scheme import SCHEME_TRANSACTIONS, fold
+from ehealth_hub.mappings.kmehr_vaccines import immunization
 from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 Mapper = Callable[[items.ItemContext, items.Parsed, str], Json]
 
 _MAPPERS: Final[dict[str, tuple[Mapper, str]]] = {
-    "allergy": (items.allergy, "allergies"),
-    "adr": (items.allergy, "allergies"),
-    "problem": (items.condition, "problems"),
-    "healthissue": (items.condition, "problems"),
-    "healthcareelement": (items.condition, "problems"),
-    "risk": (items.condition, "risks"),
-    "socialrisk": (items.condition, "risks"),
+    "allergy": (allergy, "allergies"),
+    "adr": (allergy, "allergies"),
+    "problem": (condition, "problems"),
+    "healthissue": (condition, "problems"),
+    "healthcareelement": (condition, "problems"),
+    "risk": (condition, "risks"),
+    "socialrisk": (condition, "risks"),
     "medication": (medication_statement, "medications"),
-    "vaccine": (items.immunization, "immunizations"),
-    "patientwill": (items.patient_will, "patientwills"),
+    "vaccine": (immunization, "immunizations"),
+    "patientwill": (patient_will, "patientwills"),
 }
 _HUB_SECTIONS: Final = f"{prof.HUB_SYSTEM_BASE}/CodeSystem/summary-section"
 SECTIONS: Final = {

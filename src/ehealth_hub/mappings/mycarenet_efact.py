@@ -24,6 +24,10 @@ characters), amounts in euro cents on 11 digits, and the answer files: acknowled
 ``A`` accepted or ``R`` rejected with the zone number and error code) / ``920098`` (whole batch
 rejected).
 
+The mutualities' side (checking a received batch, the answer files 931000 and 920099) is
+:mod:`.mycarenet_efact_answers`; the fixed-length record layer (zones, checksums) is
+:mod:`.mycarenet_efact_records`.
+
 Pure: no clock (the creation date is in the batch), no files.
 """
 
@@ -35,7 +39,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Final
 
-from ehealth_hub.errors import MappingError
 from ehealth_hub.mappings.mycarenet_efact_records import (
     LAYOUTS,
     RECORD_LENGTH,
@@ -47,23 +50,16 @@ from ehealth_hub.mappings.mycarenet_efact_records import (
 __all__ = [
     "LAYOUTS",
     "RECORD_LENGTH",
-    "Ack",
     "Batch",
     "Invoice",
     "InvoiceLine",
-    "LineResult",
     "Sender",
-    "check_batch",
     "control_number",
     "destination",
     "parse_record",
-    "read_ack",
-    "read_result",
     "records",
     "render",
-    "write_ack",
     "write_batch",
-    "write_result",
 ]
 
 SOLIDARIS_TO_300: Final = frozenset(
@@ -138,27 +134,6 @@ class Batch:
     invoices: tuple[Invoice, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LineResult:
-    """A mutuality's verdict on one record 50."""
-
-    record: int
-    invoice_number: int
-    accepted: bool
-    line_ref: str
-    zone: str = ""
-    code: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """The acknowledgement of a whole batch."""
-
-    reference: int
-    accepted: bool
-    code: str = ""
-
-
 @dataclass
 class _Writer:
     records: list[str] = field(default_factory=list)
@@ -173,7 +148,24 @@ def _cents(amount: Decimal) -> int:
 
 def write_batch(batch: Batch) -> str:
     """The 920000 flat file of ``batch`` (records 200, 300, 10, 20/50/80..., 90, 95..., 96)."""
-    w, s, n = _Writer(), batch.sender, 1
+    w = _Writer()
+    _write_headers(w, batch)
+    n = 1  # record 10 is record number 1; records 20 to 90 continue the count
+    per_mutuality: dict[str, tuple[int, int, list[str]]] = {}
+    total, all_codes = 0, list[str]()
+    for invoice in batch.invoices:
+        n, amount, codes = _write_invoice(w, invoice, n)
+        dest = destination(invoice.mutuality)
+        old = per_mutuality.get(dest, (0, 0, []))
+        per_mutuality[dest] = (old[0] + amount, old[1] + len(invoice.lines) + 2, old[2] + codes)
+        total, all_codes = total + amount, all_codes + codes
+    _write_footers(w, batch, n + 1, total, all_codes, per_mutuality)
+    return "".join(w.records)
+
+
+def _write_headers(w: _Writer, batch: Batch) -> None:
+    """Segments 200 (message) and 300 (batch), then record 10 (file header, record number 1)."""
+    s = batch.sender
     w.add(
         "200",
         name=920000,
@@ -195,7 +187,7 @@ def write_batch(batch: Batch) -> str:
     )
     w.add(
         "10",
-        record=n,
+        record=1,
         nihii=s.nihii,
         year=batch.year,
         month=batch.month,
@@ -205,54 +197,63 @@ def write_batch(batch: Batch) -> str:
         bic=s.bic,
         iban=s.iban,
     )
-    per_mutuality: dict[str, tuple[int, int, list[str]]] = {}
-    total, all_codes = 0, list[str]()
-    for invoice in batch.invoices:
+
+
+def _write_invoice(w: _Writer, invoice: Invoice, n: int) -> tuple[int, int, list[str]]:
+    """Records 20, 50 per line and 80 after record number ``n``: (last record number, amount in
+    cents, nomenclature codes) for the totals of records 90, 95 and 96."""
+    n += 1
+    w.add(
+        "20",
+        record=n,
+        mutuality=invoice.mutuality,
+        ssin=invoice.ssin.zfill(13),
+        gender=1 if invoice.gender == "male" else 2,
+        destination=destination(invoice.mutuality),
+        invoice=invoice.invoice_number,
+        ct=int(invoice.ct1 or 0) * 1000 + int(invoice.ct2 or 0),
+        reference=invoice.reference,
+    )
+    amount, codes = 0, list[str]()
+    for line in invoice.lines:
         n += 1
+        cents = _cents(line.amount)
+        amount, codes = amount + cents, [*codes, line.code]
         w.add(
-            "20",
+            "50",
             record=n,
+            norm=0,
+            code=line.code,
+            date=line.serviced.strftime("%Y%m%d"),
             mutuality=invoice.mutuality,
             ssin=invoice.ssin.zfill(13),
-            gender=1 if invoice.gender == "male" else 2,
-            destination=destination(invoice.mutuality),
-            invoice=invoice.invoice_number,
-            ct=int(invoice.ct1 or 0) * 1000 + int(invoice.ct2 or 0),
-            reference=invoice.reference,
-        )
-        amount, codes = 0, list[str]()
-        for line in invoice.lines:
-            n += 1
-            cents = _cents(line.amount)
-            amount, codes = amount + cents, [*codes, line.code]
-            w.add(
-                "50",
-                record=n,
-                norm=0,
-                code=line.code,
-                date=line.serviced.strftime("%Y%m%d"),
-                mutuality=invoice.mutuality,
-                ssin=invoice.ssin.zfill(13),
-                sign="+",
-                amount=cents,
-                supplement=_cents(line.supplement),
-                line_ref=line.line_ref,
-            )
-        n += 1
-        w.add(
-            "80",
-            record=n,
-            invoice=invoice.invoice_number,
             sign="+",
-            amount=amount,
-            records=len(invoice.lines) + 2,
-            control=control_number(codes),
+            amount=cents,
+            supplement=_cents(line.supplement),
+            line_ref=line.line_ref,
         )
-        dest = destination(invoice.mutuality)
-        old = per_mutuality.get(dest, (0, 0, []))
-        per_mutuality[dest] = (old[0] + amount, old[1] + len(invoice.lines) + 2, old[2] + codes)
-        total, all_codes = total + amount, all_codes + codes
     n += 1
+    w.add(
+        "80",
+        record=n,
+        invoice=invoice.invoice_number,
+        sign="+",
+        amount=amount,
+        records=len(invoice.lines) + 2,
+        control=control_number(codes),
+    )
+    return n, amount, codes
+
+
+def _write_footers(
+    w: _Writer,
+    batch: Batch,
+    n: int,
+    total: int,
+    all_codes: list[str],
+    per_mutuality: dict[str, tuple[int, int, list[str]]],
+) -> None:
+    """Record 90 (file footer, record number ``n``), 95 per mutuality, 96 for the batch."""
     w.add(
         "90",
         record=n,
@@ -279,97 +280,3 @@ def write_batch(batch: Batch) -> str:
         records=n,
         control=control_number(all_codes) if all_codes else 97,
     )
-    return "".join(w.records)
-
-
-def check_batch(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """The 200 header and the records 50 of a batch after checking every control total.
-
-    The mutuality's side (the simulator): raises MappingError naming the record and zone of the
-    first inconsistency (record order, counts, amounts, control numbers).
-    """
-    parsed = records(text)
-    kinds = [k for k, _ in parsed]
-    if kinds[:3] != ["200", "300", "10"] or kinds[-1] != "96":
-        raise MappingError(
-            "eFact file must start with 200, 300, 10 and end with 96",
-            field="file",
-            rule="efact.order",
-        )
-    lines = [z for k, z in parsed if k == "50"]
-    footer = next(z for k, z in parsed if k == "90")
-    total = sum(int(z["amount"]) for z in lines)
-    if int(footer["amount"]) != total:
-        raise MappingError(
-            "record 90 amount differs from the sum of records 50",
-            field="90.amount",
-            rule="efact.total",
-        )
-    codes = [z["code"].lstrip("0") for z in lines]
-    if int(footer["control"]) != (control_number(codes) if codes else 97):
-        raise MappingError(
-            "record 90 control number wrong", field="90.control", rule="efact.control"
-        )
-    last = next(z for k, z in parsed if k == "96")
-    if int(last["records"]) != int(footer["records"]):
-        raise MappingError(
-            "record 96 record count differs from record 90", field="96.records", rule="efact.count"
-        )
-    return parsed[0][1], lines
-
-
-def write_ack(ack: Ack) -> str:
-    """A 931000 acknowledgement file (one record)."""
-    return render(
-        "931000",
-        {"reference": ack.reference, "status": "A" if ack.accepted else "R", "code": ack.code},
-    )
-
-
-def read_ack(text: str) -> Ack:
-    """The acknowledgement in a 931000 file."""
-    (kind, zones), *_ = records(text)
-    if kind != "931000":
-        raise MappingError("not a 931000 acknowledgement", field="record.type", rule="efact.ack")
-    return Ack(int(zones["reference"]), zones["status"] == "A", zones["code"])
-
-
-def write_result(results: Sequence[LineResult]) -> str:
-    """A 920099 result file: one record per record 50 of the batch."""
-    return "".join(
-        render(
-            "920099",
-            {
-                "record": r.record,
-                "invoice": r.invoice_number,
-                "status": "A" if r.accepted else "R",
-                "zone": r.zone,
-                "code": r.code,
-                "line_ref": r.line_ref,
-            },
-        )
-        for r in results
-    )
-
-
-def read_result(text: str) -> list[LineResult]:
-    """Per-line results of a 920099 file."""
-    out = []
-    for kind, z in records(text):
-        if kind != "920099":
-            raise MappingError(
-                f"unexpected record {kind} in a result file",
-                field="record.type",
-                rule="efact.result",
-            )
-        out.append(
-            LineResult(
-                int(z["record"]),
-                int(z["invoice"]),
-                z["status"] == "A",
-                z["line_ref"],
-                z["zone"],
-                z["code"],
-            )
-        )
-    return out

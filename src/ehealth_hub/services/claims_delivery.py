@@ -33,6 +33,7 @@ from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable, NotFoun
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as efact_map
+from ehealth_hub.mappings import mycarenet_efact_answers as answers
 from ehealth_hub.mappings.mycarenet_types import (
     AttestError,
     AttestOutcome,
@@ -221,7 +222,7 @@ class ClaimDelivery:
         line = next(
             (
                 r
-                for r in efact_map.read_result(result.content.decode("latin-1"))
+                for r in answers.read_result(result.content.decode("latin-1"))
                 if r.line_ref == message_id
             ),
             None,

@@ -28,9 +28,9 @@ from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
 from ehealth_hub.bootstrap import Container
-from ehealth_hub.delivery import store
+from ehealth_hub.delivery import queries, requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
-from ehealth_hub.delivery.store import ReplayFilter
+from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
 from ehealth_hub.errors import ConfigurationError, InvalidInput, NotFound
 
@@ -103,7 +103,7 @@ async def search_tasks(
                 )
             statuses += found
     async with store.guard("search"), container.engine.connect() as conn:
-        items = await store.search(
+        items = await queries.search(
             conn,
             statuses=statuses,
             focus=focus,
@@ -145,7 +145,7 @@ async def replay_task(task_id: str, container: ContainerDep, principal: Operator
         )
     selection = ReplayFilter(ids=(task_id,), statuses=(Status.FAILED, Status.DEAD))
     async with store.guard("replay"), container.engine.begin() as conn:
-        await store.replay(conn, selection, now=datetime.now(UTC))
+        await requeue.replay(conn, selection, now=datetime.now(UTC))
         replayed = await store.get(conn, task_id)
     if replayed is None:
         raise NotFound(f"Task/{task_id} not found", system="delivery", code="not-found")
@@ -172,7 +172,7 @@ async def replay_many(
         destination=destination, since=since, statuses=tuple(Status(s) for s in status.split(","))
     )
     async with store.guard("replay"), _engine(container).engine.begin() as conn:
-        ids = await store.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
+        ids = await requeue.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
     if ids and not dry_run and container.delivery is not None:
         container.delivery.wake()
     return FhirResponse(

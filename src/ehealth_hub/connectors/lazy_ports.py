@@ -1,0 +1,129 @@
+"""The connector ports handed to the consent gate and the services (``connectors.ports``
+Protocols), forwarding to the :class:`~ehealth_hub.connectors.setup.ConnectorStack` once built.
+
+They exist so that wiring the container costs nothing: the stack (and, in the sandbox, its PKI)
+is built on the first real call, and the permit-checking ports refuse before building anything.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ehealth_hub.connectors.gp import GpSystemClient
+from ehealth_hub.connectors.intrahub import IntraHubClient
+from ehealth_hub.connectors.ports import (
+    Actor,
+    Exclusion,
+    NationalConsent,
+    OutgoingMessage,
+    ProviderEntry,
+    SendReceipt,
+    TherapeuticLink,
+    TransactionRef,
+)
+from ehealth_hub.connectors.setup import ConnectorStack
+from ehealth_hub.connectors.wiring import Clock
+from ehealth_hub.consent.permit import Permit, require
+
+
+class LazyPorts:
+    """The port objects for the gate and the services, forwarding to the stack once built."""
+
+    def __init__(self, stack: ConnectorStack) -> None:
+        self.stack = stack
+        self.consent = _LazyConsent(stack)
+        self.links = _LazyLinks(stack)
+        self.exclusions = _LazyExclusions(stack)
+        self.addressbook = _LazyAddressBook(stack)
+        self.mailbox = _LazyMailbox(stack, stack.clock)
+        conf = stack.settings.endpoints
+        self.sources = [_LazySource(stack, k, stack.clock) for k in (*conf.hubs, *conf.gp_systems)]
+
+
+class _LazyConsent:
+    def __init__(self, stack: ConnectorStack) -> None:
+        self.stack = stack
+
+    async def get_consent(self, patient_ssin: str, actor: Actor) -> NationalConsent | None:
+        return await (await self.stack.get()).consent.get_consent(patient_ssin, actor)
+
+    async def put_consent(self, consent: NationalConsent, actor: Actor) -> None:
+        await (await self.stack.get()).consent.put_consent(consent, actor)
+
+    async def revoke_consent(self, patient_ssin: str, actor: Actor) -> None:
+        await (await self.stack.get()).consent.revoke_consent(patient_ssin, actor)
+
+
+class _LazyLinks:
+    def __init__(self, stack: ConnectorStack) -> None:
+        self.stack = stack
+
+    async def get_links(
+        self, patient_ssin: str, actor: Actor, *, hcparty_nihii: str | None = None
+    ) -> list[TherapeuticLink]:
+        return await (await self.stack.get()).therlink.get_links(
+            patient_ssin, actor, hcparty_nihii=hcparty_nihii
+        )
+
+    async def put_link(self, link: TherapeuticLink, actor: Actor) -> None:
+        await (await self.stack.get()).therlink.put_link(link, actor)
+
+    async def revoke_link(self, link: TherapeuticLink, actor: Actor) -> None:
+        await (await self.stack.get()).therlink.revoke_link(link, actor)
+
+
+class _LazyExclusions:
+    def __init__(self, stack: ConnectorStack) -> None:
+        self.stack = stack
+
+    async def get_exclusions(self, patient_ssin: str, actor: Actor) -> list[Exclusion]:
+        return await (await self.stack.get()).exclusions.get_exclusions(patient_ssin, actor)
+
+
+class _LazyAddressBook:
+    def __init__(self, stack: ConnectorStack) -> None:
+        self.stack = stack
+
+    async def find_provider(self, nihii: str, actor: Actor) -> ProviderEntry:
+        return await (await self.stack.get()).addressbook.find_provider(nihii, actor)
+
+
+class _LazyMailbox:
+    """Checks the permit itself too, so that nothing is built for a call that will be refused."""
+
+    def __init__(self, stack: ConnectorStack, clock: Clock) -> None:
+        self.stack, self.clock = stack, clock
+
+    async def send_message(
+        self, permit: Permit, actor: Actor, message: OutgoingMessage
+    ) -> SendReceipt:
+        require(permit, action="write-note", patient_ssin=message.patient_ssin, now=self.clock())
+        return await (await self.stack.get()).ehbox.send_message(permit, actor, message)
+
+
+class _LazySource:
+    """Checks the permit itself too, so that nothing is built for a call that will be refused."""
+
+    def __init__(self, stack: ConnectorStack, name: str, clock: Clock) -> None:
+        self.stack, self.name, self.clock = stack, name, clock
+
+    def _check(self, permit: Permit) -> None:
+        patient = permit.patient_ssin if isinstance(permit, Permit) else ""
+        require(permit, action="read-dossier", patient_ssin=patient, now=self.clock())
+
+    async def _source(self) -> IntraHubClient | GpSystemClient:
+        built = await self.stack.get()
+        sources: list[IntraHubClient | GpSystemClient] = [*built.hubs, *built.gp_systems]
+        return next(s for s in sources if s.name == self.name)
+
+    async def list_transactions(
+        self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
+    ) -> list[TransactionRef]:
+        self._check(permit)
+        return await (await self._source()).list_transactions(
+            permit, actor, types=types, since=since
+        )
+
+    async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
+        self._check(permit)
+        return await (await self._source()).get_transaction(permit, actor, ref)

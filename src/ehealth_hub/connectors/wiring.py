@@ -1,0 +1,205 @@
+"""Building the eHealth connectors from settings (issue 5), for :mod:`.setup` only.
+
+``settings.endpoints`` -> one httpx client per world (:class:`HttpClients`: the in-process
+simulators for every ``*.sandbox`` URL, a real client otherwise) -> over the trust layer (STS
+tokens, ETK depot) -> Consent, Therapeutic Link, one IntraHub client per configured hub (+ the
+cross-hub exclusions), AddressBook, eHealthBox and the GP systems, each with its own
+:class:`~ehealth_hub.connectors.resilience.Resilience` (timeout, retries, breaker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from ehealth_hub.connectors.addressbook import AddressBookClient
+from ehealth_hub.connectors.consent import ConsentClient
+from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
+from ehealth_hub.connectors.etee import EtkId
+from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
+from ehealth_hub.connectors.intrahub import HubExclusions, HubRecords, IntraHubClient
+from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.resilience import (
+    BreakerPolicy,
+    DownstreamPolicy,
+    ProtectedSoap,
+    Resilience,
+    RetryPolicy,
+)
+from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.therlink import TherapeuticLinkClient
+from ehealth_hub.connectors.trust import TrustLayer
+from ehealth_hub.errors import HubError
+from ehealth_hub.settings import EndpointSettings, Settings
+
+Clock = Callable[[], datetime]
+EHBOX_NS = "{urn:be:fgov:ehealth:ehbox:wsdl:v3}"
+OWN_WSDL = {
+    "consent": "consent_v3.wsdl",
+    "therlink": "therlink_v1.wsdl",
+    "intrahub": "intrahub_v3.wsdl",
+    "addressbook": "addressbook_v1.wsdl",
+    "ehbox": "ehbox_v3.wsdl",
+}
+
+
+def is_sandbox_url(url: str) -> bool:
+    """URLs on a ``*.sandbox`` host are served by the in-process simulators."""
+    return (httpx.URL(url).host or "").endswith(".sandbox")
+
+
+def policy(conf: EndpointSettings, name: str) -> DownstreamPolicy:
+    """The resilience policy of one downstream from ``settings.endpoints``."""
+    return DownstreamPolicy(
+        timeout=conf.timeouts.get(name, conf.timeout_seconds),
+        retry=RetryPolicy(
+            conf.retry_attempts,
+            conf.retry_initial_seconds,
+            conf.retry_max_seconds,
+            conf.retry_jitter_seconds,
+        ),
+        breaker=BreakerPolicy(conf.breaker_failures, conf.breaker_reset_seconds),
+    )
+
+
+@dataclass
+class HttpClients:
+    """The httpx clients of the connectors: in-process simulators or the network."""
+
+    sandbox: httpx.AsyncClient | None
+    network: httpx.AsyncClient
+
+    def for_url(self, url: str) -> httpx.AsyncClient:
+        if is_sandbox_url(url):
+            if self.sandbox is None:
+                raise HubError(f"{url} is a sandbox URL but no simulators run", system="bootstrap")
+            return self.sandbox
+        return self.network
+
+    async def aclose(self) -> None:
+        if self.sandbox is not None:
+            await self.sandbox.aclose()
+        await self.network.aclose()
+
+
+@dataclass
+class EhealthConnectors:
+    """The built connectors and what their readiness checks need."""
+
+    consent: ConsentClient
+    therlink: TherapeuticLinkClient
+    hubs: list[IntraHubClient]
+    records: HubRecords
+    exclusions: HubExclusions
+    addressbook: AddressBookClient
+    ehbox: EhboxClient
+    gp_systems: list[GpSystemClient]
+    endpoints: dict[str, tuple[str, Resilience]] = field(default_factory=dict)
+    """Readiness targets: name -> (endpoint URL, its resilience/breaker)."""
+
+
+def _soap(
+    settings: Settings,
+    http: HttpClients,
+    trust: TrustLayer,
+    clock: Clock,
+    kind: str,
+    name: str,
+    url: str,
+    *,
+    binding: str | None = None,
+) -> ProtectedSoap:
+    official = settings.endpoints.wsdl.get(kind)
+    soap = create_client(
+        str(official) if official else wsdl_path(OWN_WSDL[kind]),
+        http=http.for_url(url),
+        plugins=[trust.saml_plugin()],
+        address=url,
+        binding=None if official else binding,
+        system=name,
+    )
+
+    async def tokens(actor: Actor) -> Any:
+        return await trust.token(actor.nihii, actor.quality)
+
+    return ProtectedSoap(soap, Resilience(name, policy(settings.endpoints, name)), tokens)
+
+
+def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:
+    """End-to-end sealing for eHealthBox and IntraHub: each actor seals with its own keys."""
+    return EteeSealing(
+        trust.etk_depot,
+        credentials=lambda actor: trust.credential(actor.nihii),
+        own_etk=lambda actor: EtkId("NIHII", actor.nihii),
+        box_key=trust.hub_etk,
+        truststore=trust.truststore,
+        clock=clock,
+    )
+
+
+def _gp_clients(conf: EndpointSettings, http: HttpClients, clock: Clock) -> list[GpSystemClient]:
+    return [
+        GpSystemClient(
+            http.for_url(gp.base_url),
+            GpSystemConfig(key, gp.base_url, gp.token_url, gp.client_id, gp.client_secret),
+            Resilience(key, policy(conf, key)),
+            clock=clock,
+        )
+        for key, gp in conf.gp_systems.items()
+    ]
+
+
+def _readiness_targets(
+    conf: EndpointSettings, built: EhealthConnectors, publication: ProtectedSoap
+) -> dict[str, tuple[str, Resilience]]:
+    """Readiness probes the WSDL of each SOAP endpoint through the breaker its calls use."""
+    return {
+        "consent": (conf.consent, built.consent.endpoint.resilience),
+        "therlink": (conf.therlink, built.therlink.endpoint.resilience),
+        "addressbook": (conf.addressbook, built.addressbook.endpoint.resilience),
+        "ehbox": (conf.ehbox_publication, publication.resilience),
+        **{f"hub.{h.name}": (conf.hubs[h.name], h.endpoint.resilience) for h in built.hubs},
+    }
+
+
+def build_connectors(
+    settings: Settings, *, trust: TrustLayer, http: HttpClients, clock: Clock
+) -> EhealthConnectors:
+    """Every eHealth connector for ``settings`` over ``trust`` and ``http``."""
+    conf = settings.endpoints
+
+    def soap(kind: str, name: str, url: str, binding: str | None = None) -> ProtectedSoap:
+        return _soap(settings, http, trust, clock, kind, name, url, binding=binding)
+
+    sealing = _sealing(trust, clock)
+    hubs = [
+        IntraHubClient(
+            key, conf.hub_ids.get(key, ""), soap("intrahub", key, url), clock=clock, sealing=sealing
+        )
+        for key, url in conf.hubs.items()
+    ]
+    publication = soap(
+        "ehbox", "ehbox", conf.ehbox_publication, f"{EHBOX_NS}EhBoxPublicationBinding"
+    )
+    consultation = soap(
+        "ehbox", "ehbox", conf.ehbox_consultation, f"{EHBOX_NS}EhBoxConsultationBinding"
+    )
+    gps = _gp_clients(conf, http, clock)
+    built = EhealthConnectors(
+        consent=ConsentClient(soap("consent", "consent", conf.consent), clock=clock),
+        therlink=TherapeuticLinkClient(soap("therlink", "therlink", conf.therlink), clock=clock),
+        hubs=hubs,
+        records=HubRecords(hubs),
+        exclusions=HubExclusions(hubs),
+        addressbook=AddressBookClient(
+            soap("addressbook", "addressbook", conf.addressbook), clock=clock
+        ),
+        ehbox=EhboxClient(publication, consultation, sealing, clock=clock),
+        gp_systems=gps,
+    )
+    built.endpoints = _readiness_targets(conf, built, publication)
+    return built
