@@ -18,7 +18,12 @@ from ehealth_hub.auth.tokens import TokenService
 from ehealth_hub.connectors.lazy_ports import LazyPorts
 from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.consent.gate import ConsentGate
-from ehealth_hub.consent.setup import build_gate, start_checkpoints, stop_checkpoints
+from ehealth_hub.consent.setup import (
+    build_gate,
+    start_checkpoints,
+    start_revocation_listener,
+    stop_checkpoints,
+)
 from ehealth_hub.consent.store import ConsentStore
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.setup import build_delivery, runs_in_process_worker
@@ -104,6 +109,9 @@ async def build_container(
         store=container.consent_store,
         audit=container.audit_log,
     )
+    revocations = start_revocation_listener(settings, container.consent_gate)
+    if revocations is not None:
+        container.closers.append(revocations.stop)
     container.auth = build_token_service(settings, engine)
     _, checkpoints = start_checkpoints(settings, engine)
     container.closers.append(lambda: stop_checkpoints(checkpoints))

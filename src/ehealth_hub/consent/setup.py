@@ -11,6 +11,7 @@ from ehealth_hub.audit.heads import HeadSigner, run_checkpoints
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.connectors.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
 from ehealth_hub.consent.gate import ConsentGate
+from ehealth_hub.consent.notify import RevocationListener, asyncpg_dsn
 from ehealth_hub.consent.store import ConsentStore
 from ehealth_hub.settings import Settings
 
@@ -35,6 +36,16 @@ def build_gate(
         store=store,
         audit=audit,
     )
+
+
+def start_revocation_listener(settings: Settings, gate: ConsentGate) -> RevocationListener | None:
+    """On PostgreSQL, listen for revocations made by other processes (None on SQLite)."""
+    dsn = asyncpg_dsn(settings.database_url)
+    if dsn is None:
+        return None
+    listener = RevocationListener(dsn, gate.cache)
+    listener.start()
+    return listener
 
 
 def start_checkpoints(

@@ -3,7 +3,8 @@
 FHIR R4 4.0.1 RESTful semantics: every write bumps ``meta.versionId`` (the ETag ``W/"<n>"``);
 an update with a stale ``If-Match`` is a Conflict; conditional create (``If-None-Exist:
 identifier=system|value``) returns the existing resource. Methods take the caller's connection, so
-that the consent change and its AuditEvent commit together.
+that the consent change and its AuditEvent commit together; a status change also NOTIFYs every
+process on PostgreSQL in that transaction (:mod:`ehealth_hub.consent.notify`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ehealth_hub.consent.model import ConsultationConsent
+from ehealth_hub.consent.notify import notify_revocation
 from ehealth_hub.consent.resource import identifier_key, validate, with_meta
 from ehealth_hub.errors import Conflict, NotFound
 from ehealth_hub.store.errors import storage_errors
@@ -130,6 +132,8 @@ class ConsentStore:
                 system="consent",
                 code="version-conflict",
             )
+        with storage_errors("consent.notify"):
+            await notify_revocation(conn, consent.patient_ssin)
         return StoredConsent(resource, consent)
 
     async def consultation_consents(
