@@ -14,18 +14,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from ehealth_hub.connectors import saml
 from ehealth_hub.connectors.etee import EtkId, seal, unseal
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
-from ehealth_hub.connectors.wsse import WsseSignPlugin, sign_envelope, verify_envelope
+from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.fixtures.sim_sts import StsSimulator
+from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 
 SECONDS = 2.0
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -51,20 +48,7 @@ def rate(action: Callable[[], object], seconds: float = SECONDS) -> float:
 
 async def cached_token_us(pki: SandboxPki) -> float:
     clock = lambda: NOW  # noqa: E731  # a fixed clock keeps the token fresh
-    sim = StsSimulator(pki, clock=clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sim.app), base_url="http://sts"
-    ) as http:
-        soap = create_client(
-            wsdl_path("sts_v1.wsdl"),
-            http=http,
-            plugins=[WsseSignPlugin("x509", clock=clock)],
-            address="http://sts" + sim.path,
-            system="sts",
-        )
-        sts = StsClient(
-            soap, truststore=pki.truststore, sts_certificates=[pki.sts.certificate], clock=clock
-        )
+    async with in_process_client(StsSimulator(pki, clock=clock), pki, clock=clock) as sts:
         sarah = pki.practitioner("sarah")
         await sts.token(sarah, "doctor")
         rounds = 20_000

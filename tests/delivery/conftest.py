@@ -38,6 +38,15 @@ async def db(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+async def pg_db(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated PostgreSQL database (for behaviour only PostgreSQL has, such as row locks)."""
+    await upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

@@ -260,12 +260,11 @@ async def test_metrics_count_outcomes_and_show_queue_depth_and_oldest_age(
     assert m.oldest.labels("gp")._value.get() == pytest.approx(42)
 
 
-async def test_the_claim_takes_rows_other_transactions_hold_locked_last(
-    delivery: DeliveryEngine, db: AsyncEngine, clock: Clock
+@pytest.mark.postgres
+async def test_the_claim_skips_rows_other_transactions_hold_locked(
+    pg_db: AsyncEngine, clock: Clock
 ) -> None:
-    if db.dialect.name != "postgresql":
-        pytest.skip("row locks exist on PostgreSQL only")
-    delivery.register("gp", Downstream())
+    db = pg_db
     first = await _enqueue(db, clock, key="a")
     await _enqueue(db, clock, key="b")
     async with db.connect() as locker, locker.begin():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.mappings.mycarenet_attest import IDENTIFICATION_EXT, ROUTE_EXT
+from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 
 
 def app_claim(
@@ -53,3 +55,21 @@ def app_claim(
             }
         ],
     }
+
+
+def luc_insurability(on: date) -> InsurabilityFacts:
+    """What MemberData answers for Luc on ``on``: Solidaris 306, third-party payment, medical
+    house, insured from 2025-01-01 to 2026-12-31 (the sandbox population)."""
+    return InsurabilityFacts(
+        "90070104521",
+        on,
+        True,
+        "306",
+        "30600098765",
+        "110",
+        "110",
+        True,
+        True,
+        date(2025, 1, 1),
+        date(2026, 12, 31),
+    )

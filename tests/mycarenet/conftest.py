@@ -24,13 +24,12 @@ from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
+from ehealth_hub.connectors.soap import create_client
 from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
-from ehealth_hub.fixtures.sim_sts import StsSimulator
+from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 
 BASE = "http://mycarenet.sandbox"
 
@@ -76,20 +75,7 @@ def pki(sandbox_pki: SandboxPki) -> SandboxPki:
 
 @pytest.fixture
 async def tokens(pki: SandboxPki, clock: Clock) -> AsyncIterator[object]:
-    sim = StsSimulator(pki, clock=clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sim.app), base_url="http://sts"
-    ) as http:
-        soap = create_client(
-            wsdl_path("sts_v1.wsdl"),
-            http=http,
-            plugins=[WsseSignPlugin("x509", clock=clock)],
-            address="http://sts" + sim.path,
-            system="sts",
-        )
-        sts = StsClient(
-            soap, truststore=pki.truststore, sts_certificates=[pki.sts.certificate], clock=clock
-        )
+    async with in_process_client(StsSimulator(pki, clock=clock), pki, clock=clock) as sts:
 
         async def token(who: Actor) -> SamlToken:
             return await sts.token(pki.practitioner(who.nihii), who.quality)

@@ -22,9 +22,9 @@ from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as ef
 from ehealth_hub.mappings import mycarenet_efact_answers as ans
 from ehealth_hub.mappings import mycarenet_insurability as ins
-from ehealth_hub.mappings.mycarenet_types import CareProvider, InsurabilityFacts
+from ehealth_hub.mappings.mycarenet_types import CareProvider
 from ehealth_hub.mappings.xml import SOAP11_NS
-from tests.mycarenet.claims_data import app_claim
+from tests.mycarenet.claims_data import app_claim, luc_insurability
 from tests.mycarenet.conftest import Clock, MyCareNet, actor
 
 ON = date(2026, 11, 23)
@@ -252,17 +252,5 @@ async def test_a_token_of_another_practitioner_is_refused(mycarenet: MyCareNet) 
 
 def test_facts_of_the_simulator_follow_the_sandbox(mycarenet: MyCareNet) -> None:
     luc = mycarenet.sim.facts("90070104521", ON)
-    assert luc == InsurabilityFacts(
-        "90070104521",
-        ON,
-        True,
-        "306",
-        "30600098765",
-        "110",
-        "110",
-        True,
-        True,
-        date(2025, 1, 1),
-        date(2026, 12, 31),
-    )
+    assert luc == luc_insurability(ON)
     assert json.dumps(mycarenet.sim.inspect())

@@ -14,22 +14,11 @@ from ehealth_hub.errors import MappingError
 from ehealth_hub.mappings import mycarenet_insurability as m
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 from ehealth_hub.mappings.xml import parse_xml
+from tests.mycarenet.claims_data import luc_insurability
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 ON = date(2026, 11, 23)
-LUC = InsurabilityFacts(
-    "90070104521",
-    ON,
-    True,
-    "306",
-    "30600098765",
-    "110",
-    "110",
-    True,
-    True,
-    date(2025, 1, 1),
-    date(2026, 12, 31),
-)
+LUC = luc_insurability(ON)
 
 
 def test_attribute_query_asks_the_insurability_facet_for_the_ssin_on_the_date() -> None:

@@ -5,25 +5,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ehealth_hub.bootstrap import build_container
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.services.claims import DESTINATION
-from ehealth_hub.settings import load_settings
+from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim
 from tests.mycarenet.conftest import actor
 
 
-async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
-    tmp_path: Path, sandbox_pki: SandboxPki
-) -> None:
-    settings = load_settings(
+@pytest.fixture
+def settings(tmp_path: Path, sandbox_pki: SandboxPki) -> Settings:
+    """The sandbox on a fresh SQLite database, with the session's PKI."""
+    return load_settings(
         database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         data_dir=tmp_path / "var",
         log={"level": "warning", "json_output": True},
         trust={"pki_dir": sandbox_pki.directory},
     )
+
+
+async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
+    settings: Settings,
+) -> None:
     container = await build_container(settings)
     try:
         assert container.claims is not None
@@ -44,14 +51,8 @@ async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
 
 
 async def test_claims_and_the_ehealth_connectors_share_one_sts_token_cache(
-    tmp_path: Path, sandbox_pki: SandboxPki
+    settings: Settings,
 ) -> None:
-    settings = load_settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        data_dir=tmp_path / "var",
-        log={"level": "warning", "json_output": True},
-        trust={"pki_dir": sandbox_pki.directory},
-    )
     container = await build_container(settings)
     try:
         assert container.claims is not None

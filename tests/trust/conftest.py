@@ -16,10 +16,9 @@ from zeep import Plugin
 from ehealth_hub.connectors.etee import EtkDepotClient
 from ehealth_hub.connectors.soap import SoapClient, create_client, wsdl_path
 from ehealth_hub.connectors.sts import StsClient
-from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
-from ehealth_hub.fixtures.sim_sts import StsSimulator
+from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 
 
 @dataclass
@@ -66,11 +65,8 @@ def sts_sim(pki: SandboxPki, clock: Clock) -> StsSimulator:
 async def sts_client(
     sts_sim: StsSimulator, pki: SandboxPki, clock: Clock
 ) -> AsyncIterator[StsClient]:
-    signed = [WsseSignPlugin("x509", clock=clock)]
-    async with soap_over_asgi(sts_sim.app, sts_sim.path, "sts_v1.wsdl", "sts", signed) as soap:
-        yield StsClient(
-            soap, truststore=pki.truststore, sts_certificates=[pki.sts.certificate], clock=clock
-        )
+    async with in_process_client(sts_sim, pki, clock=clock) as client:
+        yield client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.wsse import WsseSignPlugin, use_token
 from ehealth_hub.errors import BusinessRejection, SignatureError, TokenError
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.fixtures.sim_sts import StsSimulator
+from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 from ehealth_hub.fixtures.soap_server import SoapRequest, SoapSimulator
 from tests.trust.conftest import Clock
 
@@ -93,18 +93,8 @@ async def test_refuses_an_expired_certificate(
 async def test_refuses_an_assertion_not_signed_by_the_pinned_sts(
     sts_sim: StsSimulator, pki: SandboxPki, clock: Clock
 ) -> None:
-    transport = httpx.ASGITransport(app=sts_sim.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sts") as http:
-        soap = create_client(
-            wsdl_path("sts_v1.wsdl"),
-            http=http,
-            plugins=[WsseSignPlugin("x509", clock=clock)],
-            address="http://sts" + sts_sim.path,
-            system="sts",
-        )
-        pinned_elsewhere = StsClient(
-            soap, truststore=pki.truststore, sts_certificates=[pki.hub_tls.certificate], clock=clock
-        )
+    pinned = [pki.hub_tls.certificate]
+    async with in_process_client(sts_sim, pki, clock=clock, pinned=pinned) as pinned_elsewhere:
         with pytest.raises(TokenError, match="trusted STS"):
             await pinned_elsewhere.token(pki.practitioner("sarah"), "doctor")
 
