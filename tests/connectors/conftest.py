@@ -15,7 +15,7 @@ from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.intrahub import IntraHubClient
+from ehealth_hub.connectors.intrahub import ACTIONS, IntraHubClient
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
@@ -23,9 +23,11 @@ from ehealth_hub.connectors.resilience import (
     ProtectedSoap,
     Resilience,
     RetryPolicy,
+    SoapCaller,
 )
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.connectors.wsse import WsseSignPlugin
@@ -126,14 +128,18 @@ def protect(
         binding: str | None = None,
         policy: DownstreamPolicy = FAST,
     ) -> ProtectedSoap:
-        soap = create_client(
-            wsdl_path(wsdl),
-            http=http,
-            plugins=[WsseSignPlugin("saml", clock=clock)],
-            address=SANDBOX_BASE + path,
-            binding=binding,
-            system=system,
-        )
+        soap: SoapCaller
+        if wsdl == "intrahub_v3.wsdl":  # IntraHub speaks without zeep, as wiring.py builds it
+            soap = LeanSoapClient(http, SANDBOX_BASE + path, ACTIONS, system=system, clock=clock)
+        else:
+            soap = create_client(
+                wsdl_path(wsdl),
+                http=http,
+                plugins=[WsseSignPlugin("saml", clock=clock)],
+                address=SANDBOX_BASE + path,
+                binding=binding,
+                system=system,
+            )
         resilience = Resilience(system, policy, clock=monotonic, sleep=sleeps)
         return ProtectedSoap(soap, resilience, tokens)  # type: ignore[arg-type]  # fixture typed loosely
 

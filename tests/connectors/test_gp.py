@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from ehealth_hub.connectors.gp import SSIN_SYSTEM, GpSystemClient, GpSystemConfig
+from ehealth_hub.connectors.gp import FHIR_JSON, SSIN_SYSTEM, GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.resilience import Resilience
 from ehealth_hub.errors import (
     AuthenticationError,
@@ -19,11 +21,38 @@ from ehealth_hub.errors import (
     NotFound,
 )
 from ehealth_hub.fixtures import sandbox
-from ehealth_hub.fixtures.simulate import Simulators
+from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
 from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from tests.connectors.conftest import FAST, Clock, actor, permit
 
 AN = sandbox.patient("an")
+Edit = Callable[[dict[str, Any]], None]
+
+
+class EditedSearch(httpx.AsyncBaseTransport):
+    """The simulators, with each DocumentReference of a search answer edited on its way back:
+    a GP system answering what the simulator never would."""
+
+    def __init__(self, sims: Simulators, edit: Edit) -> None:
+        self.inner, self.edit = httpx.ASGITransport(app=sims.app), edit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET" or not request.url.path.endswith("/fhir/DocumentReference"):
+            return response
+        bundle = json.loads(await response.aread())
+        for entry in bundle.get("entry", []):
+            self.edit(entry["resource"])
+        return httpx.Response(
+            response.status_code, json=bundle, headers={"Content-Type": FHIR_JSON}
+        )
+
+
+def gp_with_edited_search(
+    sims: Simulators, config: GpSystemConfig, clock: Clock, edit: Edit
+) -> GpSystemClient:
+    http = httpx.AsyncClient(transport=EditedSearch(sims, edit), base_url=SANDBOX_BASE)
+    return GpSystemClient(http, config, Resilience("gp", FAST), clock=clock)
 
 
 def note(value: str = "note-1", ssin: str = AN.ssin) -> dict[str, Any]:
@@ -57,6 +86,82 @@ async def test_lists_and_reads_the_gp_s_kmehr_exports(
     assert {r.author_nihii for r in refs} == {sandbox.practitioner("jan").nihii}
     kmehr = parse_xml(await gp_client.get_transaction(granted, actor("sarah"), refs[0]))
     assert kmehr.tag == f"{{{KMEHR_NS}}}kmehrmessage"
+
+
+async def test_reads_each_document_with_one_call(
+    gp_client: GpSystemClient, sims: Simulators, clock: Clock
+) -> None:
+    granted = permit("an", now=clock())
+    refs = await gp_client.list_transactions(
+        granted, actor("sarah"), types=("sumehr", "vaccination")
+    )
+    sims.gp.requests.clear()
+    for ref in refs:
+        kmehr = parse_xml(await gp_client.get_transaction(granted, actor("sarah"), ref))
+        assert kmehr.tag == f"{{{KMEHR_NS}}}kmehrmessage"
+    assert sims.gp.requests == ["binary", "binary"]
+
+
+async def test_lists_documents_with_their_version(
+    gp_client: GpSystemClient, sims: Simulators, clock: Clock
+) -> None:
+    granted = permit("an", now=clock())
+    (first,) = await gp_client.list_transactions(granted, actor("sarah"), types=("sumehr",))
+    assert first.version == "1"
+    amended = sims.gp.exports[first.transaction_id].kmehr + b"\n<!-- amended -->"
+    clock.advance(timedelta(minutes=1))
+    sims.gp.revise(first.transaction_id, amended)
+    (again,) = await gp_client.list_transactions(granted, actor("sarah"), types=("sumehr",))
+    assert (again.transaction_id, again.version) == (first.transaction_id, "2")
+    assert await gp_client.get_transaction(granted, actor("sarah"), again) == amended
+
+
+async def test_versions_a_document_by_its_last_update_when_it_has_no_version_id(
+    sims: Simulators, gp_config: GpSystemConfig, clock: Clock
+) -> None:
+    def without_version_id(document: dict[str, Any]) -> None:
+        del document["meta"]["versionId"]
+        document["meta"]["lastUpdated"] = "2026-03-01T10:00:00+01:00"
+
+    client = gp_with_edited_search(sims, gp_config, clock, without_version_id)
+    async with client.http:
+        refs = await client.list_transactions(
+            permit("an", now=clock()), actor("sarah"), types=("sumehr",)
+        )
+    assert [r.version for r in refs] == ["2026-03-01T10:00:00+01:00"]
+
+
+async def test_refuses_a_listed_document_about_another_patient(
+    sims: Simulators, gp_config: GpSystemConfig, clock: Clock
+) -> None:
+    def about_sofie(document: dict[str, Any]) -> None:
+        document["subject"]["identifier"]["value"] = sandbox.patient("sofie").ssin
+
+    client = gp_with_edited_search(sims, gp_config, clock, about_sofie)
+    async with client.http:
+        with pytest.raises(DownstreamProtocolError) as refused:
+            await client.list_transactions(
+                permit("an", now=clock()), actor("sarah"), types=("sumehr",)
+            )
+    assert "another patient" in refused.value.detail
+    assert sandbox.patient("sofie").ssin not in str(refused.value)
+
+
+async def test_falls_back_to_reading_the_document_when_the_listing_has_no_url(
+    sims: Simulators, gp_config: GpSystemConfig, clock: Clock
+) -> None:
+    def without_content(document: dict[str, Any]) -> None:
+        del document["content"]
+
+    granted = permit("an", now=clock())
+    client = gp_with_edited_search(sims, gp_config, clock, without_content)
+    async with client.http:
+        (ref,) = await client.list_transactions(granted, actor("sarah"), types=("sumehr",))
+        assert ref.location is None
+        sims.gp.requests.clear()
+        kmehr = parse_xml(await client.get_transaction(granted, actor("sarah"), ref))
+    assert kmehr.tag == f"{{{KMEHR_NS}}}kmehrmessage"
+    assert sims.gp.requests == ["read", "binary"]
 
 
 async def test_reports_a_patient_unknown_to_the_practice_as_not_found(

@@ -29,6 +29,8 @@ class MemoryRecordSource:
         self.fail = fail
         self.delay = delay
         self.calls = 0
+        self.reads = 0
+        """GetTransaction-like reads served."""
 
     async def list_transactions(
         self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
@@ -49,13 +51,16 @@ class MemoryRecordSource:
         )
         for known, data in self.messages.get(permit.patient_ssin, []):
             if known.transaction_id == ref.transaction_id:
+                self.reads += 1
                 return data
         raise NotFound(f"no transaction {ref.transaction_id}", system=self.name)
 
 
-def sandbox_source(name: str, **kwargs: object) -> MemoryRecordSource:
+def sandbox_source(
+    name: str, *, version: str | None = None, **kwargs: object
+) -> MemoryRecordSource:
     """A source holding, for each sandbox patient on it, a Sumehr (and a medication scheme and
-    vaccinations on Vitalink), authored by the patient's GP."""
+    vaccinations on Vitalink), authored by the patient's GP; listed with ``version``."""
     messages: dict[str, list[tuple[TransactionRef, bytes]]] = {}
     for p in sandbox.PATIENTS:
         if name not in p.hubs:
@@ -69,6 +74,7 @@ def sandbox_source(name: str, **kwargs: object) -> MemoryRecordSource:
             )
             docs.append(("vaccination", kmehr_samples.vaccinations(person, author, now=NOW)))
         messages[p.ssin] = [
-            (TransactionRef(name, f"{name}-{p.key}-{kind}", kind, NOW), data) for kind, data in docs
+            (TransactionRef(name, f"{name}-{p.key}-{kind}", kind, NOW, version=version), data)
+            for kind, data in docs
         ]
     return MemoryRecordSource(name, messages, **kwargs)  # type: ignore[arg-type]

@@ -15,18 +15,56 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ehealth_hub.connectors.intrahub import (
-    author,
-    check_acknowledge,
-    kmehr_id,
-    patient_id,
-    request_header,
-)
+from ehealth_hub.connectors.hubservices_xml import BRUSSELS, HCPARTY_QUALITY
 from ehealth_hub.connectors.ports import Actor, NationalConsent
 from ehealth_hub.connectors.resilience import ProtectedSoap
-from ehealth_hub.errors import DownstreamProtocolError
+from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
 
 SYSTEM = "consent"
+
+
+def kmehr_id(scheme: str, value: str, sv: str = "1.0") -> dict[str, str]:
+    """A KMEHR ``id``/``cd`` value as zeep takes it."""
+    return {"_value_1": value, "S": scheme, "SV": sv}
+
+
+def patient_id(ssin: str) -> dict[str, Any]:
+    return {"id": [kmehr_id("ID-PATIENT", ssin)]}
+
+
+def author(actor: Actor) -> dict[str, Any]:
+    quality = HCPARTY_QUALITY.get(actor.quality, actor.quality)
+    party = {
+        "id": [kmehr_id("ID-HCPARTY", actor.nihii)],
+        "cd": [kmehr_id("CD-HCPARTY", quality, "1.1")],
+    }
+    return {"hcparty": [party]}
+
+
+def request_header(actor: Actor, *, now: datetime, request_id: str) -> dict[str, Any]:
+    """The hubservices ``request`` element (zeep form)."""
+    local = now.astimezone(BRUSSELS)
+    return {
+        "id": kmehr_id("ID-KMEHR", f"{actor.nihii}.{request_id}"),
+        "author": author(actor),
+        "date": local.date(),
+        "time": local.time().replace(microsecond=0, tzinfo=None),
+    }
+
+
+def check_acknowledge(answer: Any, *, system: str, operation: str) -> None:
+    """Raise BusinessRejection when the service answered ``iscomplete = false``."""
+    ack = getattr(answer, "acknowledge", None)
+    if ack is None:
+        raise DownstreamProtocolError(
+            "answer without acknowledge", system=system, operation=operation
+        )
+    if ack.iscomplete:
+        return
+    errors = list(ack.error or [])
+    code = errors[0].cd._value_1 if errors else "unknown"
+    detail = "; ".join(str(e.description) for e in errors) or "refused without reason"
+    raise BusinessRejection(detail, system=system, operation=operation, code=code)
 
 
 class ConsentClient:

@@ -10,7 +10,8 @@ is a ``Binary`` holding the KMEHR message. ``read_summary`` returns the GP's FHI
 ``send_note`` creates a DocumentReference (a write: attempted once, with ``If-None-Exist`` on the
 note's identifier so a resend by the delivery layer creates nothing twice). Tokens are cached until
 80% of their life; a 401 fetches a new token and repeats the request once (a 401 means nothing was
-processed). httpx errors are translated by :func:`ehealth_hub.connectors.soap.translate`.
+processed). A listed export is read in one call: the search names its Binary and its
+``meta.versionId``. httpx errors are translated by :func:`ehealth_hub.connectors.soap.translate`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ KMEHR_TRANSACTION_SYSTEM: Final = (
     "https://www.ehealth.fgov.be/standards/kmehr/en/tables/transaction-type"
 )
 FHIR_JSON: Final = "application/fhir+json"
+KMEHR_MIME: Final = "application/xml"
+"""The contentType of a KMEHR export when its attachment does not say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +119,16 @@ class GpSystemClient:
     async def _send(self, method: str, path: str, operation: str, **kwargs: Any) -> httpx.Response:
         url = f"{self.config.base_url.rstrip('/')}/{path}"
         headers = {"Accept": FHIR_JSON, **kwargs.pop("headers", {})}
+
+        async def once() -> httpx.Response:
+            bearer = {"Authorization": f"Bearer {await self.tokens.token()}"}
+            return await self.http.request(method, url, headers={**headers, **bearer}, **kwargs)
+
         try:
-            response = await self.http.request(
-                method,
-                url,
-                headers={**headers, "Authorization": f"Bearer {await self.tokens.token()}"},
-                **kwargs,
-            )
+            response = await once()
             if response.status_code == 401:
                 self.tokens.forget()
-                response = await self.http.request(
-                    method,
-                    url,
-                    headers={**headers, "Authorization": f"Bearer {await self.tokens.token()}"},
-                    **kwargs,
-                )
+                response = await once()
             return self._checked(response, operation)
         except HubError:
             raise
@@ -186,7 +184,8 @@ class GpSystemClient:
     async def list_transactions(
         self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
     ) -> list[TransactionRef]:
-        """The GP's KMEHR exports of these types, as DocumentReferences."""
+        """The GP's KMEHR exports of these types (DocumentReferences: version, Binary URL). One
+        about another patient fails the listing: the one-call read never sees it again to check."""
         self._require(permit, "read-dossier")
         params: dict[str, str] = {
             "patient.identifier": f"{SSIN_SYSTEM}|{permit.patient_ssin}",
@@ -197,26 +196,29 @@ class GpSystemClient:
         bundle = await self._json(
             "GET", "DocumentReference", "search", idempotent=True, params=params
         )
-        return [self._ref(entry.get("resource", {})) for entry in bundle.get("entry", [])]
+        return [self._ref(entry.get("resource", {}), permit) for entry in bundle.get("entry", [])]
 
-    def _ref(self, resource: dict[str, Any]) -> TransactionRef:
+    def _check_subject(self, document: Any, permit: Permit, operation: str) -> None:
+        if _get(_get(_get(document, "subject"), "identifier"), "value") != permit.patient_ssin:
+            raise DownstreamProtocolError(
+                "document is about another patient", system=self.name, operation=operation
+            )
+
+    def _ref(self, resource: dict[str, Any], permit: Permit) -> TransactionRef:
+        self._check_subject(resource, permit, "search")
         try:
-            code = next(
-                c["code"]
-                for c in resource["type"]["coding"]
-                if c.get("system") == KMEHR_TRANSACTION_SYSTEM
-            )
+            codes = resource["type"]["coding"]
+            code = next(c["code"] for c in codes if c.get("system") == KMEHR_TRANSACTION_SYSTEM)
             when = datetime.fromisoformat(resource["date"].replace("Z", "+00:00"))
-            author = next(
-                (
-                    a["identifier"]["value"]
-                    for a in resource.get("author", [])
-                    if a.get("identifier", {}).get("system") == NIHII_SYSTEM
-                ),
-                None,
+            url, mime = _attachment(resource)
+            # the Binary is read with Accept = its contentType, for which a TransactionRef has
+            # no room: only KMEHR's usual type is read directly, others as before (two calls)
+            direct = url if mime == KMEHR_MIME else None
+            id_, author = str(resource["id"]), _author(resource)
+            return TransactionRef(
+                self.name, id_, str(code), when, author, _version(resource), direct
             )
-            return TransactionRef(self.name, str(resource["id"]), str(code), when, author)
-        except (KeyError, StopIteration, TypeError, ValueError) as exc:
+        except (KeyError, StopIteration, TypeError, ValueError, AttributeError) as exc:
             raise DownstreamProtocolError(
                 f"DocumentReference unusable: {type(exc).__name__}",
                 system=self.name,
@@ -224,29 +226,28 @@ class GpSystemClient:
             ) from exc
 
     async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
-        """The KMEHR message behind one DocumentReference (its Binary, read raw)."""
+        """The KMEHR message behind one DocumentReference (its Binary, read raw): one call when
+        the listing named the Binary, else the DocumentReference (subject checked), then it."""
         self._require(permit, "read-dossier")
+        if ref.location is not None:
+            return await self._binary(ref.location, KMEHR_MIME)
         document = await self._json(
             "GET", f"DocumentReference/{ref.transaction_id}", "read", idempotent=True
         )
-        subject = document.get("subject", {}).get("identifier", {})
-        if subject.get("value") != permit.patient_ssin:
-            raise DownstreamProtocolError(
-                "document is about another patient", system=self.name, operation="read"
-            )
-        try:
-            attachment = document["content"][0]["attachment"]
-            url, mime = (
-                str(attachment["url"]),
-                str(attachment.get("contentType", "application/xml")),
-            )
-        except (KeyError, IndexError, TypeError) as exc:
+        self._check_subject(document, permit, "read")
+        url, mime = _attachment(document)
+        if url is None:
             raise DownstreamProtocolError(
                 "DocumentReference without attachment url", system=self.name, operation="read"
-            ) from exc
+            )
+        return await self._binary(url, mime)
+
+    async def _binary(self, url: str, mime: str) -> bytes:
+        # _send resolves a relative url against the FHIR base; an absolute one on it is made so
+        path = url.removeprefix(self.config.base_url.rstrip("/") + "/")
 
         async def attempt() -> bytes:
-            return (await self._send("GET", url, "binary", headers={"Accept": mime})).content
+            return (await self._send("GET", path, "binary", headers={"Accept": mime})).content
 
         return await self.resilience.call(attempt, operation="binary", idempotent=True)
 
@@ -274,3 +275,25 @@ def _diagnostics(response: httpx.Response) -> str:
         return ""
     issues = body.get("issue", []) if isinstance(body, dict) else []
     return "; ".join(str(i.get("diagnostics", "")) for i in issues if isinstance(i, dict))
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _author(resource: dict[str, Any]) -> str | None:
+    ids = [_get(a, "identifier") for a in resource.get("author", [])]
+    return next((str(i["value"]) for i in ids if _get(i, "system") == NIHII_SYSTEM), None)
+
+
+def _version(resource: dict[str, Any]) -> str | None:
+    meta = _get(resource, "meta")
+    return str(_get(meta, "versionId") or _get(meta, "lastUpdated") or "") or None
+
+
+def _attachment(resource: Any) -> tuple[str | None, str]:
+    """(url or None, contentType) of a DocumentReference's first attachment."""
+    content = _get(resource, "content")
+    attachment = _get(content[0] if isinstance(content, list) and content else None, "attachment")
+    url, mime = _get(attachment, "url"), _get(attachment, "contentType")
+    return (str(url) if url else None), str(mime or KMEHR_MIME)

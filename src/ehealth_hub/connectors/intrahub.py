@@ -22,101 +22,54 @@ failing the whole read.
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any, Final, Protocol
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
+from typing import Final, Protocol
 
 import structlog
 from lxml import etree
 
 from ehealth_hub.connectors.etee import EtkId
+from ehealth_hub.connectors.hubservices_xml import (
+    add,
+    check_acknowledge,
+    child,
+    children,
+    coded,
+    moment,
+    path,
+    request,
+    scheme_value,
+    select_patient,
+)
 from ehealth_hub.connectors.ports import Actor, Exclusion, TransactionRef
 from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.consent.permit import Action, Permit, require
-from ehealth_hub.errors import (
-    BusinessRejection,
-    ConsentDenied,
-    DownstreamProtocolError,
-    HubError,
-)
+from ehealth_hub.errors import ConsentDenied, DownstreamProtocolError, HubError
 from ehealth_hub.mappings.xml import KMEHR_NS
 
 _log = structlog.get_logger(__name__)
-BRUSSELS: Final = ZoneInfo("Europe/Brussels")
 EXCLUSION: Final = ("CD-HUBTHERAPEUTICLINK", "therapeuticexclusion")
 """How the sandbox hubs code a patient's exclusion of a care provider (a negative link)."""
-HCPARTY_QUALITY: Final = {
-    "doctor": "persphysician",
-    "clinical_psychologist": "persclinicalpsychologist",
-    "nurse": "persnurse",
-    "physiotherapist": "persphysiotherapist",
+ACTIONS: Final = {
+    op: f"urn:be:fgov:ehealth:intrahub:{op}"
+    for op in (
+        "GetTransactionList",
+        "GetTransaction",
+        "PutTransaction",
+        "GetPatientAuditTrail",
+        "GetTherapeuticLink",
+    )
 }
-"""eHealth quality -> CD-HCPARTY code of the author."""
-
-
-def kmehr_id(scheme: str, value: str, sv: str = "1.0") -> dict[str, str]:
-    """A KMEHR ``id``/``cd`` value as zeep takes it."""
-    return {"_value_1": value, "S": scheme, "SV": sv}
-
-
-def patient_id(ssin: str) -> dict[str, Any]:
-    return {"id": [kmehr_id("ID-PATIENT", ssin)]}
-
-
-def author(actor: Actor) -> dict[str, Any]:
-    quality = HCPARTY_QUALITY.get(actor.quality, actor.quality)
-    party = {
-        "id": [kmehr_id("ID-HCPARTY", actor.nihii)],
-        "cd": [kmehr_id("CD-HCPARTY", quality, "1.1")],
-    }
-    return {"hcparty": [party]}
-
-
-def request_header(
-    actor: Actor, *, now: datetime, request_id: str, break_the_glass: str | None = None
-) -> dict[str, Any]:
-    """The hubservices ``request`` element."""
-    header: dict[str, Any] = {
-        "id": kmehr_id("ID-KMEHR", f"{actor.nihii}.{request_id}"),
-        "author": author(actor),
-        "date": now.astimezone(BRUSSELS).date(),
-        "time": now.astimezone(BRUSSELS).time().replace(microsecond=0, tzinfo=None),
-    }
-    if break_the_glass:
-        header["breaktheglass"] = break_the_glass
-    return header
-
-
-def check_acknowledge(answer: Any, *, system: str, operation: str) -> None:
-    """Raise BusinessRejection when the service answered ``iscomplete = false``."""
-    ack = getattr(answer, "acknowledge", None)
-    if ack is None:
-        raise DownstreamProtocolError(
-            "answer without acknowledge", system=system, operation=operation
-        )
-    if ack.iscomplete:
-        return
-    errors = list(ack.error or [])
-    code = errors[0].cd._value_1 if errors else "unknown"
-    detail = "; ".join(str(e.description) for e in errors) or "refused without reason"
-    raise BusinessRejection(detail, system=system, operation=operation, code=code)
-
-
-def _moment(day: date, at: time | None) -> datetime:
-    """hubservices dates and times are Belgian local time."""
-    return datetime.combine(day, (at or time(0)).replace(tzinfo=None), tzinfo=BRUSSELS)
+"""SOAPAction of each operation (``wsdl/intrahub_v3.wsdl``)."""
 
 
 def _patient_of(permit: object) -> str:
     """The permit's patient, read only once ``require`` can judge the object (no AttributeError)."""
     return permit.patient_ssin if isinstance(permit, Permit) else ""
-
-
-def _first(values: Sequence[Any], scheme: str) -> str | None:
-    return next((str(v._value_1) for v in values or () if scheme == v.S), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +111,20 @@ class IntraHubClient:
             ids,
         )
 
-    def _request(self, actor: Actor, permit: Permit | None = None) -> dict[str, Any]:
+    def _request(
+        self, operation: str, actor: Actor, permit: Permit | None = None
+    ) -> etree._Element:
         glass = "break-the-glass: emergency access" if permit and permit.break_the_glass else None
-        return request_header(actor, now=self.clock(), request_id=self.ids(), break_the_glass=glass)
+        return request(operation, actor, now=self.clock(), request_id=self.ids(), glass=glass)
+
+    async def _call(
+        self, actor: Actor, operation: str, payload: etree._Element, *, idempotent: bool
+    ) -> etree._Element:
+        answer: etree._Element = await self.endpoint.call(
+            actor, operation, idempotent=idempotent, payload=payload
+        )
+        check_acknowledge(answer, system=self.name, operation=operation)
+        return answer
 
     def _require(self, permit: Permit, action: Action = "read-dossier") -> None:
         require(permit, action=action, patient_ssin=_patient_of(permit), now=self.clock())
@@ -170,89 +134,64 @@ class IntraHubClient:
     ) -> list[TransactionRef]:
         """GetTransactionList for the permit's patient, these CD-TRANSACTION types, since a date."""
         self._require(permit)
-        period: dict[str, Any] = {"cd": [kmehr_id("CD-TRANSACTION", t) for t in types]}
+        payload = self._request("GetTransactionList", actor, permit)
+        period = add(select_patient(payload, permit.patient_ssin), "transaction")
+        for kind in types:
+            coded(period, "cd", kind, "CD-TRANSACTION")
         if since is not None:
-            period["begindate"] = since
-        answer = await self.endpoint.call(
-            actor,
-            "GetTransactionList",
-            idempotent=True,
-            request=self._request(actor, permit),
-            select={"patient": patient_id(permit.patient_ssin), "transaction": period},
-        )
-        check_acknowledge(answer, system=self.name, operation="GetTransactionList")
-        folder = answer.kmehrheader.folder if answer.kmehrheader is not None else None
-        return [self._ref(t) for t in (folder.transaction if folder is not None else [])]
+            add(period, "begindate", since.isoformat())
+        answer = await self._call(actor, "GetTransactionList", payload, idempotent=True)
+        found = children(path(answer, "kmehrheader", "folder"), "transaction")
+        return [self._ref(summary) for summary in found]
 
-    def _ref(self, summary: Any) -> TransactionRef:
-        tx_id = _first(summary.id, "LOCAL") or _first(summary.id, "ID-KMEHR")
-        kind = _first(summary.cd, "CD-TRANSACTION")
-        if tx_id is None or kind is None:
+    def _ref(self, summary: etree._Element) -> TransactionRef:
+        ids = list(children(summary, "id"))
+        tx_id = scheme_value(iter(ids), "LOCAL") or scheme_value(iter(ids), "ID-KMEHR")
+        kind = scheme_value(children(summary, "cd"), "CD-TRANSACTION")
+        if not tx_id or not kind:
             raise DownstreamProtocolError(
                 "transaction summary without id or type",
                 system=self.name,
                 operation="GetTransactionList",
             )
-        author_nihii = next(
-            (
-                _first(p.id, "ID-HCPARTY")
-                for p in summary.author.hcparty
-                if _first(p.id, "ID-HCPARTY")
-            ),
-            None,
+        parties = children(path(summary, "author"), "hcparty")
+        author = next(
+            (n for p in parties if (n := scheme_value(children(p, "id"), "ID-HCPARTY"))), None
         )
-        return TransactionRef(
-            self.name, tx_id, kind, _moment(summary.date, summary.time), author_nihii
-        )
+        when = moment(summary, system=self.name, operation="GetTransactionList")
+        recorded = child(summary, "recorddatetime")
+        version = (recorded.text or "").strip() or None if recorded is not None else None
+        return TransactionRef(self.name, tx_id, kind, when, author, version=version)
 
     async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
         """GetTransaction: the KMEHR message of one transaction, as bytes."""
         self._require(permit)
-        answer = await self.endpoint.call(
-            actor,
-            "GetTransaction",
-            idempotent=True,
-            request=self._request(actor, permit),
-            select={
-                "patient": patient_id(permit.patient_ssin),
-                "transaction": {
-                    "id": [
-                        {
-                            "_value_1": ref.transaction_id,
-                            "S": "LOCAL",
-                            "SV": "1.0",
-                            "SL": self.hub_id,
-                        }
-                    ]
-                },
-            },
-        )
-        check_acknowledge(answer, system=self.name, operation="GetTransaction")
-        if answer.kmehrmessage is None:
+        payload = self._request("GetTransaction", actor, permit)
+        wanted = add(select_patient(payload, permit.patient_ssin), "transaction")
+        add(wanted, "id", ref.transaction_id, S="LOCAL", SV="1.0", SL=self.hub_id)
+        answer = await self._call(actor, "GetTransaction", payload, idempotent=True)
+        found = child(answer, "kmehrmessage")
+        if found is None:
             raise DownstreamProtocolError(
                 "acknowledged without kmehrmessage", system=self.name, operation="GetTransaction"
             )
         message = etree.Element(f"{{{KMEHR_NS}}}kmehrmessage", nsmap={None: KMEHR_NS})
-        for child in answer.kmehrmessage._value_1 or []:
-            message.append(child)
+        message.extend(list(found))
         return etree.tostring(message, xml_declaration=True, encoding="UTF-8")
 
     async def put_transaction(self, permit: Permit, actor: Actor, kmehr: etree._Element) -> str:
         """PutTransaction (a write: attempted once); returns the hub's transaction id."""
         self._require(permit, "write-note")
+        payload = self._request("PutTransaction", actor)
         if self.sealing is None:
-            body: dict[str, Any] = {"kmehrmessage": {"_value_1": list(kmehr)}}
+            add(payload, "kmehrmessage").extend(list(kmehr))
         else:
             clear = etree.tostring(kmehr, xml_declaration=True, encoding="UTF-8")
-            hub_etk = EtkId("EHP", self.hub_id)
-            body = {"sealedkmehrmessage": await self.sealing.seal(clear, actor, [hub_etk])}
-        answer = await self.endpoint.call(
-            actor, "PutTransaction", idempotent=False, request=self._request(actor), **body
-        )
-        check_acknowledge(answer, system=self.name, operation="PutTransaction")
-        ids = answer.transaction.id if answer.transaction is not None else []
-        found = _first(ids, "LOCAL")
-        if found is None:
+            sealed = await self.sealing.seal(clear, actor, [EtkId("EHP", self.hub_id)])
+            add(payload, "sealedkmehrmessage", base64.b64encode(sealed).decode())
+        answer = await self._call(actor, "PutTransaction", payload, idempotent=False)
+        found = scheme_value(children(child(answer, "transaction"), "id"), "LOCAL")
+        if not found:
             raise DownstreamProtocolError(
                 "no transaction id in answer", system=self.name, operation="PutTransaction"
             )
@@ -263,49 +202,48 @@ class IntraHubClient:
     ) -> list[AuditEntry]:
         """GetPatientAuditTrail: who accessed the patient's data on this hub."""
         self._require(permit)
-        select: dict[str, Any] = {"patient": patient_id(permit.patient_ssin)}
+        payload = self._request("GetPatientAuditTrail", actor, permit)
+        select = select_patient(payload, permit.patient_ssin)
         if since is not None:
-            select["begindate"] = since
-        answer = await self.endpoint.call(
-            actor,
-            "GetPatientAuditTrail",
-            idempotent=True,
-            request=self._request(actor, permit),
-            select=select,
+            add(select, "begindate", since.isoformat())
+        answer = await self._call(actor, "GetPatientAuditTrail", payload, idempotent=True)
+        accesses = children(child(answer, "transactionaccesslist"), "transactionaccess")
+        return [self._access(a) for a in accesses]
+
+    def _access(self, access: etree._Element) -> AuditEntry:
+        action = child(access, "cd")
+        return AuditEntry(
+            scheme_value(children(child(access, "hcparty"), "id"), "ID-HCPARTY"),
+            moment(access, system=self.name, operation="GetPatientAuditTrail"),
+            (action.text or "").strip() if action is not None else "",
+            scheme_value(children(child(access, "transaction"), "id"), "LOCAL"),
         )
-        check_acknowledge(answer, system=self.name, operation="GetPatientAuditTrail")
-        accesses = (
-            answer.transactionaccesslist.transactionaccess
-            if answer.transactionaccesslist is not None
-            else []
-        )
-        return [
-            AuditEntry(
-                _first(a.hcparty.id, "ID-HCPARTY"),
-                _moment(a.date, a.time),
-                str(a.cd._value_1),
-                _first(a.transaction.id, "LOCAL") if a.transaction is not None else None,
-            )
-            for a in accesses
-        ]
 
     async def get_exclusions(self, patient_ssin: str, actor: Actor) -> list[Exclusion]:
         """GetTherapeuticLink for the patient's exclusions (negative links) on this hub."""
-        answer = await self.endpoint.call(
-            actor,
-            "GetTherapeuticLink",
-            idempotent=True,
-            request=self._request(actor),
-            select={"patient": patient_id(patient_ssin), "cd": [kmehr_id(*EXCLUSION)]},
-        )
-        check_acknowledge(answer, system=self.name, operation="GetTherapeuticLink")
-        found = answer.therapeuticlinklist.therapeuticlink if answer.therapeuticlinklist else []
-        return [
-            Exclusion(patient_ssin, nihii, link.startdate)
-            for link in found
-            if (link.cd.S, link.cd._value_1) == EXCLUSION
-            and (nihii := _first(link.hcparty.id, "ID-HCPARTY")) is not None
-        ]
+        payload = self._request("GetTherapeuticLink", actor)
+        coded(select_patient(payload, patient_ssin), "cd", EXCLUSION[1], EXCLUSION[0])
+        answer = await self._call(actor, "GetTherapeuticLink", payload, idempotent=True)
+        found: list[Exclusion] = []
+        for link in children(child(answer, "therapeuticlinklist"), "therapeuticlink"):
+            cd = child(link, "cd")
+            nihii = scheme_value(children(child(link, "hcparty"), "id"), "ID-HCPARTY")
+            if cd is None or (cd.get("S"), (cd.text or "").strip()) != EXCLUSION or not nihii:
+                continue
+            found.append(Exclusion(patient_ssin, nihii, _start(link, self.name)))
+        return found
+
+
+def _start(link: etree._Element, system: str) -> date | None:
+    found = child(link, "startdate")
+    if found is None or not (found.text or "").strip():
+        return None
+    try:
+        return date.fromisoformat((found.text or "").strip())
+    except ValueError as exc:
+        raise DownstreamProtocolError(
+            f"unreadable startdate: {exc}", system=system, operation="GetTherapeuticLink"
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,12 @@ class TransactionRef:
     """CD-TRANSACTION: sumehr, medicationscheme, vaccination, contactreport, ..."""
     date: datetime | date
     author_nihii: str | None = None
+    version: str | None = None
+    """What changes whenever the source records new content under ``transaction_id`` (IntraHub
+    ``recorddatetime``, a FHIR ``meta.versionId``); None when the source does not say. The same
+    (source, id, version) always names the same bytes, so a read may be served from memory."""
+    location: str | None = None
+    """Where the content is fetched when the listing already says so (a GP Binary URL)."""
 
 
 class RecordSourcePort(Protocol):

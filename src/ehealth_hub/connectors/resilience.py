@@ -36,7 +36,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 from tenacity import (
@@ -48,7 +48,6 @@ from tenacity import (
 
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import SoapClient
 from ehealth_hub.connectors.wsse import use_token
 from ehealth_hub.errors import DownstreamProtocolError, DownstreamUnavailable, HubError
 
@@ -208,10 +207,22 @@ class Resilience:
         return result
 
 
+class SoapCaller(Protocol):
+    """A SOAP endpoint: zeep's :class:`~.soap.SoapClient` or :class:`~.soap_lean.LeanSoapClient`.
+
+    Each translates its own foreign errors into HubError and signs with the bound token.
+    """
+
+    @property
+    def call(self) -> Callable[..., Awaitable[Any]]:
+        """``call(operation, **parts)``; errors leave as HubError."""
+        ...
+
+
 class ProtectedSoap:
     """A SOAP endpoint called as an actor (SAML HoK token bound) under a :class:`Resilience`."""
 
-    def __init__(self, soap: SoapClient, resilience: Resilience, tokens: TokenSource) -> None:
+    def __init__(self, soap: SoapCaller, resilience: Resilience, tokens: TokenSource) -> None:
         self.soap, self.resilience, self.tokens = soap, resilience, tokens
 
     async def call(self, actor: Actor, operation: str, *, idempotent: bool, **kwargs: Any) -> Any:

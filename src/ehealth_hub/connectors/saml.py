@@ -12,7 +12,8 @@ Public API (stable)::
     SamlToken                      # an issued assertion + the holder credential, immutable
     build_assertion(...) -> etree._Element          # used by the STS simulator
     sign_assertion(assertion, sts: Credential) -> etree._Element
-    verify_assertion(assertion, *, trusted, sts, now, max_skew, holder=None) -> VerifiedAssertion
+    verify_assertion(assertion, *, trusted, sts, now, max_skew, holder=None,
+                     signatures=PROCESS_SIGNATURES) -> VerifiedAssertion
         # trusted: CA anchors; sts: the STS signing certificates accepted (pinned)
         # TokenError: forged (bad signature, signer not a pinned STS), expired, wrong holder key
 """
@@ -39,6 +40,12 @@ from signxml import (  # type: ignore[attr-defined]  # re-exported names without
 from signxml.exceptions import InvalidInput, InvalidSignature
 
 from ehealth_hub.connectors.credentials import Credential, verify_chain
+from ehealth_hub.connectors.saml_cache import (
+    PROCESS_SIGNATURES,
+    VerifiedSignatures,
+    VerifiedSigner,
+    signature_key,
+)
 from ehealth_hub.errors import SignatureError, TokenError
 from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS
 
@@ -178,12 +185,23 @@ def holder_certificate(assertion: etree._Element) -> x509.Certificate:
         raise TokenError("holder-of-key certificate unreadable", system="sts") from exc
 
 
-def _check_signature(
+def _check_chain(
+    signer: VerifiedSigner, trusted: Sequence[x509.Certificate], now: datetime
+) -> None:
+    try:
+        verify_chain(signer.certificate, signer.chain, trusted=trusted, now=now)
+    except SignatureError as exc:
+        raise TokenError(
+            f"assertion signer not trusted: {exc.detail}", system="sts", code="forged"
+        ) from exc
+
+
+def _verify_signature(
     assertion: etree._Element,
     trusted: Sequence[x509.Certificate],
     sts: Sequence[x509.Certificate],
     now: datetime,
-) -> None:
+) -> VerifiedSigner:
     standalone = copy.deepcopy(assertion)  # resolve #AssertionID inside the assertion only
     signature = standalone.find(f"{{{DSIG_NS}}}Signature")
     if signature is None:
@@ -195,21 +213,17 @@ def _check_signature(
         raise TokenError("assertion signer certificate unreadable", system="sts") from exc
     if not certs or certs[0] not in sts:
         raise TokenError("assertion not signed by a trusted STS", system="sts", code="forged")
-    signer_cert = certs[0]
+    signer = VerifiedSigner(certs[0], tuple(certs[1:]))
+    _check_chain(signer, trusted, now)
     try:
-        verify_chain(signer_cert, certs[1:], trusted=trusted, now=now)
         XMLVerifier().verify(
             standalone,
-            x509_cert=signer_cert,
+            x509_cert=signer.certificate,
             id_attribute=SAML_ID_ATTRIBUTE,
             expect_config=SignatureConfiguration(
                 location="./", signature_methods=_SIG_METHODS, digest_algorithms=_DIGESTS
             ),
         )
-    except SignatureError as exc:
-        raise TokenError(
-            f"assertion signer not trusted: {exc.detail}", system="sts", code="forged"
-        ) from exc
     except (InvalidSignature, InvalidInput) as exc:
         raise TokenError(
             f"assertion signature invalid: {exc}", system="sts", code="forged"
@@ -221,6 +235,22 @@ def _check_signature(
         raise TokenError(
             "assertion signature does not cover the assertion", system="sts", code="forged"
         )
+    return signer
+
+
+def _check_signature(
+    assertion: etree._Element,
+    trusted: Sequence[x509.Certificate],
+    sts: Sequence[x509.Certificate],
+    now: datetime,
+    signatures: VerifiedSignatures,
+) -> None:
+    key = signature_key(assertion, trusted, sts)
+    signer = signatures.lookup(key)
+    if signer is not None:  # these bytes verified under these anchors (see VerifiedSignatures)
+        _check_chain(signer, trusted, now)  # certificate validity depends on now (~7 µs)
+        return
+    signatures.remember(key, _verify_signature(assertion, trusted, sts, now))
 
 
 def verify_assertion(
@@ -231,11 +261,15 @@ def verify_assertion(
     now: datetime,
     max_skew: timedelta = timedelta(minutes=5),
     holder: x509.Certificate | None = None,
+    signatures: VerifiedSignatures = PROCESS_SIGNATURES,
 ) -> VerifiedAssertion:
-    """Check the STS signature, the validity window and (when given) the holder key."""
+    """Check the STS signature, the validity window and (when given) the holder key.
+
+    ``signatures`` remembers signatures that verified, so reusing one token skips signxml.
+    """
     if assertion.tag != _q("Assertion") or assertion.get("MajorVersion") != "1":
         raise TokenError("not a SAML 1.1 assertion", system="sts", code="malformed")
-    _check_signature(assertion, trusted, sts, now)
+    _check_signature(assertion, trusted, sts, now, signatures)
     conditions = assertion.find(_q("Conditions"))
     if conditions is None:
         raise TokenError("assertion has no Conditions", system="sts", code="malformed")

@@ -154,7 +154,7 @@ def create_client(
     return SoapClient(client, AsyncServiceProxy(client, bound, address=address), system)  # type: ignore[no-untyped-call]  # zeep is untyped
 
 
-def _status_error(status: int, *, system: str, operation: str) -> HubError:
+def status_error(status: int, *, system: str, operation: str) -> HubError:
     if status in _UNAVAILABLE_STATUS or status >= 500:
         return DownstreamUnavailable(
             f"HTTP {status}", system=system, operation=operation, code=f"http-{status}"
@@ -165,12 +165,21 @@ def _status_error(status: int, *, system: str, operation: str) -> HubError:
 
 
 def _fault(exc: zx.Fault, *, system: str, operation: str) -> HubError:
-    faultcode = str(exc.code or "")
-    code = faultcode
+    code = None
     if exc.detail is not None:
-        found = exc.detail.findtext(".//{*}Code") or exc.detail.findtext(".//Code")
-        code = found or faultcode
-    detail = f"SOAP fault {faultcode}: {exc.message}"
+        code = exc.detail.findtext(".//{*}Code") or exc.detail.findtext(".//Code")
+    return fault_error(
+        str(exc.code or ""), str(exc.message), code, system=system, operation=operation
+    )
+
+
+def fault_error(
+    faultcode: str, message: str, detail_code: str | None, *, system: str, operation: str
+) -> HubError:
+    """The HubError for a SOAP 1.1 Fault (``faultcode``, ``faultstring``, an eHealth ``Code``
+    in ``detail``); shared by zeep's path and :mod:`.soap_lean`."""
+    code = detail_code or faultcode
+    detail = f"SOAP fault {faultcode}: {message}"
     if faultcode.endswith("Client"):
         return BusinessRejection(detail, system=system, operation=operation, code=code)
     retry = faultcode.endswith("Server")
@@ -197,7 +206,7 @@ def _translate_zeep(exc: zx.Error, *, system: str, operation: str) -> HubError:
     if isinstance(exc, zx.Fault):
         return _fault(exc, system=system, operation=operation)
     if isinstance(exc, zx.TransportError):
-        return _status_error(int(exc.status_code or 0), system=system, operation=operation)
+        return status_error(int(exc.status_code or 0), system=system, operation=operation)
     if isinstance(exc, zx.ValidationError):
         path = ".".join(map(str, exc.path or ()))
         return InvalidInput(
@@ -225,7 +234,7 @@ def _translate_zeep(exc: zx.Error, *, system: str, operation: str) -> HubError:
 def _translate_httpx(exc: Exception, *, system: str, operation: str) -> HubError:
     name = type(exc).__name__
     if isinstance(exc, httpx.HTTPStatusError):
-        return _status_error(exc.response.status_code, system=system, operation=operation)
+        return status_error(exc.response.status_code, system=system, operation=operation)
     if isinstance(exc, httpx.TimeoutException):
         return DownstreamUnavailable(
             f"timeout: {name}", code="timeout", system=system, operation=operation

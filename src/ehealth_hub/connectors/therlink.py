@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from ehealth_hub.connectors.intrahub import HCPARTY_QUALITY
+from ehealth_hub.connectors.hubservices_xml import HCPARTY_QUALITY
 from ehealth_hub.connectors.ports import Actor, TherapeuticLink
 from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, InvalidInput

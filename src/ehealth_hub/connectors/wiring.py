@@ -21,7 +21,7 @@ from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.intrahub import HubExclusions, HubRecords, IntraHubClient
+from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
@@ -31,6 +31,7 @@ from ehealth_hub.connectors.resilience import (
     RetryPolicy,
 )
 from ehealth_hub.connectors.soap import create_client, wsdl_path
+from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.errors import HubError
@@ -41,7 +42,6 @@ EHBOX_NS = "{urn:be:fgov:ehealth:ehbox:wsdl:v3}"
 OWN_WSDL = {
     "consent": "consent_v3.wsdl",
     "therlink": "therlink_v1.wsdl",
-    "intrahub": "intrahub_v3.wsdl",
     "addressbook": "addressbook_v1.wsdl",
     "ehbox": "ehbox_v3.wsdl",
 }
@@ -129,6 +129,18 @@ def _soap(
     return ProtectedSoap(soap, Resilience(name, policy(settings.endpoints, name)), tokens)
 
 
+def _intrahub(
+    settings: Settings, http: HttpClients, trust: TrustLayer, clock: Clock, name: str, url: str
+) -> ProtectedSoap:
+    """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path)."""
+    lean = LeanSoapClient(http.for_url(url), url, ACTIONS, system=name, clock=clock, ttl=trust.ttl)
+
+    async def tokens(actor: Actor) -> Any:
+        return await trust.token(actor.nihii, actor.quality)
+
+    return ProtectedSoap(lean, Resilience(name, policy(settings.endpoints, name)), tokens)
+
+
 def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:
     """End-to-end sealing for eHealthBox and IntraHub: each actor seals with its own keys."""
     return EteeSealing(
@@ -178,7 +190,11 @@ def build_connectors(
     sealing = _sealing(trust, clock)
     hubs = [
         IntraHubClient(
-            key, conf.hub_ids.get(key, ""), soap("intrahub", key, url), clock=clock, sealing=sealing
+            key,
+            conf.hub_ids.get(key, ""),
+            _intrahub(settings, http, trust, clock, key, url),
+            clock=clock,
+            sealing=sealing,
         )
         for key, url in conf.hubs.items()
     ]

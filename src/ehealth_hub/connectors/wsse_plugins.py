@@ -48,6 +48,18 @@ def use_credential(credential: Credential) -> Iterator[Credential]:
         _CREDENTIAL.reset(reset)
 
 
+def bound_token() -> SamlToken:
+    """The token bound by :func:`use_token`; SignatureError when none is (nothing is sent)."""
+    token = _TOKEN.get()
+    if token is None:
+        raise SignatureError(
+            "no SAML token bound for this call (use wsse.use_token)",
+            system="wsse",
+            code="no-token",
+        )
+    return token
+
+
 class WsseSignPlugin(Plugin):
     """Signs every outgoing envelope.
 
@@ -80,13 +92,7 @@ class WsseSignPlugin(Plugin):
                     "no credential bound for this call", system="wsse", code="no-credential"
                 )
             return sign_envelope(envelope, credential, ttl=self.ttl, now=self.clock()), http_headers
-        token = _TOKEN.get()
-        if token is None:
-            raise SignatureError(
-                "no SAML token bound for this call (use wsse.use_token)",
-                system="wsse",
-                code="no-token",
-            )
+        token = bound_token()
         signed = sign_envelope(
             envelope, token.holder, assertion=token.assertion, ttl=self.ttl, now=self.clock()
         )

@@ -31,12 +31,13 @@ import structlog
 
 from ehealth_hub.connectors.ports import Actor, RecordSourcePort, TransactionRef
 from ehealth_hub.consent.model import AccessRequest, Purpose
-from ehealth_hub.consent.permit import Permit
+from ehealth_hub.consent.permit import Permit, require
 from ehealth_hub.errors import HostileXmlError, HubError, InvalidInput
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.identifiers import mask_ssins_in_text
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
+from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.summary import SourceResult, assemble
 
@@ -64,6 +65,7 @@ class RecordsService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 512,
         thread_threshold_bytes: int = 256 * 1024,
+        contents: ContentCache | None = None,
     ) -> None:
         self.gate = gate
         self.sources = tuple(sources)
@@ -73,6 +75,10 @@ class RecordsService:
         self._cache: OrderedDict[str, Json] = OrderedDict()
         self._cache_size = cache_size
         self._thread_threshold = thread_threshold_bytes
+        self.contents = (
+            contents if contents is not None else ContentCache(ttl_seconds=0, max_bytes=0)
+        )
+        """Transactions already read (off unless given: ``settings.records``)."""
 
     async def summary(
         self,
@@ -120,7 +126,7 @@ class RecordsService:
             async with asyncio.timeout(self.timeout):
                 refs = await source.list_transactions(permit, actor, types=types)
                 answers = await asyncio.gather(
-                    *(source.get_transaction(permit, actor, r) for r in refs),
+                    *(self._content(source, permit, actor, r) for r in refs),
                     return_exceptions=True,
                 )
         except HubError as exc:
@@ -130,6 +136,24 @@ class RecordsService:
         except TimeoutError:
             return _failed(source.name, display, f"no answer within {self.timeout:g} s")
         return await self._translate(source.name, display, permit.patient_ssin, refs, answers)
+
+    async def _content(
+        self, source: RecordSourcePort, permit: Permit, actor: Actor, ref: TransactionRef
+    ) -> bytes:
+        """The transaction's KMEHR: from the content cache when this provider read this
+        version before (the permit is checked either way), else from the source."""
+        key = self.contents.key(actor, permit.patient_ssin, ref)
+        if key is not None:
+            require(
+                permit, action="read-dossier", patient_ssin=permit.patient_ssin, now=self.clock()
+            )
+            kept = self.contents.get(key)
+            if kept is not None:
+                return kept
+        content = await source.get_transaction(permit, actor, ref)
+        if key is not None:
+            self.contents.put(key, content)
+        return content
 
     async def _translate(
         self,

@@ -9,9 +9,11 @@ from ehealth_hub.connectors.ports import AddressBookPort, MailboxPort, RecordSou
 from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.consent.permit import Permit
 from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.notes import DESTINATION, NoteDelivery, NotesService
 from ehealth_hub.services.records import RecordsService
+from ehealth_hub.settings import RecordsSettings
 
 if TYPE_CHECKING:
     from ehealth_hub.bootstrap import Container
@@ -52,6 +54,7 @@ def wire_from_ports(container: Container) -> None:
         sources=ports.sources,
         addressbook=ports.addressbook,
         mailbox=ports.mailbox,
+        records=container.settings.records,
     )
 
 
@@ -63,14 +66,19 @@ def wire_journeys(
     addressbook: AddressBookPort,
     mailbox: MailboxPort,
     displays: Mapping[str, str] | None = None,
-    source_timeout_seconds: float = 10.0,
+    records: RecordsSettings | None = None,
 ) -> None:
     """Build the records and notes services and register the ``ehbox`` delivery destination."""
+    conf = records or RecordsSettings()
     container.records = RecordsService(
         gate,
         sources,
         displays={**SOURCE_NAMES, **(displays or {})},
-        timeout_seconds=source_timeout_seconds,
+        timeout_seconds=conf.source_timeout_seconds,
+        contents=ContentCache(
+            ttl_seconds=conf.content_cache_seconds,
+            max_bytes=conf.content_cache_megabytes * 1024 * 1024,
+        ),
     )
     container.notes = NotesService(gate, addressbook, container.engine, audit=container.audit_log)
     if container.delivery is not None and DESTINATION not in container.delivery.destinations:

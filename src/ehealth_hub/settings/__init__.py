@@ -38,6 +38,7 @@ from ehealth_hub.settings.consent import AuditSettings, ConsentSettings, RoleRul
 from ehealth_hub.settings.delivery import DeliverySettings, RetentionSettings, RetryPolicySettings
 from ehealth_hub.settings.endpoints import EndpointSettings, GpSystemSettings
 from ehealth_hub.settings.mycarenet import FederationSettings, MyCareNetSettings
+from ehealth_hub.settings.records import RecordsSettings
 from ehealth_hub.settings.trust import TrustSettings
 
 Environment = Literal["sandbox", "acceptance", "production"]
@@ -55,6 +56,7 @@ __all__ = [
     "GpSystemSettings",
     "LogSettings",
     "MyCareNetSettings",
+    "RecordsSettings",
     "RetentionSettings",
     "RetryPolicySettings",
     "RoleRule",
@@ -100,6 +102,8 @@ class Settings(BaseSettings):
     """The eHealth connectors: endpoints, regional hubs, GP systems, timeouts, retries."""
     mycarenet: MyCareNetSettings = MyCareNetSettings()
     """MyCareNet: licence, endpoints, claim wait, per-federation routing."""
+    records: RecordsSettings = RecordsSettings()
+    """``Patient/$summary`` reads: per-source timeout, the content cache."""
 
     @classmethod
     def settings_customise_sources(

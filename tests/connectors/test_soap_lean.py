@@ -1,0 +1,165 @@
+"""The zeep-less SOAP path of IntraHub: the same messages zeep built from the WSDL, and every
+way an answer can go wrong translated like :mod:`ehealth_hub.connectors.soap` does."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import httpx
+import pytest
+import zeep
+from lxml import etree
+
+from ehealth_hub.connectors.hubservices_xml import (
+    add,
+    coded,
+    request,
+    select_patient,
+)
+from ehealth_hub.connectors.intrahub import ACTIONS
+from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.soap import wsdl_path
+from ehealth_hub.connectors.soap_lean import LeanSoapClient
+from ehealth_hub.errors import (
+    BusinessRejection,
+    DownstreamProtocolError,
+    DownstreamUnavailable,
+    HostileXmlError,
+    SignatureError,
+)
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+SARAH = Actor("11530231003", "doctor")
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def _client(transport: httpx.MockTransport | None = None) -> LeanSoapClient:
+    http = httpx.AsyncClient(transport=transport or httpx.MockTransport(_unreachable))
+    return LeanSoapClient(http, "https://hub.test/v3", ACTIONS, system="rsw", clock=lambda: NOW)
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise AssertionError("nothing may be sent")
+
+
+def _answer(body: bytes, status: int = 200, content_type: str = "text/xml") -> etree._Element:
+    response = httpx.Response(status, content=body, headers={"content-type": content_type})
+    return _client().answer(response, "GetTransactionList")
+
+
+def _envelope(inner: str) -> bytes:
+    return f'<s:Envelope xmlns:s="{SOAP}"><s:Body>{inner}</s:Body></s:Envelope>'.encode()
+
+
+def _zeep_payload(operation: str, **kwargs: object) -> bytes:
+    client = zeep.Client(wsdl_path("intrahub_v3.wsdl"))  # type: ignore[no-untyped-call]  # zeep is untyped
+    envelope = client.create_message(client.service, operation, **kwargs)
+    body = envelope.find(f"{{{SOAP}}}Body")
+    return etree.tostring(body[0], method="c14n", exclusive=True)
+
+
+def _zeep_header() -> dict[str, object]:
+    kid = {"_value_1": "11530231003.r1", "S": "ID-KMEHR", "SV": "1.0"}
+    party = {
+        "id": [{"_value_1": SARAH.nihii, "S": "ID-HCPARTY", "SV": "1.0"}],
+        "cd": [{"_value_1": "persphysician", "S": "CD-HCPARTY", "SV": "1.1"}],
+    }
+    return {  # NOW in Brussels (CET in March): 10:30
+        "id": kid,
+        "author": {"hcparty": [party]},
+        "date": date(2026, 3, 2),
+        "time": time(10, 30),
+    }
+
+
+def test_builds_the_get_transaction_list_request_zeep_builds_from_the_wsdl() -> None:
+    ours = request("GetTransactionList", SARAH, now=NOW, request_id="r1")
+    period = add(select_patient(ours, "85031212362"), "transaction")
+    coded(period, "cd", "sumehr", "CD-TRANSACTION")
+    add(period, "begindate", "2025-01-01")
+    theirs = _zeep_payload(
+        "GetTransactionList",
+        request=_zeep_header(),
+        select={
+            "patient": {"id": [{"_value_1": "85031212362", "S": "ID-PATIENT", "SV": "1.0"}]},
+            "transaction": {
+                "cd": [{"_value_1": "sumehr", "S": "CD-TRANSACTION", "SV": "1.0"}],
+                "begindate": date(2025, 1, 1),
+            },
+        },
+    )
+    assert _same_tree(etree.tostring(ours, method="c14n", exclusive=True), theirs)
+
+
+def _same_tree(left: bytes, right: bytes) -> bool:
+    """Equal element names, attributes and texts (prefixes may differ)."""
+
+    def shape(node: etree._Element) -> tuple[object, ...]:
+        kids = tuple(shape(c) for c in node)
+        text = (node.text or "").strip()
+        return (node.tag, tuple(sorted(node.attrib.items())), text, kids)
+
+    return shape(etree.fromstring(left)) == shape(etree.fromstring(right))
+
+
+async def test_refuses_to_send_without_a_bound_token() -> None:
+    client = _client()
+    with pytest.raises(SignatureError):
+        await client.call("GetTransactionList", payload=etree.Element("x"))
+
+
+def test_refuses_a_hostile_answer_before_reading_it() -> None:
+    hostile = b'<!DOCTYPE x [<!ENTITY e "boom">]>' + _envelope("<a>&e;</a>")
+    with pytest.raises(HostileXmlError):
+        _answer(hostile)
+
+
+def test_a_gateway_error_without_xml_is_unavailable() -> None:
+    with pytest.raises(DownstreamUnavailable) as caught:
+        _answer(b"bad gateway", status=502, content_type="text/plain")
+    assert caught.value.code == "http-502"
+
+
+def test_a_non_xml_success_is_a_protocol_error() -> None:
+    with pytest.raises(DownstreamProtocolError, match="not XML"):
+        _answer(b"{}", content_type="application/json")
+
+
+def test_an_envelope_without_body_content_is_a_protocol_error() -> None:
+    with pytest.raises(DownstreamProtocolError, match="no SOAP Body"):
+        _answer(_envelope(""))
+
+
+def test_truncated_xml_is_a_protocol_error() -> None:
+    with pytest.raises(DownstreamProtocolError, match="malformed"):
+        _answer(_envelope("<a>")[:40])
+
+
+def test_a_client_fault_is_a_rejection_with_the_ehealth_code() -> None:
+    fault = (
+        f'<s:Fault xmlns:s="{SOAP}"><faultcode>s:Client</faultcode>'
+        "<faultstring>bad</faultstring><detail><Code>SOA-00003</Code></detail></s:Fault>"
+    )
+    with pytest.raises(BusinessRejection) as caught:
+        _answer(_envelope(fault), status=500)
+    assert caught.value.code == "SOA-00003"
+    assert not caught.value.retryable
+
+
+def test_a_server_fault_is_a_retryable_protocol_error() -> None:
+    fault = (
+        f'<s:Fault xmlns:s="{SOAP}"><faultcode>s:Server</faultcode>'
+        "<faultstring>busy</faultstring></s:Fault>"
+    )
+    with pytest.raises(DownstreamProtocolError) as caught:
+        _answer(_envelope(fault), status=500)
+    assert caught.value.retryable
+
+
+def test_an_error_status_with_a_normal_body_is_still_an_error() -> None:
+    with pytest.raises(DownstreamUnavailable):
+        _answer(_envelope("<a/>"), status=503)
+
+
+def test_answers_the_first_body_element() -> None:
+    assert _answer(_envelope('<a xmlns="urn:x"><b/></a>')).tag == "{urn:x}a"
