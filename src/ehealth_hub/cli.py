@@ -72,7 +72,7 @@ def serve(
 
     settings = settings_or_exit()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server=True),
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_config=None,

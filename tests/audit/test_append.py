@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
@@ -85,3 +85,41 @@ async def test_appends_from_several_processes_keep_one_unbroken_chain(
     assert report.ok, report.problems
     assert report.records == (workers + 1) * count
     assert len(set(await ids_in_chain_order(engine))) == (workers + 1) * count
+
+
+async def test_concurrent_appends_commit_together(engine: AsyncEngine) -> None:
+    commits: list[int] = []
+    event.listen(engine.sync_engine, "commit", lambda conn: commits.append(1))
+    log = AuditLog()
+    heads = await asyncio.gather(*(log.append(engine, record(n)) for n in range(50)))
+    assert [h.seq for h in heads] == list(range(1, 51))
+    assert len(commits) < 10  # group commit: the first alone, then the 49 that queued behind it
+    assert (await verify(engine, [])).ok
+
+
+async def test_a_record_at_fault_fails_alone_in_its_batch(engine: AsyncEngine) -> None:
+    log = AuditLog()
+    await log.append(engine, record(7))
+    results = await asyncio.gather(
+        *(log.append(engine, record(n)) for n in range(20)), return_exceptions=True
+    )
+    failed = [n for n, r in enumerate(results) if isinstance(r, BaseException)]
+    assert failed == [7]
+    assert isinstance(results[7], Conflict)
+    report = await verify(engine, [])
+    assert report.ok, report.problems
+    assert report.records == 20
+
+
+async def test_a_cancelled_caller_still_gets_its_record_written(engine: AsyncEngine) -> None:
+    log = AuditLog()
+    first = asyncio.ensure_future(log.append(engine, record(1)))
+    second = asyncio.ensure_future(log.append(engine, record(2)))
+    await asyncio.sleep(0)
+    second.cancel()
+    await first
+    for _ in range(200):  # the writer finishes the batch on its own
+        if len(await ids_in_chain_order(engine)) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert await ids_in_chain_order(engine) == ["evt-1", "evt-2"]

@@ -6,8 +6,10 @@ can pass a container wired with fakes. Routers are included here, one line each.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -33,15 +35,41 @@ from ehealth_hub.api.routes import (
 from ehealth_hub.bootstrap import Container, build_container
 from ehealth_hub.settings import Settings
 
+YOUNG_GENERATION: Final = 50_000
+"""Allocations between two collections of the youngest generation (CPython's default: 700)."""
 
-def create_app(settings: Settings, *, container: Container | None = None) -> FastAPI:
-    """The hub's API for ``settings`` (or for an already built ``container``)."""
+
+def tune_gc() -> None:
+    """Garbage collection for a long-running server process (``ehealth-hub serve``).
+
+    Why: a read allocates thousands of short-lived dicts (FHIR JSON), so with CPython's default
+    threshold the collector ran every few hundred allocations and, every tenth of those, walked
+    the long-lived objects (translation caches, the container): ~12% of the CPU of a read and
+    a p99 of 107 ms against 17 ms without it (benchmarks/api.py, 1 client). Freezing moves what
+    start-up built out of the collector's reach (it lives as long as the process); the larger
+    young threshold makes collections rarer. Reference counting still frees acyclic garbage at
+    once; cycles wait a little longer. Not for tests or short commands: frozen objects are never
+    collected, even when they become unreachable.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION, middle, old)
+
+
+def create_app(
+    settings: Settings, *, container: Container | None = None, server: bool = False
+) -> FastAPI:
+    """The hub's API for ``settings`` (or for an already built ``container``); ``server``:
+    this process only serves the API (``ehealth-hub serve``), see :func:`tune_gc`."""
     registry = container.metrics if container is not None else CollectorRegistry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = container or await build_container(settings, metrics=registry)
         app.state.container = built
+        if server:
+            tune_gc()
         try:
             yield
         finally:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from ehealth_hub.connectors.network import network_client
 from ehealth_hub.connectors.soap import translate
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.connectors.wiring import (
@@ -74,7 +75,7 @@ class ConnectorStack:
                 base_url="http://simulators.sandbox",
             )
         self.http = HttpClients(
-            sandbox_client, httpx.AsyncClient(timeout=settings.endpoints.timeout_seconds)
+            sandbox_client, network_client(timeout=settings.endpoints.timeout_seconds)
         )
         trust = self.trust = TrustLayer.from_settings(
             settings,
