@@ -1,33 +1,34 @@
 """Consented ``Patient/$summary`` reads per second, latency percentiles and the hub's own overhead.
 
-The sandbox hub (SQLite, real connectors: WS-Security signing, zeep, the consent gate with its
-audit trail, the KMEHR -> FHIR mappings) reads An's records (RSW, Vitalink and her GP's system;
-Abrumet and CoZo answer empty lists) from the in-process simulators without added latency, as the
-consultation app acting for Dr Vermeulen, over HTTP (httpx ASGI transport, SMART token).
+The sandbox hub (SQLite, real connectors: WS-Security signing, the consent gate with its audit
+trail, the KMEHR -> FHIR mappings, ``create_app(server=True)`` as ``ehealth-hub serve`` runs it,
+on uvloop) reads An's records (RSW, Vitalink and her GP's system; Abrumet and CoZo answer empty
+lists) as the consultation app acting for Dr Vermeulen, over HTTP (httpx ASGI transport, SMART
+token). The simulators answer without added latency.
 
-* floor (same run): the simulators' own time per read, measured by a timing middleware around the
-  simulators' ASGI app and attributed to the read that caused it (a context variable follows each
-  read into the hub's concurrent source calls); ``1 / floor`` is the most reads/s the simulators
-  alone would allow on this process;
-* sequential: 1 client, latency and overhead (= latency - simulators' time of that read);
-* concurrent: 50 clients for ``EHEALTH_HUB_BENCH_SECONDS`` (default 20): reads/s, p50/p95/p99
-  latency and overhead. Under load the overhead includes queueing behind other reads' work.
+Where the simulators run (``--simulators``):
 
-``--simulators process`` serves the simulators from a child process (uvicorn on a loopback port
-chosen by the OS) instead of the hub's event loop: the hub's sandbox httpx client then speaks real
-HTTP to them; a read's simulators' time is the wait for each answer's headers, and their CPU is
-the child's process CPU over the phase (asked at ``/_bench/cpu``) divided by the reads.
+* ``process`` (default): their own process (uvicorn on a loopback port), reached as the real
+  systems are: the hub's endpoints point at that port and its network client (httpx over
+  aiohttp) calls them. A read's simulators' time is the union of the waits for its calls'
+  answers (an httpx event hook); their CPU is the child's process CPU over the phase (asked at
+  ``/_bench/cpu``) divided by the reads; the hub's CPU is this process's CPU (load generator
+  included) divided by the reads. On a 2-core machine the two processes share both cores.
+* ``in-process``: on the hub's event loop behind the sandbox's ASGI client; a timing middleware
+  attributes each simulator request's time and thread CPU to the read that caused it.
 
-The simulators run on the hub's own event loop and take CPU from it, so the CPU time is accounted
-too: the middleware adds each simulator request's thread CPU time to its read, and the process CPU
-time of each phase (all threads: the loop, aiosqlite's thread) minus the simulators' share is the
-hub's own CPU per read, the figure that bounds the reads/s of one hub process per core.
+Phases (same run): the **floor** is the simulators' own cost per read (``1 / floor`` = the most
+reads/s the simulators alone allow); **1 client** (latency, overhead = latency - simulators'
+time); **50 clients as fast as they can** (saturation: reads/s; latency there is queueing,
+50 / reads/s); **50 clients at ``--rate`` reads/s offered** (default 200: each client starts a
+read every 50 / rate s, or at once when its last one ran late): latency and overhead under the
+target load, which is what a user of the hub sees.
 
 Targets (issue 9): >= 200 reads/s and p99 overhead <= 25 ms with 50 concurrent clients.
-Run: ``python -m benchmarks.api [--database postgresql://postgres@127.0.0.1:5432/NAME]`` (< 60 s
-after the first run, which derives the sandbox PKI into ``var/bench/pki``). Default: a temporary
-SQLite file. With a PostgreSQL URL the database NAME must not exist: the benchmark creates it and
-drops it afterwards.
+Run: ``python -m benchmarks.api [--database postgresql://postgres@127.0.0.1:5432/NAME]
+[--simulators in-process] [--rate 200]`` (~70 s after the first run, which derives the sandbox
+PKI into ``var/bench/pki``; ``EHEALTH_HUB_BENCH_SECONDS`` per loaded phase, default 20). With a
+PostgreSQL URL the database NAME must not exist: the benchmark creates and drops it.
 """
 
 from __future__ import annotations
@@ -35,28 +36,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
-import multiprocessing
 import os
-import socket
+import random
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from benchmarks.api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
-from ehealth_hub.bootstrap import Container
-from ehealth_hub.connectors.network import LIMITS, NetworkTransport
+from ehealth_hub.connectors.network import network_client
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import consultation_consent
-from ehealth_hub.settings import load_settings
+from ehealth_hub.settings import Settings, load_settings
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("EHEALTH_HUB_BENCH_SECONDS", "20"))
@@ -72,17 +74,6 @@ class Read:
     simulators: float = 0.0
     simulators_cpu: float = 0.0
     calls: int = 0
-    waits: list[tuple[float, float]] = field(default_factory=list)
-    """Remote simulators: (sent, answered) of each call; concurrent calls overlap."""
-
-    def waited(self) -> float:
-        """How long at least one remote simulator call was pending (union of the waits)."""
-        total, end = 0.0, float("-inf")
-        for start, stop in sorted(self.waits):
-            if stop > end:
-                total += stop - max(start, end)
-                end = stop
-        return total
 
 
 CURRENT: contextvars.ContextVar[Read | None] = contextvars.ContextVar("bench_read", default=None)
@@ -155,10 +146,42 @@ async def one_read(app: SandboxApp, ssin: str, phase: Phase) -> None:
     finally:
         CURRENT.reset(token)
     read.latency = time.perf_counter() - started
+    if read.calls == 0:  # simulators elsewhere: the hub says how long it waited for them
+        read.simulators = downstream_seconds(response.headers.get("server-timing", ""))
     if response.status_code == 200 and '"OperationOutcome"' not in response.text:
         phase.reads.append(read)
     else:
         phase.failures += 1
+
+
+def downstream_seconds(header: str) -> float:
+    """The ``downstream`` duration of a ``Server-Timing`` header, in seconds."""
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "downstream":
+            return float(params.split("dur=", 1)[1].split(";")[0]) / 1000
+    return 0.0
+
+
+async def paced(app: SandboxApp, ssin: str, seconds: float, rate: float) -> Phase:
+    """``CLIENTS`` clients sharing an offered load of ``rate`` reads/s: each starts a read every
+    ``CLIENTS / rate`` s (staggered, a random start), or at once when its previous read ran late."""
+    phase = Phase()
+    period = CLIENTS / rate
+    deadline = time.perf_counter() + seconds
+
+    async def client(offset: float) -> None:
+        due = time.perf_counter() + offset
+        while due < deadline:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            await one_read(app, ssin, phase)
+            due += period
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(client(random.uniform(0, period)) for _ in range(CLIENTS)))
+    phase.elapsed = time.perf_counter() - started
+    phase.cpu = time.process_time() - cpu
+    return phase
 
 
 async def concurrent(app: SandboxApp, ssin: str, seconds: float) -> Phase:
@@ -176,128 +199,82 @@ async def concurrent(app: SandboxApp, ssin: str, seconds: float) -> Phase:
     return phase
 
 
-class RemoteSimulators(httpx.AsyncBaseTransport):
-    """Sends the sandbox client's requests to the simulators' process over loopback HTTP and
-    adds the wait for each answer to the read that caused it."""
+@dataclass
+class Bench:
+    """Where the hub and the simulators run, and how to read their CPU time."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inner = NetworkTransport(limits=LIMITS)  # the hub's network client, as in production
+    remote: RemoteSimulators | None
+    served: ServedHub | None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self.port)
-        started = time.perf_counter()
-        try:
-            return await self.inner.handle_async_request(request)
-        finally:
-            read = CURRENT.get()
-            if read is not None:
-                read.waits.append((started, time.perf_counter()))
-                read.simulators = read.waited()
-                read.calls += 1
+    def hub_cpu(self) -> float:
+        """The hub's CPU seconds so far: the serving processes, or this process (in-process)."""
+        return self.served.cpu() if self.served else time.process_time()
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def cpu(self) -> float:
-        """The simulators' process CPU time so far."""
-        async with httpx.AsyncClient() as client:
-            answer = await client.get(f"http://127.0.0.1:{self.port}/_bench/cpu")
-            return float(answer.text)
+    def sim_cpu(self) -> float | None:
+        return self.remote.cpu() if self.remote else None
 
 
-def loopback_listener() -> socket.socket:
-    """A listening socket on a free loopback port, made with protocol IPPROTO_TCP explicitly.
-
-    Why: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose ``proto`` is IPPROTO_TCP,
-    and ``socket.create_server`` leaves it 0; the connections accepted from such a socket wait
-    for the peer's delayed ACK on every response (44 ms per request here instead of 0.5 ms).
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    return sock
+async def measured(bench: Bench, phase: Callable[[], Awaitable[Phase]]) -> Phase:
+    """Run ``phase`` and charge it the hub's and the simulators' CPU time it took."""
+    hub, sims = bench.hub_cpu(), bench.sim_cpu()
+    result = await phase()
+    result.cpu = bench.hub_cpu() - hub
+    after = bench.sim_cpu()
+    if sims is not None and after is not None:
+        result.remote_cpu = after - sims
+    return result
 
 
-def serve_simulators(pki_dir: Path, sock: socket.socket) -> None:
-    """The child process: every simulator, plus ``GET /_bench/cpu``, on ``sock``."""
-    import uvicorn
-    from starlette.responses import PlainTextResponse
-
-    from ehealth_hub.fixtures.pki import SandboxPki
-    from ehealth_hub.fixtures.simulate import build_simulators
-
-    simulators = build_simulators(
-        SandboxPki.load_or_create(pki_dir), clock=lambda: datetime.now(UTC)
-    )
-
-    async def cpu(_request: object) -> PlainTextResponse:
-        return PlainTextResponse(repr(time.process_time()))
-
-    simulators.app.add_route("/_bench/cpu", cpu)
-    config = uvicorn.Config(simulators.app, log_level="error", lifespan="off", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+async def sequential(app: SandboxApp, ssin: str) -> Phase:
+    phase = Phase()
+    started = time.perf_counter()
+    for _ in range(SEQUENTIAL):
+        await one_read(app, ssin, phase)
+    phase.elapsed = time.perf_counter() - started
+    return phase
 
 
-async def prepare(
-    container: Container, http: httpx.AsyncClient, remote: RemoteSimulators | None
-) -> None:
-    """Build the connectors, time the simulators (in-process or remote), wait until ready."""
-    assert container.connectors is not None
-    await container.connectors.get()
-    if remote is None:
-        container.connectors.simulators.app.add_middleware(SimulatorTimer)
-    else:
-        assert container.connectors.http is not None
-        assert container.connectors.http.sandbox is not None
-        # the benchmark re-points the sandbox client; httpx has no public setter for it
-        container.connectors.http.sandbox._transport = remote
+async def phases(
+    bench: Bench, http: httpx.AsyncClient, settings: Settings, rate: float
+) -> list[Phase]:
+    """Consent, warm-up, then the measured phases (see the module docstring)."""
     for _ in range(240):
         if (await http.get("/health/ready")).status_code == 200:
-            return
+            break
         await asyncio.sleep(0.25)
-    raise RuntimeError("the sandbox hub did not become ready")
+    sarah, an = sandbox.practitioner("sarah"), sandbox.patient("an")
+    app = SandboxApp(http, "consult-app", token_endpoint(settings), sarah.nihii)
+    consent = consultation_consent(an, sarah, start=datetime.now(UTC), minutes=120)
+    assert (await app.post("/fhir/Consent", consent)).status_code == 201
+    for _ in range(10):
+        await one_read(app, an.ssin, Phase())
+    return [
+        await measured(bench, lambda: sequential(app, an.ssin)),
+        await measured(bench, lambda: concurrent(app, an.ssin, SECONDS)),
+        await measured(bench, lambda: paced(app, an.ssin, SECONDS, rate)),
+    ]
 
 
-async def run(
-    database_url: str, data_dir: Path, remote: RemoteSimulators | None
-) -> tuple[Phase, Phase]:
-    """The warm-up, sequential and concurrent phases against a fresh hub on ``database_url``."""
-    settings = load_settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        trust={"pki_dir": PKI_DIR},
-        log={"level": "error", "json_output": True},
-    )
+async def run(settings: Settings, bench: Bench, rate: float) -> list[Phase]:
+    """The phases against a fresh hub: served by ``ehealth-hub serve``, or in this process."""
+    if bench.served is not None:
+        await bench.served.ready()
+        async with network_client(timeout=60) as http:
+            http.base_url = httpx.URL(bench.served.base_url)
+            return await phases(bench, http, settings, rate)
     hub = create_app(settings, server=True)  # as `ehealth-hub serve` runs it
     async with hub.router.lifespan_context(hub):
+        container = hub.state.container
+        assert container.connectors is not None
+        await container.connectors.get()
+        if bench.remote is None:
+            container.connectors.simulators.app.add_middleware(SimulatorTimer)
         transport = httpx.ASGITransport(app=hub)
         limits = httpx.Limits(max_connections=None)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://hub", limits=limits
         ) as http:
-            await prepare(hub.state.container, http, remote)
-            sarah, an = sandbox.practitioner("sarah"), sandbox.patient("an")
-            app = SandboxApp(http, "consult-app", token_endpoint(settings), sarah.nihii)
-            consent = consultation_consent(an, sarah, start=datetime.now(UTC), minutes=120)
-            assert (await app.post("/fhir/Consent", consent)).status_code == 201
-            warm = Phase()
-            for _ in range(10):
-                await one_read(app, an.ssin, warm)
-            sequential = Phase()
-            sim_cpu = await remote.cpu() if remote else 0.0
-            started, cpu = time.perf_counter(), time.process_time()
-            for _ in range(SEQUENTIAL):
-                await one_read(app, an.ssin, sequential)
-            sequential.elapsed = time.perf_counter() - started
-            sequential.cpu = time.process_time() - cpu
-            if remote is not None:
-                sequential.remote_cpu = await remote.cpu() - sim_cpu
-                sim_cpu = await remote.cpu()
-            loaded = await concurrent(app, an.ssin, SECONDS)
-            if remote is not None:
-                loaded.remote_cpu = await remote.cpu() - sim_cpu
-    return sequential, loaded
+            return await phases(bench, http, settings, rate)
 
 
 async def postgres_database(url: str, *, create: bool) -> None:
@@ -314,18 +291,15 @@ async def postgres_database(url: str, *, create: bool) -> None:
         await admin.close()
 
 
-def report(sequential: Phase, loaded: Phase, backend: str) -> None:
+def report(first: Phase, loaded: Phase, steady: Phase, backend: str, rate: float) -> None:
     # in-process, the simulators' calls run one after the other on the loop: their summed time
     # bounds reads/s; in their own process they serve concurrently, bounded by their CPU
-    remote = sequential.remote_cpu is not None
-    floor = (
-        sequential.sim_cpu() if remote else statistics.mean(r.simulators for r in sequential.reads)
-    )
-    calls = statistics.mean(r.calls for r in sequential.reads)
+    remote = first.remote_cpu is not None
+    floor = first.sim_cpu() if remote else statistics.mean(r.simulators for r in first.reads)
     print(
-        f"{backend}: simulator calls per read: {calls:.0f}; floor (simulators alone): "
+        f"{backend}: floor (simulators alone): "
         f"{1 / floor:,.1f} reads/s; hub CPU per read (1 client): "
-        f"{sequential.hub_cpu() * 1000:.1f} ms -> at most {1 / sequential.hub_cpu():,.0f} "
+        f"{first.hub_cpu() * 1000:.1f} ms -> at most {1 / first.hub_cpu():,.0f} "
         "reads/s per core without the simulators"
     )
     print(
@@ -333,52 +307,57 @@ def report(sequential: Phase, loaded: Phase, backend: str) -> None:
         "| simulators ms/read | simulators CPU ms/read | hub CPU ms/read | failures |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(sequential.line("1 client"))
-    print(loaded.line(f"{CLIENTS} clients"))
-    rate = len(loaded.reads) / loaded.elapsed
-    print(f"ratio to floor (reads/s vs simulators alone): {rate * floor:.2f}")
+    print(first.line("1 client"))
+    print(loaded.line(f"{CLIENTS} clients, as fast as they can"))
+    print(steady.line(f"{CLIENTS} clients, {rate:g} reads/s offered"))
+    achieved = len(loaded.reads) / loaded.elapsed
+    print(f"ratio to floor (saturated reads/s vs simulators alone): {achieved * floor:.2f}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--database", help="postgresql://.../NAME (created and dropped)")
-    parser.add_argument("--simulators", choices=("in-process", "process"), default="in-process")
+    parser.add_argument("--simulators", choices=("in-process", "process"), default="process")
+    parser.add_argument(
+        "--hub-workers",
+        type=int,
+        default=0,
+        help="0: the hub in this process; N: serve --workers N",
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="offered reads/s (paced phase)")
     args = parser.parse_args()
-    child, remote = None, None
-    if args.simulators == "process":
-        sock = loopback_listener()
-        child = multiprocessing.get_context("spawn").Process(
-            target=serve_simulators, args=(PKI_DIR, sock), daemon=True
-        )
-        child.start()
-        remote = RemoteSimulators(sock.getsockname()[1])
-        await wait_for(remote)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database or f"sqlite:///{tmp}/hub.db"
-        postgres = url.startswith("postgresql")
-        if postgres:
-            await postgres_database(url, create=True)
-        try:
-            sequential, loaded = await run(url, Path(tmp) / "var", remote)
-        finally:
+    remote = RemoteSimulators(PKI_DIR) if args.simulators == "process" else None
+    served = None
+    try:
+        if remote is not None:
+            await remote.ready()
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.database or f"sqlite:///{tmp}/hub.db"
+            postgres = url.startswith("postgresql")
             if postgres:
-                await postgres_database(url, create=False)
-            if child is not None:
-                child.terminate()
-                child.join()
+                await postgres_database(url, create=True)
+            overrides: dict[str, Any] = {
+                "database_url": url,
+                "data_dir": Path(tmp) / "var",
+                "log": {"level": "error", "json_output": True},
+                **(remote.settings() if remote else {"trust": {"pki_dir": PKI_DIR}}),
+            }
+            if args.hub_workers:
+                served = ServedHub(args.hub_workers, overrides)
+                overrides["api"] = {"public_base_url": served.base_url}
+            try:
+                results = await run(load_settings(**overrides), Bench(remote, served), args.rate)
+            finally:
+                if served is not None:
+                    served.stop()
+                if postgres:
+                    await postgres_database(url, create=False)
+    finally:
+        if remote is not None:
+            remote.stop()
     where = "simulators in their own process" if remote else "simulators in-process"
-    report(sequential, loaded, f"{'PostgreSQL' if postgres else 'SQLite'}, {where}")
-
-
-async def wait_for(remote: RemoteSimulators) -> None:
-    """Until the simulators' process answers."""
-    for _ in range(240):
-        try:
-            await remote.cpu()
-            return
-        except httpx.TransportError:
-            await asyncio.sleep(0.25)
-    raise RuntimeError("the simulators' process did not start")
+    hub = f"hub: serve --workers {args.hub_workers}" if served else "hub in the benchmark's process"
+    report(*results, f"{'PostgreSQL' if postgres else 'SQLite'}, {where}, {hub}", args.rate)
 
 
 if __name__ == "__main__":

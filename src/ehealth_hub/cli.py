@@ -64,17 +64,23 @@ def settings_or_exit(**overrides: object) -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="API processes (default: settings).")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (FHIR under /fhir)."""
+    """Serve the HTTP API (FHIR under /fhir), in one or several processes."""
     import uvicorn
 
-    from ehealth_hub.api import create_app
+    from ehealth_hub.api.app import prepare_serving
 
     settings = settings_or_exit()
+    asyncio.run(prepare_serving(settings))
     uvicorn.run(
-        create_app(settings, server=True),
+        "ehealth_hub.api.app:serve_app",
+        factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
+        workers=workers or settings.api.workers,
         log_config=None,
         access_log=False,
     )

@@ -130,3 +130,13 @@ async def test_capability_statement_lists_summary_and_notes(client: httpx.AsyncC
     resources = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert resources["Patient"]["operation"][0]["name"] == "summary"
     assert {"code": "create"} in resources["DocumentReference"]["interaction"]
+
+
+async def test_every_answer_says_how_long_the_hub_and_the_downstream_systems_took(
+    client: httpx.AsyncClient, reader: dict[str, str]
+) -> None:
+    response = await client.get(SUMMARY, params={"identifier": _identifier("an")}, headers=reader)
+    metrics = dict(m.strip().split(";dur=") for m in response.headers["server-timing"].split(","))
+    assert set(metrics) == {"downstream", "hub"}
+    assert float(metrics["hub"]) > 0
+    assert float(metrics["downstream"]) >= 0

@@ -82,6 +82,44 @@ def test_every_invalid_token_is_an_authentication_error(token: str) -> None:
         _service().verify(token)
 
 
+def test_a_token_verified_before_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = _service()
+    expires = int(datetime.now(UTC).timestamp()) + 60
+    token = jwt.encode(_claims(exp=expires), KEY, algorithm="ES256")
+    service.verify(token)
+    service.verify(token)  # remembered
+    later = expires + POLICY.leeway.total_seconds() + 1
+    monkeypatch.setattr("ehealth_hub.auth.tokens.time.time", lambda: later)
+    monkeypatch.setattr("jwt.api_jwt.datetime", _FrozenDatetime(later))
+    with pytest.raises(AuthenticationError):
+        service.verify(token)
+
+
+class _FrozenDatetime:
+    """``datetime`` as PyJWT sees it, frozen at ``epoch`` seconds."""
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+
+    def now(self, tz: Any = None) -> datetime:
+        return datetime.fromtimestamp(self.epoch, tz or UTC)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(datetime, name)
+
+
+def test_a_tampered_token_is_refused_after_the_genuine_one_was_verified() -> None:
+    service = _service()
+    token = jwt.encode(_claims(), KEY, algorithm="ES256")
+    service.verify(token)
+    head, _, signature = token.split(".")
+    forged = jwt.encode(_claims(scope="system/*.cruds"), derive_key("forger"), algorithm="ES256")
+    with pytest.raises(AuthenticationError):
+        service.verify(".".join([head, forged.split(".")[1], signature]))
+
+
 def test_a_principal_without_practitioner_has_no_actor() -> None:
     with pytest.raises(AuthorizationError):
         Principal("auditor", frozenset(), None, None).actor()

@@ -32,8 +32,10 @@ from ehealth_hub.api.routes import (
     patient,
     task,
 )
+from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.bootstrap import Container, build_container
-from ehealth_hub.settings import Settings
+from ehealth_hub.settings import Settings, load_settings
+from ehealth_hub.store.db import upgrade
 
 YOUNG_GENERATION: Final = 50_000
 """Allocations between two collections of the youngest generation (CPython's default: 700)."""
@@ -57,16 +59,37 @@ def tune_gc() -> None:
     gc.set_threshold(YOUNG_GENERATION, middle, old)
 
 
+async def prepare_serving(settings: Settings) -> None:
+    """What ``ehealth-hub serve`` does once, before its API processes start, so that they never
+    race each other for it: in the sandbox, migrate the database and create the audit signing
+    key (two processes generating it at once would leave one signing with a lost key)."""
+    if not settings.is_sandbox:
+        return
+    await upgrade(settings.database_url)
+    HeadSigner.from_settings(settings)
+
+
+def serve_app() -> FastAPI:
+    """One API process of ``ehealth-hub serve`` (a uvicorn factory: settings from the
+    environment, read in each process; :func:`prepare_serving` has already run)."""
+    return create_app(load_settings(), server=True, migrate=False)
+
+
 def create_app(
-    settings: Settings, *, container: Container | None = None, server: bool = False
+    settings: Settings,
+    *,
+    container: Container | None = None,
+    server: bool = False,
+    migrate: bool | None = None,
 ) -> FastAPI:
     """The hub's API for ``settings`` (or for an already built ``container``); ``server``:
-    this process only serves the API (``ehealth-hub serve``), see :func:`tune_gc`."""
+    this process only serves the API (``ehealth-hub serve``), see :func:`tune_gc`;
+    ``migrate``: see :func:`~ehealth_hub.bootstrap.build_container`."""
     registry = container.metrics if container is not None else CollectorRegistry()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built = container or await build_container(settings, metrics=registry)
+        built = container or await build_container(settings, metrics=registry, migrate=migrate)
         app.state.container = built
         if server:
             tune_gc()
@@ -86,7 +109,9 @@ def create_app(
     install_auth(app)  # deny by default: every route included below needs a token
     install_conventions(app)  # FHIR _format / Accept: JSON only, else 406
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(
+        RequestContextMiddleware, metrics=HttpMetrics(registry), timing=settings.api.server_timing
+    )
     app.include_router(health.router)
     app.include_router(metadata.router)
     app.include_router(auth.router)

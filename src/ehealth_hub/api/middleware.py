@@ -15,6 +15,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ehealth_hub.connectors.timing import Spans, close_spans, open_spans, waited
+
 log = structlog.get_logger("ehealth_hub.access")
 
 _SAFE_ID: Final = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -40,11 +42,14 @@ class HttpMetrics:
 
 
 class RequestContextMiddleware:
-    """Give every request an id (``X-Request-ID``), log it once, and count it."""
+    """Give every request an id (``X-Request-ID``), log it once, count it, and (``timing``) say
+    in ``Server-Timing`` how long it waited for the downstream systems and how long the hub
+    itself took (:mod:`ehealth_hub.connectors.timing`)."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, *, timing: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.timing = timing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,18 +59,23 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        spans, token = open_spans()
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode())]
+                if self.timing:
+                    extra.append((b"server-timing", _server_timing(spans, started)))
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                close_spans(token)
                 self._observe(scope, status, time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, elapsed: float) -> None:
@@ -74,6 +84,13 @@ class RequestContextMiddleware:
         self.metrics.requests.labels(method, route, str(status)).inc()
         self.metrics.latency.labels(method, route).observe(elapsed)
         log.info("http_request", method=method, route=route, status=status, ms=elapsed * 1000)
+
+
+def _server_timing(spans: Spans, started: float) -> bytes:
+    """``downstream`` = the union of the downstream waits; ``hub`` = the rest, so far (ms)."""
+    total = (time.perf_counter() - started) * 1000
+    downstream = waited(spans) * 1000
+    return f"downstream;dur={downstream:.2f}, hub;dur={total - downstream:.2f}".encode()
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -40,6 +40,13 @@ from ehealth_hub.errors import ConfigurationError, SignatureError
 _SUBJECT_VALUE = re.compile(r"(?:^|[\s,])(?P<key>[A-Z\-]+)=(?P<value>[0-9]+)")
 
 
+# Asked on every business call (the STS token cache key): the few identities of a process are
+# hashed once (certificates hash and compare by their DER).
+@functools.lru_cache(maxsize=1024)
+def _thumbprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
     """An X.509 identity able to sign: certificate, RSA key and issuing chain."""
@@ -82,8 +89,7 @@ class Credential:
     @property
     def thumbprint(self) -> str:
         """SHA-256 of the DER certificate, hex: the cache and registry key of this identity."""
-        # fingerprint() hashes the DER in Rust: same value, no re-encoding (asked on every call)
-        return self.certificate.fingerprint(hashes.SHA256()).hex()
+        return _thumbprint(self.certificate)
 
     def subject_value(self, prefix: str) -> str | None:
         """The digits after ``PREFIX=`` in the subject (eHealth writes ``SSIN=...``)."""

@@ -23,6 +23,8 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from ehealth_hub.connectors.timing import event_hooks
+
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
 """Connections per client: the hubs, the STS, MyCareNet and the GP systems share it."""
 
@@ -68,5 +70,8 @@ class NetworkTransport(AiohttpTransport):
 
 
 def network_client(*, timeout: float, limits: httpx.Limits = LIMITS) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` over :class:`NetworkTransport` (TLS verified, env proxies)."""
-    return httpx.AsyncClient(transport=NetworkTransport(limits=limits), timeout=timeout)
+    """An ``httpx.AsyncClient`` over :class:`NetworkTransport` (TLS verified, env proxies),
+    timing its calls for ``Server-Timing`` (:mod:`.timing`)."""
+    return httpx.AsyncClient(
+        transport=NetworkTransport(limits=limits), timeout=timeout, event_hooks=event_hooks()
+    )

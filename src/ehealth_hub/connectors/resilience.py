@@ -33,6 +33,7 @@ Injected simulator faults (``fixtures.soap_server.FaultPlan``) and what a connec
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -170,12 +171,22 @@ class Resilience:
     async def call(
         self, attempt: Callable[[], Awaitable[T]], *, operation: str, idempotent: bool
     ) -> T:
-        """Run ``attempt`` under the policy; only ``idempotent`` calls are ever repeated."""
+        """Run ``attempt`` under the policy; only ``idempotent`` calls are ever repeated.
+
+        The first attempt runs bare: nearly every call succeeds, and tenacity's machinery cost
+        ~0.1 ms a call; it takes over after a retryable failure, with the same backoffs."""
         retry = self.policy.retry
+        attempts = retry.attempts if idempotent else 1
+        try:
+            return await self._once(attempt, operation)
+        except HubError as exc:
+            if attempts <= 1 or not _should_retry(exc):
+                raise
+        await self.sleep(min(retry.initial + random.uniform(0, retry.jitter), retry.maximum))  # noqa: S311 - backoff jitter, not a secret
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(retry.attempts if idempotent else 1),
+            stop=stop_after_attempt(attempts - 1),
             wait=wait_exponential_jitter(
-                multiplier=retry.initial, max=retry.maximum, jitter=retry.jitter
+                multiplier=retry.initial * 2, max=retry.maximum, jitter=retry.jitter
             ),
             retry=retry_if_exception(_should_retry),
             sleep=self.sleep,

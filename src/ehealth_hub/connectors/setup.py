@@ -25,6 +25,7 @@ import httpx
 
 from ehealth_hub.connectors.network import network_client
 from ehealth_hub.connectors.soap import translate
+from ehealth_hub.connectors.timing import event_hooks
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.connectors.wiring import (
     Clock,
@@ -73,6 +74,7 @@ class ConnectorStack:
             sandbox_client = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=self.simulators.app),
                 base_url="http://simulators.sandbox",
+                event_hooks=event_hooks(),
             )
         self.http = HttpClients(
             sandbox_client, network_client(timeout=settings.endpoints.timeout_seconds)

@@ -30,8 +30,9 @@ Public API (stable)::
 
 This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
 :mod:`.wsse_dsig` (the ds:Signature built over the elements in hand), :mod:`.wsse_verify`
-(verification, with signxml), :mod:`.wsse_plugins` (zeep plugins and the per-task identity)
-and :mod:`.wsse_envelope` (shared ValueTypes and the envelope shape check).
+(verification; the cryptographic check in :mod:`.wsse_dsig_verify`), :mod:`.wsse_plugins`
+(zeep plugins and the per-task identity) and :mod:`.wsse_envelope` (shared ValueTypes and the
+envelope shape check).
 """
 
 from ehealth_hub.connectors.wsse_plugins import (

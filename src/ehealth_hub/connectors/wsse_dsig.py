@@ -18,9 +18,9 @@ so each digest is one exclusive c14n of that element and SignedInfo is canonical
 the document it belongs to, which is what a verifier canonicalises. The output has exactly the
 algorithms and structure signxml produced (Transforms, DigestMethod, CanonicalizationMethod,
 SignatureMethod) - byte for byte, which ``tests/trust/test_wsse_dsig.py`` checks against
-signxml's ``XMLSigner`` - and signxml stays the verifier (:mod:`.wsse_verify`): the tests check
-envelopes signed here with signxml's ``XMLVerifier`` and with ``xmlsec1 --verify``, two
-implementations independent of this one.
+signxml's ``XMLSigner``. Verification is hand-built too, for the same reason
+(:mod:`.wsse_dsig_verify`); the tests check envelopes signed here with signxml's ``XMLVerifier``
+and with ``xmlsec1 --verify``, two implementations independent of both.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ described in :mod:`ehealth_hub.connectors.wsse`, which re-exports :func:`sign_en
 
 The ds:Signature itself is built by :mod:`.wsse_dsig` over the elements created here (XML-DSig
 1.0 + Exclusive C14N 1.0), not by signxml: signxml's generic reference resolution and parse round
-trips cost more than the RSA operation itself. signxml remains the verifier (:mod:`.wsse_verify`),
-so every envelope signed here is checked by an independent implementation in the tests.
+trips cost more than the RSA operation itself. The tests check every envelope signed here with
+signxml's verifier and xmlsec1, implementations independent of this one and of
+:mod:`.wsse_dsig_verify`.
 """
 
 from __future__ import annotations

@@ -4,12 +4,15 @@ Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n).
 :func:`verify_envelope` (re-exported by :mod:`ehealth_hub.connectors.wsse`, whose docstring lists
 what is refused) checks the envelope's structure before any cryptography: signature wrapping is
 defeated by mapping every signed reference to a *role* (Body, Timestamp, BinarySecurityToken) by
-element identity, not by Id text, and refusing duplicated Ids.
+element identity, not by Id text, and refusing duplicated Ids. The cryptographic check
+(:mod:`.wsse_dsig_verify`) then dereferences each Reference through the same unique-Id map, so
+the element digested is the element whose role was checked.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,21 +20,12 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
-from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
-    SignatureConfiguration,
-    XMLVerifier,
-)
-from signxml.exceptions import InvalidInput, InvalidSignature
 
 from ehealth_hub.connectors.credentials import verify_chain
-from ehealth_hub.connectors.saml import (
-    _DIGESTS,
-    _SIG_METHODS,
-    VerifiedAssertion,
-    parse_instant,
-    verify_assertion,
-)
+from ehealth_hub.connectors.saml import VerifiedAssertion, parse_instant, verify_assertion
+from ehealth_hub.connectors.wsse_dsig_verify import verify_detached
 from ehealth_hub.connectors.wsse_envelope import (
     NSMAP,
     SAML_ASSERTION_ID,
@@ -41,7 +35,7 @@ from ehealth_hub.connectors.wsse_envelope import (
     qname,
 )
 from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, WSSE_NS, WSU_NS, parse_xml
 
 _ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})
 _KEY_REF: Final = "ds:KeyInfo/wsse:SecurityTokenReference/"
@@ -200,7 +194,8 @@ def verify_envelope(
     root = parse_xml(envelope) if isinstance(envelope, bytes) else envelope
     header, body = envelope_parts(root)
     security, signature = _only_signature(header)
-    signed = _signed_parts(signature, _check_ids(root), _roles(root, security, body))
+    by_id = _check_ids(root)
+    signed = _signed_parts(signature, by_id, _roles(root, security, body))
     missing = set(expected) - signed
     if missing:
         raise SignatureError(
@@ -208,22 +203,25 @@ def verify_envelope(
         )
     cert, chain, assertion = _signer(signature, security, trusted, sts, now, max_skew)
     verify_chain(cert, chain, trusted=trusted, now=now)
-    _verify_xml_signature(root, cert)
+    _verify_xml_signature(signature, by_id, cert)
     if "Timestamp" in signed:
         _check_timestamp(security, now, max_skew)
     return VerifiedEnvelope(cert, signed, assertion)
 
 
-def _verify_xml_signature(root: etree._Element, cert: x509.Certificate) -> None:
-    config = SignatureConfiguration(
-        location=f"./{{{SOAP11_NS}}}Header/{{{WSSE_NS}}}Security/",
-        expect_references=True,
-        signature_methods=_SIG_METHODS,
-        digest_algorithms=_DIGESTS,
-    )
-    try:
-        XMLVerifier().verify(root, x509_cert=cert, expect_config=config)
-    except (InvalidSignature, InvalidInput) as exc:
+# The same few signer certificates come back on every call: parsing the key once saves work.
+@functools.lru_cache(maxsize=256)
+def _public_key(cert: x509.Certificate) -> rsa.RSAPublicKey | None:
+    key = cert.public_key()
+    return key if isinstance(key, rsa.RSAPublicKey) else None
+
+
+def _verify_xml_signature(
+    signature: etree._Element, by_id: dict[str, etree._Element], cert: x509.Certificate
+) -> None:
+    key = _public_key(cert)
+    if key is None:  # the allowed SignatureMethods are RSA only
         raise SignatureError(
-            f"signature does not verify: {exc}", system="wsse", code="invalid"
-        ) from exc
+            "signature does not verify: the signer's key is not RSA", system="wsse", code="invalid"
+        )
+    verify_detached(signature, by_id.get, key)

@@ -18,6 +18,7 @@ FHIR R4 (4.0.1) document rules: ``Bundle.type = document``, a Composition first 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,7 +64,28 @@ class _Merge:
     """Per source, the fullUrls of its records (an ordered set)."""
 
 
+_REPOINTED: OrderedDict[tuple[int, tuple[tuple[str, str], ...]], tuple[Json, Json]] = OrderedDict()
+"""Memo of :func:`_repoint`: (id of the resource, aliases) -> (the resource, its repointed copy).
+The translations are memoised, so the same resource objects come back read after read; the
+entry holds the resource itself, so its id cannot be reused while the entry lives."""
+_REPOINTED_MAX: Final = 4096
+
+
 def _repoint(resource: Json, aliases: dict[str, str]) -> Json:
+    """``resource`` with every reference to an alias replaced (memoised, see ``_REPOINTED``)."""
+    key = (id(resource), tuple(aliases.items()))
+    known = _REPOINTED.get(key)
+    if known is not None and known[0] is resource:
+        _REPOINTED.move_to_end(key)
+        return known[1]
+    repointed = _repoint_text(resource, aliases)
+    _REPOINTED[key] = (resource, repointed)
+    if len(_REPOINTED) > _REPOINTED_MAX:
+        _REPOINTED.popitem(last=False)
+    return repointed
+
+
+def _repoint_text(resource: Json, aliases: dict[str, str]) -> Json:
     """``resource`` with every reference to an alias replaced (on its JSON text: fullUrls are
     ``urn:uuid:`` values, unique as quoted strings, and the C codec is ~10x a Python walk)."""
     text = orjson.dumps(resource)

@@ -31,6 +31,11 @@ class ApiSettings(Section):
     """Port ``ehealth-hub serve`` listens on."""
     public_base_url: str = "http://127.0.0.1:8000"
     """Base URL clients see (used in Task links, the token audience and the CapabilityStatement)."""
+    server_timing: bool = True
+    """Answer every request with ``Server-Timing: downstream;dur=..., hub;dur=...`` (ms): how
+    long it waited for the eHealth systems and how long the hub itself took."""
+    workers: int = Field(default=1, ge=1, le=64)
+    """API processes ``ehealth-hub serve`` starts (one per core; they share the database)."""
 
 
 class LogSettings(Section):
