@@ -19,6 +19,7 @@ Faults, :func:`~.soap.status_error` for HTTP statuses).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,9 +29,10 @@ import httpx
 from lxml import etree
 
 from ehealth_hub.connectors.soap import fault_error, status_error, translate
+from ehealth_hub.connectors.wsse_dsig import rsa_sign
 from ehealth_hub.connectors.wsse_envelope import Clock
 from ehealth_hub.connectors.wsse_plugins import bound_token
-from ehealth_hub.connectors.wsse_sign import sign_envelope
+from ehealth_hub.connectors.wsse_sign import prepare_envelope
 from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
 from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
 
@@ -64,7 +66,7 @@ class LeanSoapClient:
 
     async def call(self, operation: str, *, payload: etree._Element) -> etree._Element:
         """Sign ``payload`` in an envelope with the bound token, post it, return the answer."""
-        data = self._signed(payload)
+        data = await self._signed(payload)
         headers = {
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"{self.actions.get(operation, "")}"',
@@ -75,12 +77,18 @@ class LeanSoapClient:
             raise translate(exc, system=self.system, operation=operation) from exc
         return self.answer(response, operation)
 
-    def _signed(self, payload: etree._Element) -> bytes:
+    async def _signed(self, payload: etree._Element) -> bytes:
+        """The envelope, signed with the bound token's holder key; the RSA operation runs in a
+        worker thread (it releases the GIL): ~0.25 ms a call the event loop need not wait."""
         token = bound_token()
         envelope = etree.Element(_ENVELOPE, nsmap={"soapenv": SOAP11_NS})
         etree.SubElement(envelope, _BODY).append(payload)
-        now = self.clock()
-        sign_envelope(envelope, token.holder, assertion=token.assertion, ttl=self.ttl, now=now)
+        unsigned = prepare_envelope(
+            envelope, token.holder, assertion=token.assertion, ttl=self.ttl, now=self.clock()
+        )
+        key = token.holder.private_key
+        loop = asyncio.get_running_loop()
+        unsigned.complete(await loop.run_in_executor(None, rsa_sign, key, unsigned.data))
         return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 
     def answer(self, response: httpx.Response, operation: str) -> etree._Element:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from cryptography.hazmat.primitives import hashes
@@ -65,13 +66,38 @@ def _reference(signed_info: etree._Element, ident: str, element: etree._Element)
     etree.SubElement(reference, _ds("DigestValue")).text = digest(element)
 
 
-def sign_detached(
+@dataclass(frozen=True, slots=True)
+class Unsigned:
+    """A ``ds:Signature`` in place but for its value: sign :attr:`data` with the key, then
+    :meth:`complete` it. Two steps so that the RSA operation (which releases the GIL) can run
+    off the event loop while the document waits."""
+
+    signature: etree._Element
+    """The ds:Signature element, SignedInfo filled in."""
+    data: bytes
+    """Exclusive c14n of SignedInfo, as it sits in its document: what the key signs."""
+    key_info: etree._Element
+    """The KeyInfo appended after the SignatureValue."""
+
+    def complete(self, value: bytes) -> etree._Element:
+        """Add SignatureValue (``value``, the RSA signature of :attr:`data`) and KeyInfo."""
+        encoded = base64.b64encode(value).decode()
+        etree.SubElement(self.signature, _ds("SignatureValue")).text = encoded
+        self.signature.append(self.key_info)
+        return self.signature
+
+
+def rsa_sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes:
+    """RSASSA-PKCS1-v1_5 with SHA-256 of ``data``."""
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def prepare_detached(
     parent: etree._Element,
     references: Sequence[tuple[str, etree._Element]],
-    key: rsa.RSAPrivateKey,
     key_info: etree._Element,
-) -> etree._Element:
-    """Append to ``parent`` a ``ds:Signature`` over ``references`` and return it.
+) -> Unsigned:
+    """Append to ``parent`` a ``ds:Signature`` over ``references``, all but its value.
 
     ``references`` pairs each element with the Id its Reference URI names (``#`` + Id); the
     caller guarantees the element carries that Id. ``key_info`` becomes the signature's KeyInfo.
@@ -89,7 +115,15 @@ def sign_detached(
     etree.SubElement(signed_info, _ds("SignatureMethod"), Algorithm=RSA_SHA256)
     for ident, element in references:
         _reference(signed_info, ident, element)
-    value = key.sign(exclusive_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
-    etree.SubElement(signature, _ds("SignatureValue")).text = base64.b64encode(value).decode()
-    signature.append(key_info)
-    return signature
+    return Unsigned(signature, exclusive_c14n(signed_info), key_info)
+
+
+def sign_detached(
+    parent: etree._Element,
+    references: Sequence[tuple[str, etree._Element]],
+    key: rsa.RSAPrivateKey,
+    key_info: etree._Element,
+) -> etree._Element:
+    """:func:`prepare_detached`, signed with ``key`` at once; returns the ds:Signature."""
+    unsigned = prepare_detached(parent, references, key_info)
+    return unsigned.complete(rsa_sign(key, unsigned.data))

@@ -13,6 +13,7 @@ signxml's verifier and xmlsec1, implementations independent of this one and of
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import secrets
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.wsse_dsig import sign_detached
+from ehealth_hub.connectors.wsse_dsig import Unsigned, prepare_detached, rsa_sign
 from ehealth_hub.connectors.wsse_envelope import (
     BASE64,
     SAML_ASSERTION_ID,
@@ -87,16 +88,25 @@ def _x509_token(
     return token, pointer
 
 
+# A token's assertion is inserted in every call it signs: parsed once, copied each time (a copy
+# costs less than half a parse).
+@functools.lru_cache(maxsize=256)
+def _parsed_assertion(assertion: bytes) -> etree._Element:
+    return parse_xml(assertion)
+
+
 def _saml_token(security: etree._Element, assertion: bytes | etree._Element) -> etree._Element:
     """Put the assertion first in the header as issued; return the KeyInfo pointer naming it."""
-    saml = parse_xml(assertion) if isinstance(assertion, bytes) else assertion
+    saml = (
+        copy.deepcopy(_parsed_assertion(assertion)) if isinstance(assertion, bytes) else assertion
+    )
     security.insert(0, saml)
     pointer = etree.Element(qname(WSSE_NS, "KeyIdentifier"), ValueType=SAML_ASSERTION_ID)
     pointer.text = saml.get("AssertionID")
     return pointer
 
 
-def sign_envelope(
+def prepare_envelope(
     envelope: etree._Element,
     credential: Credential,
     *,
@@ -104,8 +114,9 @@ def sign_envelope(
     ttl: timedelta = timedelta(minutes=5),
     now: datetime,
     ids: Callable[[str], str] = _random_id,
-) -> etree._Element:
-    """Add a signed ``wsse:Security`` header to ``envelope`` (in place) and return it.
+) -> Unsigned:
+    """Add a ``wsse:Security`` header to ``envelope`` (in place), all but the signature value:
+    sign ``.data`` with ``credential``'s key and ``.complete()`` it (see :func:`sign_envelope`).
 
     With ``assertion`` (SAML HoK mode) ``credential`` must be the assertion's holder.
     """
@@ -124,5 +135,24 @@ def sign_envelope(
         references.append((token.get(WSU_ID, ""), token))
     else:
         pointer = _saml_token(security, assertion)
-    sign_detached(security, references, credential.private_key, _key_info(pointer))
+    return prepare_detached(security, references, _key_info(pointer))
+
+
+def sign_envelope(
+    envelope: etree._Element,
+    credential: Credential,
+    *,
+    assertion: bytes | etree._Element | None = None,
+    ttl: timedelta = timedelta(minutes=5),
+    now: datetime,
+    ids: Callable[[str], str] = _random_id,
+) -> etree._Element:
+    """Add a signed ``wsse:Security`` header to ``envelope`` (in place) and return it.
+
+    With ``assertion`` (SAML HoK mode) ``credential`` must be the assertion's holder.
+    """
+    unsigned = prepare_envelope(
+        envelope, credential, assertion=assertion, ttl=ttl, now=now, ids=ids
+    )
+    unsigned.complete(rsa_sign(credential.private_key, unsigned.data))
     return envelope
