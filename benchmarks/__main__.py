@@ -16,7 +16,8 @@ from pathlib import Path
 def main(names: list[str]) -> int:
     """Run the named benchmarks (default: all); 1 when any fails."""
     here = Path(__file__).parent
-    modules = names or sorted(m.name for m in pkgutil.iter_modules([str(here)]))
+    found = (m.name for m in pkgutil.iter_modules([str(here)]))
+    modules = names or sorted(n for n in found if not n.startswith("_"))  # _x: helpers
     failed = []
     for name in modules:
         print(f"\n=== {name} ===", flush=True)

@@ -51,7 +51,7 @@ import asyncpg
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from benchmarks.api_processes import RemoteSimulators, ServedHub
+from benchmarks._api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.connectors.network import network_client
