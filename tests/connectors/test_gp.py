@@ -116,6 +116,20 @@ async def test_lists_documents_with_their_version(
     assert await gp_client.get_transaction(granted, actor("sarah"), again) == amended
 
 
+async def test_a_document_s_version_changes_with_its_attachment_hash(
+    sims: Simulators, gp_config: GpSystemConfig, clock: Clock
+) -> None:
+    def with_hash(document: dict[str, Any]) -> None:
+        document["content"][0]["attachment"]["hash"] = "2jmj7l5rSw0yVb/vlWAYkK/YBwk="
+
+    client = gp_with_edited_search(sims, gp_config, clock, with_hash)
+    async with client.http:
+        refs = await client.list_transactions(
+            permit("an", now=clock()), actor("sarah"), types=("sumehr",)
+        )
+    assert [r.version for r in refs] == ["1#2jmj7l5rSw0yVb/vlWAYkK/YBwk="]
+
+
 async def test_versions_a_document_by_its_last_update_when_it_has_no_version_id(
     sims: Simulators, gp_config: GpSystemConfig, clock: Clock
 ) -> None:

@@ -287,8 +287,15 @@ def _author(resource: dict[str, Any]) -> str | None:
 
 
 def _version(resource: dict[str, Any]) -> str | None:
+    """meta.versionId (else lastUpdated), and the attachment's hash when given: a GP system
+    that rewrites a Binary without a new DocumentReference version still changes the key."""
     meta = _get(resource, "meta")
-    return str(_get(meta, "versionId") or _get(meta, "lastUpdated") or "") or None
+    content = _get(resource, "content")
+    digest = _get(
+        _get(content[0] if isinstance(content, list) and content else None, "attachment"), "hash"
+    )
+    parts = [str(p) for p in (_get(meta, "versionId") or _get(meta, "lastUpdated"), digest) if p]
+    return "#".join(parts) or None
 
 
 def _attachment(resource: Any) -> tuple[str | None, str]:
