@@ -9,7 +9,8 @@ A source that fails (HubError, timeout) or a message that cannot be mapped never
 the others still answer and the Bundle's OperationOutcome says what is missing.
 
 Translations are memoised by the SHA-256 of the KMEHR bytes (the mapping is pure and its ids
-derive from the content, so a cached result is exactly what a new translation would give).
+derive from the content, so a cached result is exactly what a new translation would give), or,
+for a transaction the content cache keeps, by its content key (no rehash on every read).
 A message of ``thread_threshold_bytes`` or more (default 256 KiB) is translated in a worker thread:
 translating one costs ~0.1 ms per KB of CPU, so a 1 MB Sumehr held the event loop for ~130 ms
 (every other request waited); in a thread the loop stalls at most ~30 ms at a cost of ~50% more
@@ -135,7 +136,9 @@ class RecordsService:
             )
         except TimeoutError:
             return _failed(source.name, display, f"no answer within {self.timeout:g} s")
-        return await self._translate(source.name, display, permit.patient_ssin, refs, answers)
+        keys = [self._memo_key(actor, permit.patient_ssin, r) for r in refs]
+        answered = list(zip(refs, answers, keys, strict=True))
+        return await self._translate(source.name, display, permit.patient_ssin, answered)
 
     async def _content(
         self, source: RecordSourcePort, permit: Permit, actor: Actor, ref: TransactionRef
@@ -160,20 +163,19 @@ class RecordsService:
         name: str,
         display: str,
         ssin: str,
-        refs: Sequence[TransactionRef],
-        answers: Sequence[bytes | BaseException],
+        answered: Sequence[tuple[TransactionRef, bytes | BaseException, str | None]],
     ) -> SourceResult:
         bundles: list[Json] = []
         read: list[str] = []
         problems: list[str] = []
-        for ref, answer in zip(refs, answers, strict=True):
+        for ref, answer, memo_key in answered:
             if isinstance(answer, HubError):
                 problems.append(f"{ref.type} {ref.transaction_id} not read ({answer.detail})")
                 continue
             if isinstance(answer, BaseException):
                 raise answer
             try:
-                bundle = await self._translated(answer)
+                bundle = await self._translated(answer, memo_key)
             except InvalidInput as exc:
                 problems.append(f"{ref.type} {ref.transaction_id} not mapped ({exc.rule})")
                 continue
@@ -188,8 +190,15 @@ class RecordsService:
         problems = [mask_ssins_in_text(p) for p in problems]
         return SourceResult(name, display, tuple(bundles), tuple(read), tuple(problems))
 
-    async def _translated(self, kmehr: bytes) -> Json:
-        key = hashlib.sha256(kmehr).hexdigest()
+    def _memo_key(self, actor: Actor, ssin: str, ref: TransactionRef) -> str | None:
+        """The translation of a transaction the content cache keeps is keyed like its content
+        (provider, patient, source, id, version: no rehash of the bytes on every read); other
+        translations by the SHA-256 of the bytes."""
+        key = self.contents.key(actor, ssin, ref)
+        return None if key is None else "\x00".join(key)
+
+    async def _translated(self, kmehr: bytes, memo_key: str | None = None) -> Json:
+        key = memo_key or hashlib.sha256(kmehr).hexdigest()
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
