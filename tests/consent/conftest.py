@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -29,6 +29,7 @@ from tests.connectors.conftest import (  # noqa: F401  # simulator fixtures, for
     therlink_client,
     tokens,
 )
+from tests.fakes.clock import ManualClock
 from tests.fakes.consent import (
     FakeConsentService,
     FakeExclusionService,
@@ -37,14 +38,11 @@ from tests.fakes.consent import (
 )
 
 
-class Clock:
-    """A clock the test moves by hand."""
+@dataclass
+class Clock(ManualClock):
+    """Starts at 10:00, an hour into the consultation day."""
 
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
 
 
 # the same fixtures as the API and audit tests: a migrated database, the hub's settings, a client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -13,19 +12,9 @@ from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.metrics import DeliveryMetrics
 from ehealth_hub.settings import DeliverySettings, RetryPolicySettings
 from ehealth_hub.store.db import create_engine, upgrade
+from tests.fakes.clock import ManualClock
 
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+Clock = ManualClock
 
 
 @pytest.fixture

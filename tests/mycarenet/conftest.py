@@ -5,8 +5,7 @@ bootstrap (hub ETK sealing for MyCareNet's ETK, SAML holder-of-key tokens from t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -30,21 +29,12 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from tests.fakes.clock import ManualClock
 
 BASE = "http://mycarenet.sandbox"
 
 
-@dataclass
-class Clock:
-    """A clock tests move by hand."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+Clock = ManualClock
 
 
 @dataclass

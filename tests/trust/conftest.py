@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,19 +19,14 @@ from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from tests.fakes.clock import ManualClock
 
 
 @dataclass
-class Clock:
-    """A clock tests move by hand."""
+class Clock(ManualClock):
+    """Starts inside the sandbox certificates' validity (2025-2045)."""
 
     now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @asynccontextmanager
