@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import fastapi.dependencies.utils
+import fastapi.routing
 import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -140,3 +145,21 @@ async def test_every_answer_says_how_long_the_hub_and_the_downstream_systems_too
     assert set(metrics) == {"downstream", "hub"}
     assert float(metrics["hub"]) > 0
     assert float(metrics["downstream"]) >= 0
+
+
+async def test_a_read_never_waits_for_the_thread_pool_to_resolve_its_dependencies(
+    client: httpx.AsyncClient, reader: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI runs a plain-function dependency (or endpoint) in its thread pool: a hand-off on
+    # every request that none of ours needs, as none of them blocks
+    pooled: list[str] = []
+
+    async def recorded(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        pooled.append(getattr(func, "__name__", repr(func)))
+        return func(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.dependencies.utils, "run_in_threadpool", recorded)
+    monkeypatch.setattr(fastapi.routing, "run_in_threadpool", recorded)
+    response = await client.get(SUMMARY, params={"identifier": _identifier("an")}, headers=reader)
+    assert response.status_code == 200
+    assert pooled == []

@@ -16,6 +16,7 @@ from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, IntraHubClient
+from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
@@ -66,8 +67,18 @@ def sims(sandbox_pki: SandboxPki, clock: Clock) -> Simulators:
 
 
 @pytest.fixture
-async def http(sims: Simulators) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=sims.app)
+def transport(sims: Simulators) -> httpx.ASGITransport:
+    return httpx.ASGITransport(app=sims.app)
+
+
+@pytest.fixture
+def direct(transport: httpx.ASGITransport) -> DirectClient:
+    """The connectors' way out (straight through the transport), as wiring.py builds it."""
+    return DirectClient(transport, httpx.Timeout(5))
+
+
+@pytest.fixture
+async def http(transport: httpx.ASGITransport) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url=SANDBOX_BASE) as client:
         yield client
 
@@ -118,7 +129,12 @@ def monotonic() -> Monotonic:
 
 @pytest.fixture
 def protect(
-    http: httpx.AsyncClient, tokens: object, clock: Clock, sleeps: Sleeps, monotonic: Monotonic
+    http: httpx.AsyncClient,
+    direct: DirectClient,
+    tokens: object,
+    clock: Clock,
+    sleeps: Sleeps,
+    monotonic: Monotonic,
 ) -> Callable[..., ProtectedSoap]:
     def build(
         wsdl: str,
@@ -130,7 +146,8 @@ def protect(
     ) -> ProtectedSoap:
         soap: SoapCaller
         if wsdl == "intrahub_v3.wsdl":  # IntraHub speaks without zeep, as wiring.py builds it
-            soap = LeanSoapClient(http, SANDBOX_BASE + path, ACTIONS, system=system, clock=clock)
+            endpoint = DirectPost(direct, httpx.URL(SANDBOX_BASE + path))
+            soap = LeanSoapClient(endpoint, ACTIONS, system=system, clock=clock)
         else:
             soap = create_client(
                 wsdl_path(wsdl),
@@ -227,14 +244,14 @@ def gp_config(sims: Simulators) -> GpSystemConfig:
 
 @pytest.fixture
 def gp_client(
-    http: httpx.AsyncClient,
+    direct: DirectClient,
     gp_config: GpSystemConfig,
     clock: Clock,
     sleeps: Sleeps,
     monotonic: Monotonic,
 ) -> GpSystemClient:
     return GpSystemClient(
-        http, gp_config, Resilience("gp", FAST, clock=monotonic, sleep=sleeps), clock=clock
+        direct, gp_config, Resilience("gp", FAST, clock=monotonic, sleep=sleeps), clock=clock
     )
 
 

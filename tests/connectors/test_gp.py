@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ehealth_hub.connectors.gp import FHIR_JSON, SSIN_SYSTEM, GpSystemClient, GpSystemConfig
+from ehealth_hub.connectors.network import DirectClient
 from ehealth_hub.connectors.resilience import Resilience
 from ehealth_hub.errors import (
     AuthenticationError,
@@ -21,7 +22,7 @@ from ehealth_hub.errors import (
     NotFound,
 )
 from ehealth_hub.fixtures import sandbox
-from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
+from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from tests.connectors.conftest import FAST, Clock, actor, permit
 
@@ -51,8 +52,8 @@ class EditedSearch(httpx.AsyncBaseTransport):
 def gp_with_edited_search(
     sims: Simulators, config: GpSystemConfig, clock: Clock, edit: Edit
 ) -> GpSystemClient:
-    http = httpx.AsyncClient(transport=EditedSearch(sims, edit), base_url=SANDBOX_BASE)
-    return GpSystemClient(http, config, Resilience("gp", FAST), clock=clock)
+    direct = DirectClient(EditedSearch(sims, edit), httpx.Timeout(5))
+    return GpSystemClient(direct, config, Resilience("gp", FAST), clock=clock)
 
 
 def note(value: str = "note-1", ssin: str = AN.ssin) -> dict[str, Any]:
@@ -123,10 +124,9 @@ async def test_a_document_s_version_changes_with_its_attachment_hash(
         document["content"][0]["attachment"]["hash"] = "2jmj7l5rSw0yVb/vlWAYkK/YBwk="
 
     client = gp_with_edited_search(sims, gp_config, clock, with_hash)
-    async with client.http:
-        refs = await client.list_transactions(
-            permit("an", now=clock()), actor("sarah"), types=("sumehr",)
-        )
+    refs = await client.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=("sumehr",)
+    )
     assert [r.version for r in refs] == ["1#2jmj7l5rSw0yVb/vlWAYkK/YBwk="]
 
 
@@ -138,10 +138,9 @@ async def test_versions_a_document_by_its_last_update_when_it_has_no_version_id(
         document["meta"]["lastUpdated"] = "2026-03-01T10:00:00+01:00"
 
     client = gp_with_edited_search(sims, gp_config, clock, without_version_id)
-    async with client.http:
-        refs = await client.list_transactions(
-            permit("an", now=clock()), actor("sarah"), types=("sumehr",)
-        )
+    refs = await client.list_transactions(
+        permit("an", now=clock()), actor("sarah"), types=("sumehr",)
+    )
     assert [r.version for r in refs] == ["2026-03-01T10:00:00+01:00"]
 
 
@@ -152,11 +151,8 @@ async def test_refuses_a_listed_document_about_another_patient(
         document["subject"]["identifier"]["value"] = sandbox.patient("sofie").ssin
 
     client = gp_with_edited_search(sims, gp_config, clock, about_sofie)
-    async with client.http:
-        with pytest.raises(DownstreamProtocolError) as refused:
-            await client.list_transactions(
-                permit("an", now=clock()), actor("sarah"), types=("sumehr",)
-            )
+    with pytest.raises(DownstreamProtocolError) as refused:
+        await client.list_transactions(permit("an", now=clock()), actor("sarah"), types=("sumehr",))
     assert "another patient" in refused.value.detail
     assert sandbox.patient("sofie").ssin not in str(refused.value)
 
@@ -169,11 +165,10 @@ async def test_falls_back_to_reading_the_document_when_the_listing_has_no_url(
 
     granted = permit("an", now=clock())
     client = gp_with_edited_search(sims, gp_config, clock, without_content)
-    async with client.http:
-        (ref,) = await client.list_transactions(granted, actor("sarah"), types=("sumehr",))
-        assert ref.location is None
-        sims.gp.requests.clear()
-        kmehr = parse_xml(await client.get_transaction(granted, actor("sarah"), ref))
+    (ref,) = await client.list_transactions(granted, actor("sarah"), types=("sumehr",))
+    assert ref.location is None
+    sims.gp.requests.clear()
+    kmehr = parse_xml(await client.get_transaction(granted, actor("sarah"), ref))
     assert kmehr.tag == f"{{{KMEHR_NS}}}kmehrmessage"
     assert sims.gp.requests == ["read", "binary"]
 
@@ -217,7 +212,7 @@ async def test_sends_nothing_without_a_permit_for_the_action(
 
 
 async def test_refuses_wrong_client_credentials(
-    http: httpx.AsyncClient, gp_config: GpSystemConfig, clock: Clock
+    direct: DirectClient, gp_config: GpSystemConfig, clock: Clock
 ) -> None:
     wrong = GpSystemConfig(
         gp_config.name,
@@ -226,7 +221,7 @@ async def test_refuses_wrong_client_credentials(
         gp_config.client_id,
         "not-the-secret",
     )
-    client = GpSystemClient(http, wrong, Resilience("gp", FAST), clock=clock)
+    client = GpSystemClient(direct, wrong, Resilience("gp", FAST), clock=clock)
     with pytest.raises(AuthenticationError):
         await client.read_summary(permit("an", now=clock()), actor("sarah"))
 
@@ -283,7 +278,7 @@ async def test_refuses_a_malformed_answer(
 
 
 async def test_gives_up_on_a_gp_system_that_does_not_answer(
-    http: httpx.AsyncClient, gp_config: GpSystemConfig, sims: Simulators, clock: Clock
+    direct: DirectClient, gp_config: GpSystemConfig, sims: Simulators, clock: Clock
 ) -> None:
     quick = Resilience(
         "gp",
@@ -291,7 +286,7 @@ async def test_gives_up_on_a_gp_system_that_does_not_answer(
             timeout=0.05, retry=type(FAST.retry)(attempts=2, initial=0.0, maximum=0.0, jitter=0.0)
         ),
     )
-    client = GpSystemClient(http, gp_config, quick, clock=clock)
+    client = GpSystemClient(direct, gp_config, quick, clock=clock)
     sims.gp.faults.timeout, sims.gp.faults.operation = True, "summary"
     with pytest.raises(DownstreamUnavailable) as unavailable:
         await client.read_summary(permit("an", now=clock()), actor("sarah"))

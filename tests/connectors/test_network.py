@@ -11,8 +11,14 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from ehealth_hub.connectors.network import network_client
+from ehealth_hub.connectors.network import (
+    DirectClient,
+    DirectPost,
+    NetworkTransport,
+    network_client,
+)
 from ehealth_hub.connectors.soap import translate
+from ehealth_hub.connectors.timing import close_spans, open_spans
 from ehealth_hub.errors import DownstreamUnavailable, HubError
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -60,16 +66,25 @@ async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     writer.close()
 
 
-async def _fetch(url: str, seconds: float) -> None:
-    async with network_client(timeout=seconds) as client:
-        (await client.get(url)).raise_for_status()
+async def _fetch(url: str, seconds: float, way: str = "client") -> None:
+    """GET through the client, or POST straight through its transport (:class:`DirectPost`)."""
+    transport = NetworkTransport()
+    async with network_client(timeout=seconds, transport=transport) as client:
+        if way == "client":
+            (await client.get(url)).raise_for_status()
+        else:
+            direct = DirectPost(DirectClient(transport, httpx.Timeout(seconds)), httpx.URL(url))
+            (await direct.post(b"<r/>", {})).raise_for_status()
 
 
-async def _failure(peer: Peer, seconds: float = 5.0) -> HubError:
+async def _failure(peer: Peer, seconds: float = 5.0, way: str = "client") -> HubError:
     async with _serve(peer) as url:
         with pytest.raises(httpx.HTTPError) as caught:
-            await _fetch(url, seconds)
+            await _fetch(url, seconds, way)
     return translate(caught.value, system="peer", operation="get")
+
+
+WAYS = pytest.mark.parametrize("way", ["client", "direct"])
 
 
 async def test_reads_an_answer_over_loopback() -> None:
@@ -89,17 +104,43 @@ async def test_a_refused_connection_is_unavailable() -> None:
     assert isinstance(error, DownstreamUnavailable)
 
 
-async def test_a_connection_dropped_mid_answer_is_unavailable() -> None:
-    error = await _failure(_drops_mid_answer)
+@WAYS
+async def test_a_connection_dropped_mid_answer_is_unavailable(way: str) -> None:
+    error = await _failure(_drops_mid_answer, way=way)
     assert isinstance(error, DownstreamUnavailable)
     assert error.retryable
 
 
-async def test_a_silent_server_times_out() -> None:
-    error = await _failure(_silent, seconds=0.2)
+@WAYS
+async def test_a_silent_server_times_out(way: str) -> None:
+    error = await _failure(_silent, seconds=0.2, way=way)
     assert isinstance(error, DownstreamUnavailable)
     assert error.code == "timeout"
 
 
-async def test_an_answer_that_is_not_http_is_a_hub_error() -> None:
-    assert isinstance(await _failure(_garbage), HubError)
+@WAYS
+async def test_an_answer_that_is_not_http_is_a_hub_error(way: str) -> None:
+    assert isinstance(await _failure(_garbage, way=way), HubError)
+
+
+async def test_direct_post_sends_the_body_and_its_headers_and_reads_the_answer() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"<a/>", headers={"set-cookie": "s=1"})
+
+    url = httpx.URL("https://hub.test/v3")
+    direct = DirectPost(DirectClient(httpx.MockTransport(answer), httpx.Timeout(3.0)), url)
+    spans, token = open_spans()
+    try:
+        response = await direct.post(b"<r/>", {"SOAPAction": '"x"'})
+    finally:
+        close_spans(token)
+    assert response.content == b"<a/>"
+    (request,) = seen
+    assert (request.url, request.content) == (url, b"<r/>")
+    assert request.headers["soapaction"] == '"x"'
+    assert request.headers["user-agent"].startswith("ehealth-hub/")
+    assert request.extensions["timeout"]["read"] == 3.0
+    assert len(spans) == 1  # its wait counts in the request's Server-Timing

@@ -3,6 +3,7 @@ way an answer can go wrong translated like :mod:`ehealth_hub.connectors.soap` do
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 
 import httpx
@@ -17,9 +18,13 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.intrahub import ACTIONS
+from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import wsdl_path
 from ehealth_hub.connectors.soap_lean import LeanSoapClient
+from ehealth_hub.connectors.wsse import use_token, verify_envelope
+from ehealth_hub.connectors.wsse_sign import SPLICE_TAG, serialize_spliced
 from ehealth_hub.errors import (
     BusinessRejection,
     DownstreamProtocolError,
@@ -27,15 +32,21 @@ from ehealth_hub.errors import (
     HostileXmlError,
     SignatureError,
 )
+from ehealth_hub.fixtures.pki import SandboxPki
+from tests.trust.conftest import Clock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SARAH = Actor("11530231003", "doctor")
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+TIMEOUT = httpx.Timeout(5)
 
 
 def _client(transport: httpx.MockTransport | None = None) -> LeanSoapClient:
-    http = httpx.AsyncClient(transport=transport or httpx.MockTransport(_unreachable))
-    return LeanSoapClient(http, "https://hub.test/v3", ACTIONS, system="rsw", clock=lambda: NOW)
+    url = httpx.URL("https://hub.test/v3")
+    endpoint = DirectPost(
+        DirectClient(transport or httpx.MockTransport(_unreachable), TIMEOUT), url
+    )
+    return LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=lambda: NOW)
 
 
 def _unreachable(request: httpx.Request) -> httpx.Response:
@@ -163,3 +174,41 @@ def test_an_error_status_with_a_normal_body_is_still_an_error() -> None:
 
 def test_answers_the_first_body_element() -> None:
     assert _answer(_envelope('<a xmlns="urn:x"><b/></a>')).tag == "{urn:x}a"
+
+
+async def test_a_signed_call_carries_the_assertion_byte_for_byte_and_verifies(
+    tokens: Callable[[Actor], Awaitable[SamlToken]], sandbox_pki: SandboxPki, clock: Clock
+) -> None:
+    token = await tokens(SARAH)
+    sent: list[bytes] = []
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(200, content=_envelope("<ok/>"), headers={"content-type": "text/xml"})
+
+    endpoint = DirectPost(
+        DirectClient(httpx.MockTransport(hub), TIMEOUT), httpx.URL("https://hub.test/v3")
+    )
+    client = LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=clock)
+    with use_token(token):
+        await client.call("GetTransactionList", payload=etree.Element("x"))
+    (envelope,) = sent
+    assert token.assertion.strip() in envelope  # as the STS issued it: its signature holds
+    assert SPLICE_TAG.encode() not in envelope
+    verified = verify_envelope(
+        envelope, trusted=sandbox_pki.truststore, sts=[sandbox_pki.sts.certificate], now=clock()
+    )
+    assert verified.assertion is not None
+
+
+def test_a_spliced_assertion_loses_its_xml_declaration() -> None:
+    envelope = etree.fromstring(_envelope(f"<{SPLICE_TAG}/>"))
+    assertion = b'<?xml version="1.0"?>\n<a:Assertion xmlns:a="urn:a" AssertionID="i"/>'
+    spliced = serialize_spliced(envelope, assertion)
+    assert spliced.count(b"<?xml") == 1  # the envelope's own
+    assert etree.fromstring(spliced)[0][0].get("AssertionID") == "i"
+
+
+def test_refuses_to_serialise_without_a_placeholder() -> None:
+    with pytest.raises(SignatureError, match="placeholder"):
+        serialize_spliced(etree.fromstring(_envelope("<x/>")), b"<a/>")

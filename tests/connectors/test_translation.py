@@ -14,6 +14,7 @@ from zeep import Plugin
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
+from ehealth_hub.connectors.network import DirectClient
 from ehealth_hub.connectors.resilience import (
     DownstreamPolicy,
     ProtectedSoap,
@@ -123,10 +124,10 @@ async def test_every_httpx_error_leaves_the_soap_connector_as_a_hub_error(
 async def test_every_httpx_error_leaves_the_gp_connector_as_a_hub_error(
     error: BaseException, gp_config: GpSystemConfig, clock: Clock
 ) -> None:
-    async with httpx.AsyncClient(transport=Raising(error)) as broken:
-        client = GpSystemClient(broken, gp_config, Resilience("gp", ONCE), clock=clock)
-        with pytest.raises(HubError) as translated:
-            await client.read_summary(permit("an", now=clock()), actor("sarah"))
+    broken = DirectClient(Raising(error), httpx.Timeout(5))
+    client = GpSystemClient(broken, gp_config, Resilience("gp", ONCE), clock=clock)
+    with pytest.raises(HubError) as translated:
+        await client.read_summary(permit("an", now=clock()), actor("sarah"))
     assert translated.value.__cause__ is error
     assert translated.value.system == "gp"
 

@@ -21,6 +21,7 @@ from tests.audit import conftest as audit_fixtures
 from tests.connectors.conftest import (  # noqa: F401  # simulator fixtures, for test_gate_simulators
     clock,
     consent_client,
+    direct,
     http,
     monotonic,
     protect,
@@ -28,6 +29,7 @@ from tests.connectors.conftest import (  # noqa: F401  # simulator fixtures, for
     sleeps,
     therlink_client,
     tokens,
+    transport,
 )
 from tests.fakes.clock import ManualClock
 from tests.fakes.consent import (

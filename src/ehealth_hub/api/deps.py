@@ -9,8 +9,9 @@ from fastapi import Depends, Request
 from ehealth_hub.bootstrap import Container
 
 
-def get_container(request: Request) -> Container:
-    """The container the app was started with."""
+async def get_container(request: Request) -> Container:
+    """The container the app was started with (``async``: FastAPI would run a plain function in
+    its thread pool, a thread hand-off on every request for an attribute read)."""
     container: Container = request.app.state.container
     return container
 

@@ -17,6 +17,7 @@ processed). A listed export is read in one call: the search names its Binary and
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,6 +25,7 @@ from typing import Any, Final
 
 import httpx
 
+from ehealth_hub.connectors.network import DirectClient
 from ehealth_hub.connectors.ports import Actor, TransactionRef
 from ehealth_hub.connectors.resilience import Resilience
 from ehealth_hub.connectors.soap import translate
@@ -64,11 +66,18 @@ class GpSystemConfig:
     """Scopes asked for."""
 
 
+def _basic(config: GpSystemConfig) -> dict[str, str]:
+    """HTTP Basic credentials (RFC 7617) of the hub's OAuth2 client, as httpx's
+    ``auth=(id, secret)`` sent them."""
+    pair = f"{config.client_id}:{config.client_secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
 class ClientCredentials:
     """OAuth2 client-credentials tokens, cached per config, one fetch at a time."""
 
     def __init__(
-        self, http: httpx.AsyncClient, config: GpSystemConfig, *, clock: Callable[[], datetime]
+        self, http: DirectClient, config: GpSystemConfig, *, clock: Callable[[], datetime]
     ) -> None:
         self.http, self.config, self.clock = http, config, clock
         self._token: tuple[str, datetime] | None = None
@@ -82,10 +91,8 @@ class ClientCredentials:
             if self._token is not None and self.clock() < self._token[1]:
                 return self._token[0]
             data = {"grant_type": "client_credentials", "scope": self.config.scope}
-            response = await self.http.post(
-                self.config.token_url,
-                data=data,
-                auth=(self.config.client_id, self.config.client_secret),
+            response = await self.http.request(
+                "POST", self.config.token_url, data=data, headers=_basic(self.config)
             )
             if response.status_code in (400, 401):
                 raise AuthenticationError(
@@ -106,7 +113,7 @@ class GpSystemClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: DirectClient,
         config: GpSystemConfig,
         resilience: Resilience,
         *,

@@ -7,6 +7,10 @@ request against 0.20 ms for the same request through aiohttp's connection pool a
 connectors keep one API (``httpx.AsyncClient``, ``httpx.Response``) and one error translation
 (:func:`ehealth_hub.connectors.soap.translate`), so nothing above this module knows aiohttp.
 
+SOAP calls and the GP systems' REST calls skip ``httpx.AsyncClient`` itself
+(:class:`DirectClient`): they go straight to the client's transport, with httpx's request and
+response objects.
+
 Errors: httpx-aiohttp maps aiohttp's connection, timeout, payload and proxy errors onto httpx's
 exception classes; :class:`NetworkTransport` maps whatever else aiohttp or asyncio raise
 (another ``aiohttp.ClientError``, a bare ``asyncio.TimeoutError``) onto ``httpx.NetworkError`` /
@@ -16,14 +20,17 @@ exception classes; :class:`NetworkTransport` maps whatever else aiohttp or async
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Final
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from ehealth_hub.connectors.timing import event_hooks
+from ehealth_hub import __version__
+from ehealth_hub.connectors.timing import event_hooks, record
 
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
 """Connections per client: the hubs, the STS, MyCareNet and the GP systems share it."""
@@ -69,9 +76,84 @@ class NetworkTransport(AiohttpTransport):
         return response
 
 
-def network_client(*, timeout: float, limits: httpx.Limits = LIMITS) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` over :class:`NetworkTransport` (TLS verified, env proxies),
-    timing its calls for ``Server-Timing`` (:mod:`.timing`)."""
+def network_client(
+    *,
+    timeout: float,
+    limits: httpx.Limits = LIMITS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` over ``transport`` (default: a :class:`NetworkTransport`: TLS
+    verified, env proxies), timing its calls for ``Server-Timing`` (:mod:`.timing`)."""
     return httpx.AsyncClient(
-        transport=NetworkTransport(limits=limits), timeout=timeout, event_hooks=event_hooks()
+        transport=transport or NetworkTransport(limits=limits),
+        timeout=timeout,
+        event_hooks=event_hooks(),
     )
+
+
+DEFAULT_HEADERS: Final = {
+    "User-Agent": f"ehealth-hub/{__version__}",
+    "Accept-Encoding": "gzip, deflate",
+}
+"""Sent on every :class:`DirectClient` call (httpx decodes a compressed answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectClient:
+    """Calls straight through an httpx transport: the connectors' way to the SOAP endpoints and
+    the GP systems.
+
+    Why not ``httpx.AsyncClient``: per call the client parses the URL, merges headers and
+    cookies, walks its auth and redirect machinery and extracts cookies from the answer through
+    ``http.cookiejar``: 140 us of CPU per call on the benchmark machine, as much as the exchange
+    itself (``docs/benchmarks.md``). The connectors want none of it: no cookies, no redirects (a
+    3xx is an error status like any other), credentials in explicit headers. The transport is a
+    client's (same pool, TLS and error mapping) and each call's wait is recorded for
+    ``Server-Timing``.
+    """
+
+    transport: httpx.AsyncBaseTransport
+    """The transport of the client this world uses (network or sandbox)."""
+    timeout: httpx.Timeout
+    """Connect/read/write/pool timeouts, as the client would apply them."""
+
+    async def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> httpx.Response:
+        """One exchange (``options``: httpx.Request's ``params``, ``content``, ``data``,
+        ``json``); the answer with its body read and the connection released."""
+        request = httpx.Request(
+            method,
+            url,
+            headers={**DEFAULT_HEADERS, **(headers or {})},
+            extensions={"timeout": self.timeout.as_dict()},
+            **options,
+        )
+        sent = time.perf_counter()
+        response = await self.transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        record(sent, time.perf_counter())
+        return response
+
+
+@dataclass(frozen=True, slots=True)
+class DirectPost:
+    """POSTs to one SOAP endpoint, its URL parsed once."""
+
+    client: DirectClient
+    """How the calls go out."""
+    url: httpx.URL
+    """The endpoint."""
+
+    async def post(self, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        """Send ``content``; the answer, read."""
+        return await self.client.request("POST", self.url, content=content, headers=headers)

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from ehealth_hub.connectors.network import network_client
+from ehealth_hub.connectors.network import LIMITS, NetworkTransport, network_client
 from ehealth_hub.connectors.soap import translate
 from ehealth_hub.connectors.timing import event_hooks
 from ehealth_hub.connectors.trust import TrustLayer
@@ -65,20 +65,24 @@ class ConnectorStack:
             settings.trust.etkdepot_url,
         ]
         sandbox_client = None
+        transports: dict[str, httpx.AsyncBaseTransport] = {}
         if settings.is_sandbox and any(is_sandbox_url(u) for u in urls):
             from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: never in production
             from ehealth_hub.fixtures.simulate import build_simulators
 
             pki = SandboxPki.load_or_create(self.pki_dir)
             self.simulators = build_simulators(pki, clock=self.clock)
+            transports["sandbox"] = httpx.ASGITransport(app=self.simulators.app)
             sandbox_client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=self.simulators.app),
+                transport=transports["sandbox"],
                 base_url="http://simulators.sandbox",
                 event_hooks=event_hooks(),
             )
-        self.http = HttpClients(
-            sandbox_client, network_client(timeout=settings.endpoints.timeout_seconds)
+        transports["network"] = NetworkTransport(limits=LIMITS)
+        network = network_client(
+            timeout=settings.endpoints.timeout_seconds, transport=transports["network"]
         )
+        self.http = HttpClients(sandbox_client, network, transports)
         trust = self.trust = TrustLayer.from_settings(
             settings,
             sts_http=self.http.for_url(settings.trust.sts_url),

@@ -28,11 +28,12 @@ from typing import Final
 import httpx
 from lxml import etree
 
+from ehealth_hub.connectors.network import DirectPost
 from ehealth_hub.connectors.soap import fault_error, status_error, translate
 from ehealth_hub.connectors.wsse_dsig import rsa_sign
 from ehealth_hub.connectors.wsse_envelope import Clock
 from ehealth_hub.connectors.wsse_plugins import bound_token
-from ehealth_hub.connectors.wsse_sign import prepare_envelope
+from ehealth_hub.connectors.wsse_sign import prepare_envelope, serialize_spliced
 from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
 from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
 
@@ -51,10 +52,8 @@ class LeanSoapClient:
     applies timeout, retries and breaker to either.
     """
 
-    http: httpx.AsyncClient
-    """The caller's client (owned and closed by the caller)."""
-    address: str
-    """The endpoint URL."""
+    endpoint: DirectPost
+    """Where the calls go (the transport is owned and closed by the caller's client)."""
     actions: Mapping[str, str]
     """Operation name -> SOAPAction, as the WSDL binding gives them."""
     system: str
@@ -72,24 +71,31 @@ class LeanSoapClient:
             "SOAPAction": f'"{self.actions.get(operation, "")}"',
         }
         try:
-            response = await self.http.post(self.address, content=data, headers=headers)
+            response = await self.endpoint.post(data, headers)
         except _HTTPX_ERRORS as exc:
             raise translate(exc, system=self.system, operation=operation) from exc
         return self.answer(response, operation)
 
     async def _signed(self, payload: etree._Element) -> bytes:
         """The envelope, signed with the bound token's holder key; the RSA operation runs in a
-        worker thread (it releases the GIL): ~0.25 ms a call the event loop need not wait."""
+        worker thread (it releases the GIL): ~0.25 ms a call the event loop need not wait. The
+        assertion is spliced into the serialised envelope as issued (the signature does not
+        cover it), not copied into the tree."""
         token = bound_token()
         envelope = etree.Element(_ENVELOPE, nsmap={"soapenv": SOAP11_NS})
         etree.SubElement(envelope, _BODY).append(payload)
         unsigned = prepare_envelope(
-            envelope, token.holder, assertion=token.assertion, ttl=self.ttl, now=self.clock()
+            envelope,
+            token.holder,
+            assertion=token.assertion,
+            ttl=self.ttl,
+            now=self.clock(),
+            splice=True,
         )
         key = token.holder.private_key
         loop = asyncio.get_running_loop()
         unsigned.complete(await loop.run_in_executor(None, rsa_sign, key, unsigned.data))
-        return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        return serialize_spliced(envelope, token.assertion)
 
     def answer(self, response: httpx.Response, operation: str) -> etree._Element:
         """The first element of the answer's Body; a Fault or a failed exchange as HubError."""

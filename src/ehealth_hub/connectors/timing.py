@@ -2,10 +2,11 @@
 
 W3C Server Timing (Working Draft, 2023): ``Server-Timing: downstream;dur=12.3, hub;dur=4.1``
 tells a client (and a benchmark) how much of a response's latency the eHealth systems took
-and how much was the hub's own work. The connectors' httpx clients carry :func:`event_hooks`:
-each call's wait (request sent -> answer headers) is recorded in the request's span list, a
-context variable the API middleware opens per request; the source calls a read makes
-concurrently overlap, so what counts is the union of their waits, not the sum.
+and how much was the hub's own work. The connectors' httpx clients carry :func:`event_hooks`
+and :class:`~.network.DirectPost` calls :func:`record`: each call's wait (request sent ->
+answer) is recorded in the request's span list, a context variable the API middleware opens
+per request; the source calls a read makes concurrently overlap, so what counts is the union
+of their waits, not the sum.
 """
 
 from __future__ import annotations
@@ -43,15 +44,21 @@ def waited(spans: Spans) -> float:
     return total
 
 
+def record(sent: float, answered: float) -> None:
+    """Add one call's wait (``perf_counter`` times) to the current request's spans, if any."""
+    spans = _SPANS.get()
+    if spans is not None:
+        spans.append((sent, answered))
+
+
 async def _sent(request: httpx.Request) -> None:
     request.extensions[_SENT] = time.perf_counter()
 
 
 async def _answered(response: httpx.Response) -> None:
-    spans = _SPANS.get()
     sent = response.request.extensions.get(_SENT)
-    if spans is not None and sent is not None:
-        spans.append((sent, time.perf_counter()))
+    if sent is not None:
+        record(sent, time.perf_counter())
 
 
 def event_hooks() -> dict[str, list[Callable[[Any], Awaitable[None]]]]:

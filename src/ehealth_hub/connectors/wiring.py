@@ -22,6 +22,7 @@ from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
+from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
@@ -68,10 +69,13 @@ def policy(conf: EndpointSettings, name: str) -> DownstreamPolicy:
 
 @dataclass
 class HttpClients:
-    """The httpx clients of the connectors: in-process simulators or the network."""
+    """The httpx clients of the connectors: in-process simulators or the network, each with the
+    transport it sends through (which :class:`~.network.DirectClient` uses directly)."""
 
     sandbox: httpx.AsyncClient | None
     network: httpx.AsyncClient
+    transports: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    """``"sandbox"`` / ``"network"`` -> the transport that client was built over."""
 
     def for_url(self, url: str) -> httpx.AsyncClient:
         if is_sandbox_url(url):
@@ -79,6 +83,14 @@ class HttpClients:
                 raise HubError(f"{url} is a sandbox URL but no simulators run", system="bootstrap")
             return self.sandbox
         return self.network
+
+    def direct(self, url: str) -> DirectClient:
+        """Calls to ``url``'s world straight through its transport, with that client's timeout."""
+        client = self.for_url(url)
+        world = "sandbox" if client is self.sandbox else "network"
+        if world not in self.transports:
+            raise HubError(f"no {world} transport to call {url} directly", system="bootstrap")
+        return DirectClient(self.transports[world], client.timeout)
 
     async def aclose(self) -> None:
         if self.sandbox is not None:
@@ -133,7 +145,8 @@ def _intrahub(
     settings: Settings, http: HttpClients, trust: TrustLayer, clock: Clock, name: str, url: str
 ) -> ProtectedSoap:
     """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path)."""
-    lean = LeanSoapClient(http.for_url(url), url, ACTIONS, system=name, clock=clock, ttl=trust.ttl)
+    endpoint = DirectPost(http.direct(url), httpx.URL(url))
+    lean = LeanSoapClient(endpoint, ACTIONS, system=name, clock=clock, ttl=trust.ttl)
 
     async def tokens(actor: Actor) -> Any:
         return await trust.token(actor.nihii, actor.quality)
@@ -156,7 +169,7 @@ def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:
 def _gp_clients(conf: EndpointSettings, http: HttpClients, clock: Clock) -> list[GpSystemClient]:
     return [
         GpSystemClient(
-            http.for_url(gp.base_url),
+            http.direct(gp.base_url),
             GpSystemConfig(key, gp.base_url, gp.token_url, gp.client_id, gp.client_secret),
             Resilience(key, policy(conf, key)),
             clock=clock,
