@@ -14,7 +14,9 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 class MemoryRecordSource:
-    """A record source holding KMEHR messages per patient; ``fail`` makes every call raise."""
+    """A record source holding KMEHR messages per patient; ``fail`` makes every call raise,
+    ``delay`` makes listing slow, and ``meet`` makes listing wait until every party to that barrier
+    is listing too (which only concurrent callers can bring about)."""
 
     def __init__(
         self,
@@ -23,11 +25,13 @@ class MemoryRecordSource:
         *,
         fail: HubError | None = None,
         delay: float = 0.0,
+        meet: asyncio.Barrier | None = None,
     ) -> None:
         self.name = name
         self.messages = messages
         self.fail = fail
         self.delay = delay
+        self.meet = meet
         self.calls = 0
         self.reads = 0
         """GetTransaction-like reads served."""
@@ -41,6 +45,8 @@ class MemoryRecordSource:
         self.calls += 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.meet is not None:
+            await self.meet.wait()
         if self.fail is not None:
             raise self.fail
         return [ref for ref, _ in self.messages.get(permit.patient_ssin, []) if ref.type in types]

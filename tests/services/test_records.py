@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import pytest
 
@@ -68,11 +68,14 @@ async def test_a_failing_source_leaves_the_others_and_says_what_is_missing() -> 
 
 
 async def test_sources_are_asked_concurrently() -> None:
-    sources = [sandbox_source(n, delay=0.2) for n in ("rsw", "vitalink", "gp")]
-    service = RecordsService(SandboxFactsGate(), sources)
-    started = time.perf_counter()
-    await service.summary(AN.ssin, ACTOR, client_id="consult-app")
-    assert time.perf_counter() - started < 0.5
+    # Each source waits until all three are listing: asked one after the other, the first would
+    # wait alone until the service's timeout and the Bundle would say so.
+    meet = asyncio.Barrier(3)
+    sources = [sandbox_source(n, meet=meet) for n in ("rsw", "vitalink", "gp")]
+    service = RecordsService(SandboxFactsGate(), sources, timeout_seconds=5)
+    bundle = await service.summary(AN.ssin, ACTOR, client_id="consult-app")
+    assert "OperationOutcome" not in _types(bundle)
+    assert [s.calls for s in sources] == [1, 1, 1]
 
 
 async def test_a_slow_source_is_cut_off_at_the_timeout() -> None:
