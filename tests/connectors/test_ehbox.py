@@ -100,7 +100,7 @@ async def test_sends_nothing_to_a_recipient_without_an_etk(
             permit("an", action="write-note", now=clock()), actor("sarah"), message(stranger)
         )
     assert refused.value.system == "etkdepot"
-    assert sims.ehbox.soap.received == []
+    assert not sims.ehbox.soap.received
 
 
 async def test_refuses_a_message_id_that_is_not_in_the_box(ehbox_client: EhboxClient) -> None:
@@ -126,7 +126,7 @@ async def test_sends_nothing_without_a_write_permit_for_this_patient(
         await ehbox_client.send_message(
             permit("an", now=clock()), actor("sarah"), message(jan_entry())
         )
-    assert sims.ehbox.soap.received == []
+    assert not sims.ehbox.soap.received
 
 
 async def test_never_retries_a_send(

@@ -69,7 +69,7 @@ async def test_refuses_an_unknown_proof_type_before_sending(
     with pytest.raises(InvalidInput) as refused:
         await therlink_client.put_link(nadia_link("a-phone-call"), actor("sarah"))
     assert refused.value.field == "proof_type"
-    assert sims.therlink.soap.received == []
+    assert not sims.therlink.soap.received
 
 
 async def test_the_service_refuses_a_link_declared_for_someone_else(

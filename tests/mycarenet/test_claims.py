@@ -82,8 +82,8 @@ async def test_an_uninsured_patient_is_refused_before_anything_is_sent(
     with pytest.raises(BusinessRejection) as refused:
         await submit(claims, app_claim("c-5", patient="emma", route="eattest"))
     assert refused.value.code == "not-insured"
-    assert mycarenet.sim.attest.received == []
-    assert mycarenet.sim.genasync.received == []
+    assert not mycarenet.sim.attest.received
+    assert not mycarenet.sim.genasync.received
     async with claims.db.connect() as conn:  # type: ignore[attr-defined]
         assert (await conn.execute(select(func.count()).select_from(outbox))).scalar_one() == 0
 
@@ -105,7 +105,7 @@ async def test_a_closed_mutuality_is_refused_before_anything_is_sent(
     with pytest.raises(BusinessRejection) as refused:
         await service.submit(app_claim("c-6"), SARAH, client_id="video-app")
     assert refused.value.code == "mutuality-closed"
-    assert mycarenet.sim.attest.received == []
+    assert not mycarenet.sim.attest.received
 
 
 async def test_the_consent_gate_and_the_acting_practitioner_are_checked(claims: Claims) -> None:
