@@ -218,6 +218,27 @@ async def _claim(app: SandboxApp, report: Report, now: datetime) -> None:
     )
 
 
+async def play(client: httpx.AsyncClient, container: Container, settings: Settings) -> Report:
+    """The three journeys against the hub behind ``client`` (its sandbox ``container``)."""
+    report = Report()
+    now = datetime.now(UTC)
+    await _health(client, report)
+    consult = SandboxApp(
+        client, "consult-app", token_endpoint(settings), sandbox.practitioner("sarah").nihii
+    )
+    await consult.token()
+    report.add(
+        "token for consult-app acting for Dr Vermeulen",
+        True,
+        "SMART backend services (JWT assertion)",
+    )
+    await _records(consult, report, now)
+    await _note(consult, container, report, now)
+    await _insurability(consult, report, now)
+    await _claim(consult, report, now)
+    return report
+
+
 async def run_demo(settings: Settings, console: Console) -> int:
     """Run the sandbox journeys; 0 when every step succeeded."""
     if not settings.is_sandbox:
@@ -227,8 +248,6 @@ async def run_demo(settings: Settings, console: Console) -> int:
     quiet = settings.log.model_copy(update={"level": "warning", "json_output": False})
     settings = settings.model_copy(update={"log": quiet})
     app = create_app(settings)
-    report = Report()
-    now = datetime.now(UTC)
     async with app.router.lifespan_context(app):
         container: Container = app.state.container
         transport = httpx.ASGITransport(app=app)
@@ -239,20 +258,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
                     "booting the sandbox: PKI and simulators (the first run derives keys)"
                 )
                 await container.connectors.get()
-            await _health(client, report)
-            consult = SandboxApp(
-                client, "consult-app", token_endpoint(settings), sandbox.practitioner("sarah").nihii
-            )
-            await consult.token()
-            report.add(
-                "token for consult-app acting for Dr Vermeulen",
-                True,
-                "SMART backend services (JWT assertion)",
-            )
-            await _records(consult, report, now)
-            await _note(consult, container, report, now)
-            await _insurability(consult, report, now)
-            await _claim(consult, report, now)
+            report = await play(client, container, settings)
     console.print(report.table())
     verdict = (
         "[green]all journeys succeeded[/green]"
