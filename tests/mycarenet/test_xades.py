@@ -211,6 +211,28 @@ def test_verification_names_what_is_wrong(pki: SandboxPki) -> None:
     assert elsewhere.value.code == "xades-invalid"
 
 
+def test_names_its_signer_with_the_xades_1_3_2_signing_certificate(pki: SandboxPki) -> None:
+    sarah = pki.practitioner("sarah").certificate
+    signature = etree.fromstring(
+        xades.sign_detail(b"sealed", "Detail-1", pki.practitioner("sarah"), now=NOW)
+    )
+    ns = {"x": xades.XADES, "ds": xades.DS}
+    props = "ds:Object/x:QualifyingProperties/x:SignedProperties/x:SignedSignatureProperties"
+    assert signature.find(f"{props}/x:SigningCertificateV2", ns) is None  # not in XAdES 1.3.2
+    cert = signature.find(f"{props}/x:SigningCertificate/x:Cert", ns)
+    assert cert is not None
+    assert (
+        cert.findtext("x:CertDigest/ds:DigestValue", namespaces=ns)
+        == base64.b64encode(sarah.fingerprint(hashes.SHA256())).decode()
+    )
+    assert cert.findtext("x:IssuerSerial/ds:X509SerialNumber", namespaces=ns) == str(
+        sarah.serial_number
+    )
+    assert cert.findtext("x:IssuerSerial/ds:X509IssuerName", namespaces=ns) == (
+        sarah.issuer.rfc4514_string()
+    )
+
+
 def test_a_person_certificate_without_nihii_must_name_the_care_providers_ssin() -> None:
     root_key, leaf_key = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in "ab"

@@ -8,11 +8,13 @@ GenericAsync v1 (``post/Xades-t``: "the xades-t only signs the decoded content" 
 Shape: a detached ``ds:Signature`` whose data Reference points at the Detail by its ``Id``
 (``#<Id>``) with the ``xmldsig#base64`` transform, so the digest covers the Detail's decoded
 octets (the sealed ETEE message) whatever namespace prefixes the SOAP stack writes; the signed
-properties carry ``SigningTime`` and ``SigningCertificateV2`` (SHA-256 of the signer's
-certificate); KeyInfo carries the signer's certificate. Canonical XML 1.0 for SignedInfo and the
-property references (the XML-DSig default for a reference without transforms, so any verifier,
-xmlsec1 included, digests them the same way). The
-serialised signature travels base64 in ``Xades`` / ``Xades-t``.
+properties carry ``SigningTime`` and ``SigningCertificate`` (SHA-256 of the signer's certificate,
+its issuer and serial number); KeyInfo carries the signer's certificate. ``SigningCertificate``,
+not signxml's default ``SigningCertificateV2``: V2 came with ETSI EN 319 132-1 (2016) and is not in
+the XAdES 1.3.2 schema the MyCareNet contracts reference (``XAdES.xsd``). Canonical XML 1.0 for
+SignedInfo and the property references (the XML-DSig default for a reference without transforms,
+so any verifier, xmlsec1 included, digests them the same way). The serialised signature travels
+base64 in ``Xades`` / ``Xades-t``.
 
 Not done, stated: the ``-T`` level (a SignatureTimeStamp from a TSA in the unsigned properties):
 the sandbox has no time-stamping authority, so the hub sends XAdES-BES in both elements.
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
 from signxml.exceptions import SignXMLException
@@ -53,6 +56,7 @@ DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XADES: Final = "http://uri.etsi.org/01903/v1.3.2#"
 BASE64_TRANSFORM: Final = "http://www.w3.org/2000/09/xmldsig#base64"
 C14N_10: Final = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+SHA256: Final = "http://www.w3.org/2001/04/xmlenc#sha256"
 DETAIL_NS: Final = "urn:be:fgov:ehealth:mycarenet:commons:protocol:v4"
 MAX_AGE: Final = timedelta(minutes=5)
 """How old a SigningTime may be when MyCareNet receives it (and how far ahead: clock skew)."""
@@ -104,12 +108,31 @@ class _DetailSigner(XAdESSigner):
             raise SignatureError("XAdES reference without DigestValue", system="xades")
         digest.text = base64.b64encode(hashlib.sha256(self._content).digest()).decode()
 
+    def add_signing_certificate(
+        self, signed_signature_properties: etree._Element, sig_root: Any, signing_settings: Any
+    ) -> None:
+        """XAdES 1.3.2 ``SigningCertificate``: CertDigest (SHA-256) and IssuerSerial of the leaf."""
+        leaf: x509.Certificate = signing_settings.cert_chain[0]
+        cert = _sub(_sub(signed_signature_properties, XADES, "SigningCertificate"), XADES, "Cert")
+        digest = _sub(cert, XADES, "CertDigest")
+        _sub(digest, DS, "DigestMethod").set("Algorithm", SHA256)
+        _sub(digest, DS, "DigestValue").text = base64.b64encode(
+            leaf.fingerprint(hashes.SHA256())
+        ).decode()
+        issuer = _sub(cert, XADES, "IssuerSerial")
+        _sub(issuer, DS, "X509IssuerName").text = leaf.issuer.rfc4514_string()
+        _sub(issuer, DS, "X509SerialNumber").text = str(leaf.serial_number)
+
     def add_signing_time(
         self, signed_signature_properties: etree._Element, sig_root: Any, signing_settings: Any
     ) -> None:
         """SigningTime from the hub's clock (signxml would read the system clock)."""
         node = etree.SubElement(signed_signature_properties, f"{{{XADES}}}SigningTime")
         node.text = self._now.isoformat(timespec="seconds")
+
+
+def _sub(parent: etree._Element, ns: str, name: str) -> etree._Element:
+    return etree.SubElement(parent, f"{{{ns}}}{name}")
 
 
 def sign_detail(content: bytes, detail_id: str, signer: Credential, *, now: datetime) -> bytes:
@@ -122,7 +145,7 @@ def sign_detail(content: bytes, detail_id: str, signer: Credential, *, now: date
             _DetailSigner(content, now),
             detail,
             key=signer.private_key,
-            cert=[signer.certificate],  # leaf only: SigningCertificateV2 names the signer
+            cert=[signer.certificate],  # leaf only: SigningCertificate names the signer
             reference_uri=f"#{detail_id}",
             always_add_key_value=False,
         )
