@@ -211,12 +211,12 @@ def sealing(
 
 @pytest.fixture
 def hub_client(
-    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock, sealing: EteeSealing
+    protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock
 ) -> Callable[[str], IntraHubClient]:
     def build(key: str) -> IntraHubClient:
         hub = sandbox.hub(key)
         endpoint = protect("intrahub_v3.wsdl", sims.hubs[key].path, key)
-        return IntraHubClient(key, hub.hub_id, endpoint, clock=clock, sealing=sealing)
+        return IntraHubClient(key, hub.hub_id, endpoint, clock=clock)
 
     return build
 

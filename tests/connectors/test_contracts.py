@@ -1,15 +1,24 @@
 """The project's own WSDL/XSD follow the official eHealth contracts (read in place from
-``../shared/ehealth-contracts``, skipped when absent): same namespaces, same element names."""
+``../shared/ehealth-contracts``, skipped when absent): same namespaces, same element names; and
+every hubservices operation the connectors use, both ways on the wire, validates against them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from ehealth_hub.connectors.consent import ConsentClient
+from ehealth_hub.connectors.intrahub import IntraHubClient
+from ehealth_hub.connectors.ports import NationalConsent
 from ehealth_hub.connectors.soap import wsdl_path
+from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.mappings.xml import parse_xml
+from tests.connectors.conftest import Clock, actor, permit
+from tests.official_schemas import kinds, wire_violations
 
 XSD = "{http://www.w3.org/2001/XMLSchema}"
 pytestmark = pytest.mark.corpus
@@ -71,3 +80,39 @@ def test_hubservices_core_types_keep_the_official_element_order(contracts: Path)
 
         ours, theirs = children(mine), children(official)
         assert [n for n in theirs if n in ours] == ours, name
+
+
+async def test_every_hubservices_operation_on_the_wire_follows_the_official_contract(
+    shared_dir: Path,
+    sims: Simulators,
+    hub_client: Callable[[str], IntraHubClient],
+    consent_client: ConsentClient,
+    clock: Clock,
+) -> None:
+    rsw, sarah = hub_client("rsw"), actor("sarah")
+    reading = permit("an", now=clock())
+    refs = await rsw.list_transactions(reading, sarah, types=("sumehr",))
+    await rsw.get_transaction(reading, sarah, refs[0])
+    kmehr = parse_xml(next(iter(sims.hubs["vitalink"].store.values())).kmehr)
+    await rsw.put_transaction(permit("an", action="write-note", now=clock()), sarah, kmehr)
+    await rsw.audit_trail(reading, sarah)
+    assert await rsw.get_exclusions(sandbox.patient("marc").ssin, sarah)
+    sofie = sandbox.patient("sofie").ssin
+    await consent_client.put_consent(NationalConsent(sofie, "active", clock().date()), sarah)
+    await consent_client.get_consent(sofie, sarah)
+    await consent_client.revoke_consent(sofie, sarah)
+    simulators = {"rsw": sims.hubs["rsw"].soap, "consent": sims.consent.soap}
+    checked = wire_violations(shared_dir, simulators)
+    assert not {label: errors for label, errors in checked.items() if errors}
+    operations = (
+        "GetTransactionList",
+        "GetTransaction",
+        "PutTransaction",
+        "GetPatientAuditTrail",
+        "GetTherapeuticLink",
+        "PutPatientConsent",
+        "GetPatientConsent",
+        "RevokePatientConsent",
+    )
+    expected = {f"{way} {op}Request" for op in operations for way in ("request", "answer")}
+    assert expected <= kinds(checked), sorted(expected - kinds(checked))

@@ -139,6 +139,18 @@ def required_text(node: etree._Element, name: str, *, system: str, operation: st
     return value
 
 
+def instant(node: etree._Element, name: str, *, system: str, operation: str) -> datetime:
+    """An ``xsd:dateTime`` child; one without an offset is read as Brussels time."""
+    raw = required_text(node, name, system=system, operation=operation)
+    try:
+        found = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise DownstreamProtocolError(
+            f"unreadable {name}: {exc}", system=system, operation=operation
+        ) from exc
+    return found if found.tzinfo is not None else found.replace(tzinfo=BRUSSELS)
+
+
 def moment(node: etree._Element, *, system: str, operation: str) -> datetime:
     """``date`` + ``time`` children as a Brussels-local moment (how hubservices dates them)."""
     try:

@@ -12,8 +12,8 @@ understood but refused answers ``acknowledge/iscomplete = false`` with KMEHR ``e
 these become :class:`~ehealth_hub.errors.BusinessRejection` (code = the CD-ERROR value).
 
 Operations: GetTransactionList (patient, period, CD-TRANSACTION types), GetTransaction (one KMEHR
-message), PutTransaction (a KMEHR message sealed with ETEE for the hub's ETK ``EHP`` = hub id, as
-``sealedkmehrmessage`` in the project's schema; a write, never retried), GetPatientAuditTrail,
+message), PutTransaction (a KMEHR ``kmehrmessage``, in clear inside the signed call over TLS: the
+3.5 contract has no sealed form; a write, never retried), GetPatientAuditTrail,
 GetTherapeuticLink (the patient's exclusions: negative links).
 :class:`HubRecords` asks every configured hub concurrently and reports per-hub failures instead of
 failing the whole read.
@@ -22,23 +22,22 @@ failing the whole read.
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final, Protocol
+from typing import Final
 
 import structlog
 from lxml import etree
 
-from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.hubservices_xml import (
     add,
     check_acknowledge,
     child,
     children,
     coded,
+    instant,
     moment,
     path,
     request,
@@ -52,8 +51,10 @@ from ehealth_hub.errors import ConsentDenied, DownstreamProtocolError, HubError
 from ehealth_hub.mappings.xml import KMEHR_NS
 
 _log = structlog.get_logger(__name__)
-EXCLUSION: Final = ("CD-HUBTHERAPEUTICLINK", "therapeuticexclusion")
-"""How the sandbox hubs code a patient's exclusion of a care provider (a negative link)."""
+EXCLUSION: Final = ("LOCAL", "EHEALTH-HUB-EXCLUSION", "therapeuticexclusion")
+"""How the sandbox hubs code a patient's exclusion of a care provider (a negative link): S, SL
+and value of the link's ``cd``, which admits CD-THERAPEUTICLINKTYPE or LOCAL (hubservices core 3.5
+``TherapeuticLinkType``, KMEHR ``CD-THERAPEUTICLINK``); that table has no exclusion type."""
 ACTIONS: Final = {
     op: f"urn:be:fgov:ehealth:intrahub:{op}"
     for op in (
@@ -78,14 +79,8 @@ class AuditEntry:
 
     hcparty_nihii: str | None
     at: datetime
-    action: str
     transaction_id: str | None
-
-
-class Sealer(Protocol):
-    """ETEE sealing for recipients' ETKs and the sender's own (``ehbox.EteeSealing``)."""
-
-    async def seal(self, payload: bytes, actor: Actor, recipients: Sequence[EtkId]) -> bytes: ...
+    """The transaction read; None for an access to no one transaction (a listing)."""
 
 
 class IntraHubClient:
@@ -98,11 +93,8 @@ class IntraHubClient:
         endpoint: ProtectedSoap,
         *,
         clock: Callable[[], datetime],
-        sealing: Sealer | None = None,
         ids: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self.sealing = sealing
-        """Seals PutTransaction for the hub's ETK (EHP = hub id); None sends it in clear."""
         self.name, self.hub_id, self.endpoint, self.clock, self.ids = (
             name,
             hub_id,
@@ -183,12 +175,7 @@ class IntraHubClient:
         """PutTransaction (a write: attempted once); returns the hub's transaction id."""
         self._require(permit, "write-note")
         payload = self._request("PutTransaction", actor)
-        if self.sealing is None:
-            add(payload, "kmehrmessage").extend(list(kmehr))
-        else:
-            clear = etree.tostring(kmehr, xml_declaration=True, encoding="UTF-8")
-            sealed = await self.sealing.seal(clear, actor, [EtkId("EHP", self.hub_id)])
-            add(payload, "sealedkmehrmessage", base64.b64encode(sealed).decode())
+        add(payload, "kmehrmessage").extend(list(kmehr))
         answer = await self._call(actor, "PutTransaction", payload, idempotent=False)
         found = scheme_value(children(child(answer, "transaction"), "id"), "LOCAL")
         if not found:
@@ -211,24 +198,24 @@ class IntraHubClient:
         return [self._access(a) for a in accesses]
 
     def _access(self, access: etree._Element) -> AuditEntry:
-        action = child(access, "cd")
         return AuditEntry(
             scheme_value(children(child(access, "hcparty"), "id"), "ID-HCPARTY"),
-            moment(access, system=self.name, operation="GetPatientAuditTrail"),
-            (action.text or "").strip() if action is not None else "",
+            instant(access, "accessdatetime", system=self.name, operation="GetPatientAuditTrail"),
             scheme_value(children(child(access, "transaction"), "id"), "LOCAL"),
         )
 
     async def get_exclusions(self, patient_ssin: str, actor: Actor) -> list[Exclusion]:
         """GetTherapeuticLink for the patient's exclusions (negative links) on this hub."""
         payload = self._request("GetTherapeuticLink", actor)
-        coded(select_patient(payload, patient_ssin), "cd", EXCLUSION[1], EXCLUSION[0])
+        scheme, local_scheme, value = EXCLUSION
+        coded(select_patient(payload, patient_ssin), "cd", value, scheme).set("SL", local_scheme)
         answer = await self._call(actor, "GetTherapeuticLink", payload, idempotent=True)
         found: list[Exclusion] = []
         for link in children(child(answer, "therapeuticlinklist"), "therapeuticlink"):
             cd = child(link, "cd")
             nihii = scheme_value(children(child(link, "hcparty"), "id"), "ID-HCPARTY")
-            if cd is None or (cd.get("S"), (cd.text or "").strip()) != EXCLUSION or not nihii:
+            code = None if cd is None else (cd.get("S"), cd.get("SL"), (cd.text or "").strip())
+            if code != EXCLUSION or not nihii:
                 continue
             found.append(Exclusion(patient_ssin, nihii, _start(link, self.name)))
         return found

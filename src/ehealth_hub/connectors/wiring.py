@@ -155,7 +155,7 @@ def _intrahub(
 
 
 def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:
-    """End-to-end sealing for eHealthBox and IntraHub: each actor seals with its own keys."""
+    """End-to-end sealing for eHealthBox: each actor seals with its own keys."""
     return EteeSealing(
         trust.etk_depot,
         credentials=lambda actor: trust.credential(actor.nihii),
@@ -207,7 +207,6 @@ def build_connectors(
             conf.hub_ids.get(key, ""),
             _intrahub(settings, http, trust, clock, key, url),
             clock=clock,
-            sealing=sealing,
         )
         for key, url in conf.hubs.items()
     ]

@@ -1,0 +1,130 @@
+"""The official eHealth and MyCareNet schemas, compiled in place from ``../shared`` (never copied).
+
+``schema(shared, name)`` compiles ``ehealth-contracts/<name>``; each ``xsd:import`` resolves by file
+name inside ``ehealth-contracts``, whatever folder the upstream ``schemaLocation`` names. Two kinds
+of import point outside the set:
+
+* KMEHR, which hubservices 3.5 imports at version 1.26: resolved to the KMEHR 1.38 schemas of
+  ``kmehr-corpus`` (same namespaces; 1.38 is the version the hub writes);
+* two W3C schemas the MyCareNet commons import: ``xml.xsd`` (the commons use nothing of it) and
+  ``xmlmime.xsd``, answered by :data:`STAND_INS` with the one type and attribute the commons use
+  (``xmime:base64Binary`` and ``xmime:contentType``, W3C Note "Describing Media Content of Binary
+  Data in XML", 4 May 2005).
+
+Any other import the set cannot satisfy fails the compilation with the missing file's name.
+
+``wire_violations(shared, simulators)`` validates what SOAP simulators received and answered: each
+body whose namespace is in :data:`OFFICIAL` against that schema, and each XAdES a MyCareNet
+message carries (base64 in ``Xades``, ``XadesT``, ``Xades-t``) against XAdES 1.3.2. Not covered,
+because the set lacks what their schemas import: Therapeutic Link, ETK depot, addressbook and
+eHealthBox (eHealth commons 1.x, IAM attributes), MyCareNet MemberData (commons protocol v3) and
+GenericAsync (the CIN types).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from lxml import etree
+
+from ehealth_hub.fixtures.soap_server import SoapSimulator
+from ehealth_hub.mappings.xml import SOAP11_NS, local_name, parse_xml
+
+CONTRACTS: Final = Path("ehealth-contracts")
+KMEHR: Final = Path("kmehr-corpus/kmehr-emf/model/ehealth-kmehr/XSD")
+
+OFFICIAL: Final = {
+    "http://www.ehealth.fgov.be/hubservices/protocol/v3": "hubservices_protocol-3_5.xsd",
+    "urn:oasis:names:tc:SAML:1.0:protocol": "oasis-sstc-saml-schema-protocol-1.1.xsd",
+    "urn:be:fgov:ehealth:mycarenet:attest:protocol:v3": "mycarenet-attest-protocol-3_0.xsd",
+}
+"""SOAP body namespace -> the official schema that declares its messages."""
+XADES_CARRIERS: Final = ("Xades", "XadesT", "Xades-t")
+
+STAND_INS: Final[dict[str, bytes]] = {
+    "xml.xsd": b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+        targetNamespace="http://www.w3.org/XML/1998/namespace"/>""",
+    "xmlmime.xsd": b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+        xmlns:xmime="http://www.w3.org/2005/05/xmlmime"
+        targetNamespace="http://www.w3.org/2005/05/xmlmime">
+      <xs:attribute name="contentType" type="xs:string"/>
+      <xs:complexType name="base64Binary">
+        <xs:simpleContent>
+          <xs:extension base="xs:base64Binary">
+            <xs:attribute ref="xmime:contentType"/>
+          </xs:extension>
+        </xs:simpleContent>
+      </xs:complexType>
+    </xs:schema>""",
+}
+
+
+class _InPlace(etree.Resolver):
+    def __init__(self, shared: Path) -> None:
+        super().__init__()
+        self.shared = shared
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        name = system_url.rsplit("/", 1)[-1]
+        if name in STAND_INS:
+            return self.resolve_string(STAND_INS[name], context)
+        kmehr = re.fullmatch(r"(id|cd|dt|kmehr|kmehr_elements)-1_\d+\.xsd", name)
+        path = (
+            self.shared / KMEHR / f"{kmehr.group(1)}-1_38.xsd"
+            if kmehr
+            else self.shared / CONTRACTS / name
+        )
+        if not path.is_file():
+            raise FileNotFoundError(f"{system_url}: not in the reference set ({path})")
+        return self.resolve_filename(str(path), context)
+
+
+@cache
+def schema(shared: Path, name: str) -> etree.XMLSchema:
+    """The official schema ``name`` with its imports (trusted local files, no network)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser.resolvers.add(_InPlace(shared))
+    return etree.XMLSchema(etree.parse(str(shared / CONTRACTS / name), parser))
+
+
+def violations(official: etree.XMLSchema, element: etree._Element) -> list[str]:
+    """What ``element`` breaks in ``official``, one line per error (empty when valid)."""
+    if official.validate(element):
+        return []
+    return [f"line {e.line}: {e.message}" for e in official.error_log]
+
+
+def wire_violations(shared: Path, simulators: Mapping[str, SoapSimulator]) -> dict[str, list[str]]:
+    """``"<simulator> request|answer <operation>[ <xades carrier>]"`` -> its violations, for every
+    message a contract in the set covers (an empty list: valid)."""
+    return {
+        label: errors
+        for name, sim in simulators.items()
+        for way, messages in (("request", sim.received), ("answer", sim.answered))
+        for message in messages
+        for label, errors in _checked(shared, f"{name} {way} {message.operation}", message.envelope)
+    }
+
+
+def _checked(shared: Path, label: str, envelope: bytes) -> Iterator[tuple[str, list[str]]]:
+    body = parse_xml(envelope).find(f"{{{SOAP11_NS}}}Body")
+    assert body is not None, label
+    payload = body[0]
+    namespace = etree.QName(payload).namespace or ""
+    if namespace in OFFICIAL:
+        yield label, violations(schema(shared, OFFICIAL[namespace]), payload)
+    for carrier in payload.iter():
+        if isinstance(carrier.tag, str) and local_name(carrier) in XADES_CARRIERS and carrier.text:
+            signature = parse_xml(base64.b64decode(carrier.text))
+            xades = schema(shared, "XAdES.xsd")
+            yield f"{label} {local_name(carrier)}", violations(xades, signature)
+
+
+def kinds(checked: Mapping[str, list[str]]) -> set[str]:
+    """The labels without the simulator's name: ``"request GetTransactionRequest"``..."""
+    return {label.split(" ", 1)[1] for label in checked}
