@@ -40,7 +40,9 @@ from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators, build_simula
 from tests.trust.conftest import Clock  # the hand-moved clock (certificates valid 2025-2045)
 
 FAST = DownstreamPolicy(
-    timeout=1.0,
+    # generous: no test here waits for it (timeout tests take their own), and a loaded CI machine
+    # must not turn a slow in-process call into a spurious failure
+    timeout=10.0,
     retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.0),
     breaker=BreakerPolicy(failure_threshold=3, reset_after=30.0),
 )

@@ -28,7 +28,7 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
 from tests.connectors.conftest import Clock, actor, permit
 
-ONCE = DownstreamPolicy(timeout=1.0, retry=RetryPolicy(attempts=1))
+ONCE = DownstreamPolicy(timeout=10.0, retry=RetryPolicy(attempts=1))
 REQUEST = httpx.Request("POST", SANDBOX_BASE)
 
 
