@@ -9,16 +9,19 @@ of import point outside the set:
 * two W3C schemas the MyCareNet commons import: ``xml.xsd`` (the commons use nothing of it) and
   ``xmlmime.xsd``, answered by :data:`STAND_INS` with the one type and attribute the commons use
   (``xmime:base64Binary`` and ``xmime:contentType``, W3C Note "Describing Media Content of Binary
-  Data in XML", 4 May 2005).
+  Data in XML", 4 May 2005);
+* the two CIN schemas GenericAsync v1 imports (``commonTypes``, ``commonInfo``): answered with
+  *open* stand-ins, the seven types GenericAsync names accepting any content. So GenericAsync's own
+  structure (element names, order, cardinality) is checked, the CIN types' content is not.
 
 Any other import the set cannot satisfy fails the compilation with the missing file's name.
 
 ``wire_violations(shared, simulators)`` validates what SOAP simulators received and answered: each
 body whose namespace is in :data:`OFFICIAL` against that schema, and each XAdES a MyCareNet
 message carries (base64 in ``Xades``, ``XadesT``, ``Xades-t``) against XAdES 1.3.2. Not covered,
-because the set lacks what their schemas import: Therapeutic Link, ETK depot, addressbook and
-eHealthBox (eHealth commons 1.x, IAM attributes), MyCareNet MemberData (commons protocol v3) and
-GenericAsync (the CIN types).
+because the set lacks what their schemas import: ETK depot, addressbook and eHealthBox (eHealth
+commons 1.x, IAM attributes) and MyCareNet MemberData (commons protocol v3); the set has no
+Therapeutic Link contract.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ OFFICIAL: Final = {
     "http://www.ehealth.fgov.be/hubservices/protocol/v3": "hubservices_protocol-3_5.xsd",
     "urn:oasis:names:tc:SAML:1.0:protocol": "oasis-sstc-saml-schema-protocol-1.1.xsd",
     "urn:be:fgov:ehealth:mycarenet:attest:protocol:v3": "mycarenet-attest-protocol-3_0.xsd",
+    "urn:be:cin:nip:async:generic": "mycarenet-genasync-v1.xsd",
 }
 """SOAP body namespace -> the official schema that declares its messages."""
 XADES_CARRIERS: Final = ("Xades", "XadesT", "Xades-t")
@@ -62,6 +66,36 @@ STAND_INS: Final[dict[str, bytes]] = {
       </xs:complexType>
     </xs:schema>""",
 }
+
+
+def _open_types(namespace: str, *names: str) -> bytes:
+    """A schema whose ``names`` accept any attributes, text and children (unchecked content)."""
+    anything = (
+        '<xs:sequence><xs:any processContents="skip" minOccurs="0" maxOccurs="unbounded"/>'
+        '</xs:sequence><xs:anyAttribute processContents="skip"/>'
+    )
+    types = "".join(
+        f'<xs:complexType name="{n}" mixed="true">{anything}</xs:complexType>' for n in names
+    )
+    return (
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{namespace}">'
+        f"{types}</xs:schema>"
+    ).encode()
+
+
+STAND_INS.update(
+    {
+        "commonTypes-v1.3.xsd": _open_types(
+            "urn:be:cin:types:v1", "Base64BinaryList", "Blob", "FaultType", "StringList"
+        ),
+        "commonInfo-v2.3.xsd": _open_types(
+            "urn:be:cin:mycarenet:esb:common:v2",
+            "CommonInputType",
+            "CommonOutputType",
+            "OrigineType",
+        ),
+    }
+)
 
 
 class _InPlace(etree.Resolver):

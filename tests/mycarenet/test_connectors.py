@@ -3,12 +3,16 @@ holder-of-key tokens, ETEE sealing) against the MyCareNet simulator."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import date
 
 import pytest
 from lxml import etree
 
+from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Sealing
 from ehealth_hub.errors import (
     DownstreamProtocolError,
@@ -17,6 +21,7 @@ from ehealth_hub.errors import (
     HostileXmlError,
 )
 from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.fixtures.sim_mycarenet_base import GA
 from ehealth_hub.fixtures.soap_server import SoapFault
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as ef
@@ -199,6 +204,8 @@ async def test_efact_post_get_confirm_with_per_line_results(mycarenet: MyCareNet
     assert again.accepted, "a batch posted twice is taken once"
     messages = await mycarenet.efact.fetch(SARAH)
     assert sorted(m.name for m in messages) == ["920099", "931000"]
+    posted = ef.write_batch(batch).encode("latin-1")
+    assert _signed_by_mycarenet(mycarenet, posted) == 4, "two messages and two TAcks, signed"
     assert ans.read_ack(next(m for m in messages if m.name == "931000").content.decode()).accepted
     results = {
         r.line_ref: r
@@ -215,6 +222,23 @@ async def test_efact_post_get_confirm_with_per_line_results(mycarenet: MyCareNet
     assert mycarenet.sim.inspect()["federations"]["100"]["efact"] == [
         {"reference": "12345678901234", "lines": 2}
     ]
+
+
+def _signed_by_mycarenet(mycarenet: MyCareNet, posted: bytes) -> int:
+    """How many Xades-t the last ``get`` answer carries, each checked: MyCareNet's key over the
+    decoded content of the element it signs; each TAck the HMAC of the batch keyed by its result."""
+    get = next(a for a in reversed(mycarenet.sim.genasync.answered) if a.operation == "get")
+    mycarenet_key = mycarenet.sim.pki.mycarenet_etk.certificate
+    count = 0
+    for carrier in etree.fromstring(get.envelope).iter(f"{{{GA}}}Xades-t"):
+        signed = next(e for e in carrier.getparent() if e.get("Id"))  # type: ignore[union-attr]
+        signature = etree.fromstring(base64.b64decode(carrier.text or ""))
+        xades.signed_properties(signature, signed, mycarenet_key)
+        if etree.QName(signed).localname == "TAck":
+            mac = hmac.new(signed.get("ResultMajor", "").encode(), posted, hashlib.sha256)
+            assert base64.b64decode(signed.text or "") == mac.digest()
+        count += 1
+    return count
 
 
 async def test_a_batch_with_broken_totals_gets_a_failure_tack(mycarenet: MyCareNet) -> None:

@@ -23,6 +23,7 @@ Public API::
 
     sign_detail(content, detail_id, signer, *, now) -> bytes          # the ds:Signature, XML
     verify_detail(xades, detail, *, truststore, now, care_provider, max_age) -> VerifiedXades
+    signed_properties(signature, signed, certificate) -> Element   # the bare check, no policy
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def _sub(parent: etree._Element, ns: str, name: str) -> etree._Element:
 
 
 def sign_detail(content: bytes, detail_id: str, signer: Credential, *, now: datetime) -> bytes:
-    """The XAdES-BES over the Detail ``detail_id`` whose decoded content is ``content``."""
+    """The XAdES-BES over the Detail ``detail_id`` whose decoded content is ``content`` (or over
+    any element whose base64 text is the signed content, as MyCareNet signs a TAck)."""
     detail = etree.Element(f"{{{DETAIL_NS}}}Detail", Id=detail_id)
     detail.text = base64.b64encode(content).decode()
     try:
@@ -190,21 +192,34 @@ def verify_detail(
             system="xades",
             code="xades-foreign-signer",
         )
+    signed = signed_properties(signature, detail, certificate)
+    return VerifiedXades(certificate, _fresh(signed, now, max_age), nihii)
+
+
+def signed_properties(
+    signature: etree._Element, signed: etree._Element, certificate: x509.Certificate
+) -> etree._Element:
+    """The SignedProperties of ``signature`` once it verifies with ``certificate`` and covers
+    the decoded content of ``signed`` (a Detail, a TAck); SignatureError if not."""
     holder = etree.Element("XadesCheck")
-    holder.append(copy.deepcopy(detail))
-    holder.append(signature)
+    holder.append(copy.deepcopy(signed))
+    holder.append(copy.deepcopy(signature))
     try:
         results = XAdESVerifier().verify(holder, x509_cert=certificate, expect_config=_EXPECT)
     except SignXMLException as exc:
         raise SignatureError(
             f"XAdES does not verify: {exc}", system="xades", code="xades-invalid"
         ) from exc
-    if results[0].signed_data != base64.b64decode(detail.text or ""):
+    if results[0].signed_data != base64.b64decode(signed.text or ""):
         raise SignatureError(
-            "XAdES does not cover the Detail", system="xades", code="xades-invalid"
+            f"XAdES does not cover the {etree.QName(signed).localname}",
+            system="xades",
+            code="xades-invalid",
         )
-    signed = next(r.signed_properties for r in results if hasattr(r, "signed_properties"))
-    return VerifiedXades(certificate, _fresh(signed, now, max_age), nihii)
+    properties: etree._Element = next(
+        r.signed_properties for r in results if hasattr(r, "signed_properties")
+    )
+    return properties
 
 
 def _certificate(signature: etree._Element) -> x509.Certificate:
