@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def spawn_worker(
         "EHEALTH_HUB_DELIVERY__BATCH_SIZE": "20",
         "EHEALTH_HUB_LOG__LEVEL": "info",  # "worker_started" tells the test it is polling
     }
-    with (data_dir / f"worker-{time.monotonic_ns()}.log").open("wb") as log:
+    with (data_dir / f"worker-{uuid.uuid4().hex}.log").open("wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "ehealth_hub", "worker"],
             env=env,
@@ -79,15 +80,22 @@ async def _wait_until_all_completed(engine: AsyncEngine, total: int, within: flo
     raise AssertionError(f"only {done} of {total} items completed within {within}s")
 
 
-async def _wait_started(data_dir: Path, n: int, within: float = 60) -> None:
-    """Until ``n`` workers have logged "worker_started" (signal handlers installed, polling)."""
+async def _wait_started(
+    data_dir: Path, workers: list[subprocess.Popen[bytes]], within: float = 60
+) -> None:
+    """Until every worker has logged "worker_started" (signal handlers installed, polling); a
+    worker that exits first, or a timeout, fails with the exit codes and the workers' logs."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         logs = [p.read_text() for p in data_dir.glob("worker-*.log")]  # noqa: ASYNC240 - tiny files
-        if sum("worker_started" in text for text in logs) >= n:
+        if sum("worker_started" in text for text in logs) >= len(workers):
             return
+        if any(proc.poll() is not None for proc in workers):
+            break
         await asyncio.sleep(0.05)
-    raise AssertionError(f"{n} workers did not start within {within}s")
+    codes = [proc.poll() for proc in workers]
+    tails = "\n---\n".join(text[-1500:] for text in logs)
+    raise AssertionError(f"workers not all started (exit codes {codes}); their logs:\n{tails}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -141,7 +149,7 @@ async def test_competing_workers_deliver_each_item_once_and_keep_per_key_order(
     async with serve(receiver) as url:
         workers = [spawn_worker(postgres_url, url, tmp_path, lease=30) for _ in range(3)]
         try:
-            await _wait_started(tmp_path, len(workers))  # all three compete for the items
+            await _wait_started(tmp_path, workers)  # all three compete for the items
             await _fill(engine, keys, per_key)
             await _wait_until_all_completed(engine, keys * per_key, within=60)
         finally:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.chain import canonical
 from ehealth_hub.audit.log import AuditLog, ChainHead
 from ehealth_hub.errors import ConfigurationError, HubError, SignatureError
+from ehealth_hub.files import create_once
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.errors import storage_errors
 
@@ -135,15 +136,13 @@ async def run_checkpoints(signer: HeadSigner, engine: AsyncEngine, interval: flo
 
 
 def _generate(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A new key at ``path``, unless another process got there first (then theirs stands)."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(pem)
+    create_once(path, pem)
 
 
 def _load(path: Path) -> Ed25519PrivateKey:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ehealth_hub.auth.clients import ClientKind, ClientRegistry
+from ehealth_hub.files import write_atomic
 from ehealth_hub.fixtures.sandbox import PRACTITIONERS
 
 _P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -126,8 +127,7 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _write_if_changed(path: Path, content: bytes) -> None:
     if not path.is_file() or path.read_bytes() != content:
-        path.write_bytes(content)
-        path.chmod(0o600)
+        write_atomic(path, content)
 
 
 def auth_dir(data_dir: Path) -> Path:
