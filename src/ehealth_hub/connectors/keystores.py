@@ -29,6 +29,7 @@ import structlog
 
 from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.errors import ConfigurationError, NotFound
+from ehealth_hub.files import write_atomic
 
 _log = structlog.get_logger(__name__)
 
@@ -82,9 +83,9 @@ class KeystoreRegistry:
             ) from exc
 
     def _save(self, entries: Mapping[str, KeystoreEntry]) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
         body = {"keystores": {k: asdict(v) for k, v in sorted(entries.items())}}
-        self.file.write_text(json.dumps(body, indent=2) + "\n")
+        # serving processes read it while the CLI adds a keystore: never half-written
+        write_atomic(self.file, f"{json.dumps(body, indent=2)}\n".encode())
 
     def _passphrase(self, entry: KeystoreEntry) -> str:
         if (entry.passphrase_file is None) == (entry.passphrase_env is None):
