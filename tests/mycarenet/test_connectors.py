@@ -110,6 +110,29 @@ async def test_an_answer_sealed_for_someone_else_is_refused(
         await mycarenet.envelope.open(Detail())
 
 
+async def test_an_answer_sealed_for_the_hub_by_anyone_but_mycarenet_is_refused(
+    mycarenet: MyCareNet, pki: SandboxPki, clock: Clock
+) -> None:
+    async def hub_etk() -> object:
+        return pki.hub_etk.certificate
+
+    impostor = Envelope(
+        mycarenet.envelope.package,
+        Sealing(pki.practitioner("koen"), pki.truststore, hub_etk, clock),
+        is_test=True,
+    )  # type: ignore[arg-type]
+    sealed = await impostor.detail(b"<ack>accepted</ack>", content_type="text/xml")
+
+    class Detail:
+        _value_1 = sealed["_value_1"]
+        ContentEncryption = sealed["ContentEncryption"]
+        HashValue = sealed["HashValue"]
+
+    with pytest.raises(EncryptionError) as refused:
+        await mycarenet.envelope.open(Detail())
+    assert "other than MyCareNet" in refused.value.detail
+
+
 async def test_attest_is_routed_to_the_patients_mutuality_and_accepted(
     mycarenet: MyCareNet,
 ) -> None:

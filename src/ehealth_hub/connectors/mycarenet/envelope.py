@@ -7,7 +7,9 @@ MyCareNet grants), ``Origin/CareProvider/Nihii`` (Quality + Value) and the ``Inp
 optional ``Period``; ``Detail`` = the business message as a base64 Blob. The Detail is sealed with
 eHealth ETEE (:mod:`ehealth_hub.connectors.etee`) for MyCareNet's ETK (CBE 0820563481, application
 MYCARENET) and the hub's own ETK, signed by the hub's identity; answers are sealed by MyCareNet for
-the hub and are unsealed and verified (signatures, chain to the truststore) here.
+the hub and are unsealed and verified here: signatures, chain to the truststore, and a sender
+whose certificate names MyCareNet's CBE (any other trusted party could seal a message for the
+hub, but only MyCareNet answers for the mutualities).
 
 XAdES: eAttest v3 (``Xades``) and GenericAsync post (``Xades-t``) carry a XAdES-BES signature by
 the care provider's own key over the Detail's decoded content (:mod:`.xades`); the Detail gets an
@@ -38,10 +40,11 @@ from typing import Any, Final
 from cryptography import x509
 
 from ehealth_hub.connectors import etee
-from ehealth_hub.connectors.credentials import Credential
+from ehealth_hub.connectors.credentials import Credential, subject_value
 from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.errors import DownstreamProtocolError, EncryptionError
+from ehealth_hub.mappings.mycarenet_types import MYCARENET_CBE
 
 ENCRYPTED: Final = "encryptedForKnownRecipient"
 """ContentEncryption of a sealed Detail (MyCareNet: ``encryptedForKnownBED``/known recipient)."""
@@ -180,6 +183,14 @@ class Envelope:
             truststore=self.sealing.truststore,
             now=self.sealing.clock(),
         )
+        sender = subject_value(opened.sender, "CBE")
+        if sender != MYCARENET_CBE:
+            raise EncryptionError(
+                f"MyCareNet answer sealed by {'CBE ' + sender if sender else 'a party'} other "
+                f"than MyCareNet (CBE {MYCARENET_CBE})",
+                system="mycarenet",
+                operation="open",
+            )
         expected = getattr(detail, "HashValue", None)
         if expected is not None and hashlib.sha256(opened.payload).digest() != bytes(expected):
             raise EncryptionError(
