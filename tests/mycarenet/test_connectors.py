@@ -10,8 +10,10 @@ import json
 from datetime import date
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
+from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Sealing
 from ehealth_hub.errors import (
@@ -88,48 +90,40 @@ async def test_an_unsealed_answer_is_refused(
         await mycarenet.envelope.open(Plain())
 
 
-async def test_an_answer_sealed_for_someone_else_is_refused(
-    mycarenet: MyCareNet, pki: SandboxPki, clock: Clock
-) -> None:
-    async def etk() -> object:
-        return pki.mycarenet_etk.certificate
+async def _answer(
+    mycarenet: MyCareNet, sealer: Credential, recipient: x509.Certificate, clock: Clock
+) -> object:
+    """An answer Detail (as zeep hands it over) sealed by ``sealer`` for ``recipient``'s ETK."""
 
-    other = Envelope(
-        mycarenet.envelope.package,
-        Sealing(pki.mycarenet_etk, pki.truststore, etk, clock),
-        is_test=True,
-    )  # type: ignore[arg-type]
-    sealed = await other.detail(b"secret", content_type="text/plain")
+    async def etk() -> x509.Certificate:
+        return recipient
+
+    envelope = Envelope(mycarenet.envelope.package, Sealing(sealer, (), etk, clock), is_test=True)
+    sealed = await envelope.detail(b"<ack>accepted</ack>", content_type="text/xml")
 
     class Detail:
         _value_1 = sealed["_value_1"]
         ContentEncryption = sealed["ContentEncryption"]
         HashValue = sealed["HashValue"]
 
+    return Detail()
+
+
+async def test_an_answer_sealed_for_someone_else_is_refused(
+    mycarenet: MyCareNet, pki: SandboxPki, clock: Clock
+) -> None:
+    mycarenet_etk = pki.mycarenet_etk
+    answer = await _answer(mycarenet, mycarenet_etk, mycarenet_etk.certificate, clock)
     with pytest.raises(EncryptionError):
-        await mycarenet.envelope.open(Detail())
+        await mycarenet.envelope.open(answer)
 
 
 async def test_an_answer_sealed_for_the_hub_by_anyone_but_mycarenet_is_refused(
     mycarenet: MyCareNet, pki: SandboxPki, clock: Clock
 ) -> None:
-    async def hub_etk() -> object:
-        return pki.hub_etk.certificate
-
-    impostor = Envelope(
-        mycarenet.envelope.package,
-        Sealing(pki.practitioner("koen"), pki.truststore, hub_etk, clock),
-        is_test=True,
-    )  # type: ignore[arg-type]
-    sealed = await impostor.detail(b"<ack>accepted</ack>", content_type="text/xml")
-
-    class Detail:
-        _value_1 = sealed["_value_1"]
-        ContentEncryption = sealed["ContentEncryption"]
-        HashValue = sealed["HashValue"]
-
+    answer = await _answer(mycarenet, pki.practitioner("koen"), pki.hub_etk.certificate, clock)
     with pytest.raises(EncryptionError) as refused:
-        await mycarenet.envelope.open(Detail())
+        await mycarenet.envelope.open(answer)
     assert "other than MyCareNet" in refused.value.detail
 
 
