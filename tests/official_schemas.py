@@ -12,7 +12,11 @@ of import point outside the set:
   Data in XML", 4 May 2005);
 * the two CIN schemas GenericAsync v1 imports (``commonTypes``, ``commonInfo``): answered with
   *open* stand-ins, the seven types GenericAsync names accepting any content. So GenericAsync's own
-  structure (element names, order, cardinality) is checked, the CIN types' content is not.
+  structure (element names, order, cardinality) is checked, the CIN types' content is not;
+* the eHealth commons 1.6 schemas eHealthBox imports: open stand-ins too, only so that the
+  eHealthBox schemas compile. Whole eHealthBox messages are therefore not validated, only the
+  parts that use no commons type (:data:`OFFICIAL_PARTS`: sendMessage's ContentContext), each
+  against its official type, plus the attribute names the official message type declares.
 
 Any other import the set cannot satisfy fails the compilation with the missing file's name.
 
@@ -27,6 +31,7 @@ Therapeutic Link contract.
 from __future__ import annotations
 
 import base64
+import copy
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -49,6 +54,17 @@ OFFICIAL: Final = {
 }
 """SOAP body namespace -> the official schema that declares its messages."""
 XADES_CARRIERS: Final = ("Xades", "XadesT", "Xades-t")
+EHBOX_PUBLICATION: Final = "urn:be:fgov:ehealth:ehbox:publication:protocol:v3"
+OFFICIAL_PARTS: Final = {
+    (EHBOX_PUBLICATION, "SendMessageRequest"): (
+        "ehealth-ehBox-publication-schema-protocol-3_0.xsd",
+        "PublicationMessageType",
+        {"ContentContext": "ContentContextType"},
+    ),
+}
+"""(namespace, message) -> (official schema, the message's type, {child: its official type})."""
+CHECK_NS: Final = "urn:ehealth-hub:tests:official-part"
+XSD: Final = "{http://www.w3.org/2001/XMLSchema}"
 
 STAND_INS: Final[dict[str, bytes]] = {
     "xml.xsd": b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -68,15 +84,17 @@ STAND_INS: Final[dict[str, bytes]] = {
 }
 
 
-def _open_types(namespace: str, *names: str) -> bytes:
-    """A schema whose ``names`` accept any attributes, text and children (unchecked content)."""
+def _open_types(namespace: str, *names: str, others_only: bool = False) -> bytes:
+    """A schema whose ``names`` accept any attributes, text and children (unchecked content);
+    ``others_only``: children of other namespaces only, so that a type extending one may add
+    unqualified elements without making its content model ambiguous."""
+    which = ' namespace="##other"' if others_only else ""
+    mixed = "" if others_only else ' mixed="true"'  # an extension must keep its base's kind
     anything = (
-        '<xs:sequence><xs:any processContents="skip" minOccurs="0" maxOccurs="unbounded"/>'
+        f'<xs:sequence><xs:any{which} processContents="skip" minOccurs="0" maxOccurs="unbounded"/>'
         '</xs:sequence><xs:anyAttribute processContents="skip"/>'
     )
-    types = "".join(
-        f'<xs:complexType name="{n}" mixed="true">{anything}</xs:complexType>' for n in names
-    )
+    types = "".join(f'<xs:complexType name="{n}"{mixed}>{anything}</xs:complexType>' for n in names)
     return (
         f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{namespace}">'
         f"{types}</xs:schema>"
@@ -85,6 +103,12 @@ def _open_types(namespace: str, *names: str) -> bytes:
 
 STAND_INS.update(
     {
+        "ehealth-commons-schema-core-1_6.xsd": _open_types(
+            "urn:be:fgov:ehealth:commons:core:v1", "IdentifierType", others_only=True
+        ),
+        "ehealth-commons-schema-protocol-1_6.xsd": _open_types(
+            "urn:be:fgov:ehealth:commons:protocol:v1", "ResponseType", others_only=True
+        ),
         "commonTypes-v1.3.xsd": _open_types(
             "urn:be:cin:types:v1", "Base64BinaryList", "Blob", "FaultType", "StringList"
         ),
@@ -126,6 +150,29 @@ def schema(shared: Path, name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(shared / CONTRACTS / name), parser))
 
 
+@cache
+def type_schema(shared: Path, name: str, namespace: str, type_name: str) -> etree.XMLSchema:
+    """A schema with one element, ``{CHECK_NS}Check``, of the official type ``type_name``."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    parser.resolvers.add(_InPlace(shared))
+    wrapper = (
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:o="{namespace}" '
+        f'targetNamespace="{CHECK_NS}"><xs:import namespace="{namespace}" schemaLocation="{name}"/>'
+        f'<xs:element name="Check" type="o:{type_name}"/></xs:schema>'
+    )
+    base = str(shared / CONTRACTS / "check.xsd")
+    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser, base_url=base))
+
+
+@cache
+def declared_attributes(shared: Path, name: str, type_name: str) -> frozenset[str]:
+    """The attribute names the official complex type ``type_name`` declares itself."""
+    root = etree.parse(str(shared / CONTRACTS / name)).getroot()
+    found = root.find(f"{XSD}complexType[@name='{type_name}']")
+    assert found is not None, type_name
+    return frozenset(a.get("name", "") for a in found.iter(f"{XSD}attribute"))
+
+
 def violations(official: etree.XMLSchema, element: etree._Element) -> list[str]:
     """What ``element`` breaks in ``official``, one line per error (empty when valid)."""
     if official.validate(element):
@@ -152,6 +199,9 @@ def _checked(shared: Path, label: str, envelope: bytes) -> Iterator[tuple[str, l
     namespace = etree.QName(payload).namespace or ""
     if namespace in OFFICIAL:
         yield label, violations(schema(shared, OFFICIAL[namespace]), payload)
+    part = OFFICIAL_PARTS.get((namespace, local_name(payload)))
+    if part is not None:
+        yield from _parts(shared, label, payload, namespace, *part)
     for carrier in payload.iter():
         if isinstance(carrier.tag, str) and local_name(carrier) in XADES_CARRIERS and carrier.text:
             signature = parse_xml(base64.b64decode(carrier.text))
@@ -162,3 +212,25 @@ def _checked(shared: Path, label: str, envelope: bytes) -> Iterator[tuple[str, l
 def kinds(checked: Mapping[str, list[str]]) -> set[str]:
     """The labels without the simulator's name: ``"request GetTransactionRequest"``..."""
     return {label.split(" ", 1)[1] for label in checked}
+
+
+def _parts(
+    shared: Path,
+    label: str,
+    payload: etree._Element,
+    namespace: str,
+    name: str,
+    message_type: str,
+    children: Mapping[str, str],
+) -> Iterator[tuple[str, list[str]]]:
+    declared = declared_attributes(shared, name, message_type)
+    undeclared = sorted(set(payload.attrib) - declared)
+    yield f"{label} attributes", [f"{a} is not an attribute of {message_type}" for a in undeclared]
+    for child in payload:
+        type_name = children.get(local_name(child)) if isinstance(child.tag, str) else None
+        if type_name is None:
+            continue
+        check = copy.deepcopy(child)
+        check.tag = f"{{{CHECK_NS}}}Check"
+        official = type_schema(shared, name, namespace, type_name)
+        yield f"{label} {local_name(child)}", violations(official, check)

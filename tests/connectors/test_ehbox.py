@@ -3,9 +3,12 @@ own box (list, read and unseal, move, delete), refusals, no retried writes."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from ehealth_hub.connectors.ehbox import BoxId, EhboxClient
+from ehealth_hub.connectors import ehbox
+from ehealth_hub.connectors.ehbox import BoxId, EhboxClient, digest, publication_id
 from ehealth_hub.connectors.ports import OutgoingMessage, ProviderEntry
 from ehealth_hub.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
 from ehealth_hub.fixtures import sandbox
@@ -39,8 +42,22 @@ async def test_sends_a_sealed_note_to_the_gp_with_receipts(
     assert inbox[0]["patient"] == "*******2362"
     assert inbox[0]["receipts"] == {"publication": clock().isoformat()}
     stored = sims.ehbox.boxes[("NIHII", JAN.nihii, "DOCTOR")]["INBOX"][0]
-    sealed = stored.content.findtext("Content/Document/EncryptableBinaryContent") or ""
+    sealed = stored.content.findtext("Content/Document/EncryptableTextContent") or ""
     assert NOTE not in sealed.encode()
+    assert stored.content.findtext("Content/Document/Digest") == digest(base64.b64decode(sealed))
+    assert stored.publication_id == publication_id("note-1")
+
+
+async def test_the_box_refuses_a_document_whose_digest_is_not_its_content(
+    ehbox_client: EhboxClient, sims: Simulators, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ehbox, "digest", lambda content: digest(content + b"tampered"))
+    with pytest.raises(BusinessRejection) as refused:
+        await ehbox_client.send_message(
+            permit("an", action="write-note", now=clock()), actor("sarah"), message(jan_entry())
+        )
+    assert refused.value.code == "digest.mismatch"
+    assert not sims.ehbox.boxes[("NIHII", JAN.nihii, "DOCTOR")]["INBOX"]
 
 
 async def test_a_resend_of_the_same_note_is_stored_once(

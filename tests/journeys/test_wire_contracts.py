@@ -67,4 +67,6 @@ async def test_every_soap_message_of_the_journeys_follows_the_official_contract(
         "answer get",
         "answer get Xades-t",
         "request confirm",
+        "request SendMessageRequest attributes",
+        "request SendMessageRequest ContentContext",
     } <= kinds(checked), sorted(kinds(checked))

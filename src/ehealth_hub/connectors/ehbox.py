@@ -5,17 +5,22 @@ sendMessage) and consultation (``urn:be:fgov:ehealth:ehbox:consultation:protocol
 getMessagesList, getFullMessage, moveMessage, deleteMessage), SOAP 1.1 document/literal, signed
 with the actor's SAML holder-of-key token. Own WSDL ``wsdl/ehbox_v3.wsdl``.
 
-sendMessage: the document and the patient's SSIN (``EncryptableINSSPatient``) are sealed with ETEE
-for the recipient's ETK and the sender's own (:class:`EteeSealing`), publication and read receipts
-are requested, ``publicationId`` is derived from the caller's deterministic message id (the box
-de-duplicates a resend) and the full id travels as CustomMeta ``hub-message-id``. A send is a
-write: attempted once and only with a ``write-note`` Permit. Status code ``100`` is success; any
-other code is a BusinessRejection.
+sendMessage: the document, the annexes with their titles and the patient's SSIN
+(``EncryptableINSSPatient``) are sealed with ETEE for the recipient's ETK and the sender's own
+(:class:`EteeSealing`); each sealed content travels inline as ``EncryptableTextContent`` with its
+``Digest`` (base64 SHA-256 of the sealed bytes: the official type requires a digest and names no
+algorithm, so this is the hub's reading), publication and read receipts are requested,
+``PublicationId`` is derived from the caller's deterministic message id (the box de-duplicates a
+resend) and the full id travels as CustomMeta ``hub-message-id`` (Key/Value). The ContentContext
+follows the official publication ``ContentContextType`` (tests validate it against the schema).
+A send is a write: attempted once and only with a ``write-note`` Permit. Status code ``100`` is
+success; any other code is a BusinessRejection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,8 +44,8 @@ BOX_QUALITY: Final = {
     "nurse": "NURSE",
 }
 CONTENT_SPECIFICATION: Final = {
-    "IsImportant": False,
     "ContentType": "DOCUMENT",
+    "IsImportant": False,
     "IsEncrypted": True,
     "PublicationReceipt": True,
     "ReceivedReceipt": True,
@@ -120,6 +125,11 @@ class EteeSealing:
         return opened.payload
 
 
+def digest(content: bytes) -> str:
+    """The ``Digest`` sent with a content: base64 SHA-256 of the bytes as sent (sealed)."""
+    return base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
 def publication_id(message_id: str) -> str:
     """The 13-character publicationId eHealthBox accepts, stable for one message id."""
     return hashlib.sha256(message_id.encode()).hexdigest()[:13].upper()
@@ -144,7 +154,7 @@ def _box(box: BoxId | None) -> dict[str, str] | None:
 
 
 def _meta(items: Any) -> dict[str, str]:
-    return {str(m.Key): str(m._value_1) for m in items or []}
+    return {str(m.Key): str(m.Value) for m in items or []}
 
 
 def _sender(message: Any) -> BoxId:
@@ -179,7 +189,7 @@ class EhboxClient:
             actor,
             "SendMessage",
             idempotent=False,
-            publicationId=publication_id(message.message_id),
+            PublicationId=publication_id(message.message_id),
             DestinationContext=[
                 {
                     "Id": to.ehbox_id or to.nihii,
@@ -190,7 +200,7 @@ class EhboxClient:
             ContentContext={
                 "Content": await self._sealed_content(actor, message),
                 "ContentSpecification": dict(CONTENT_SPECIFICATION),
-                "CustomMeta": [{"Key": "hub-message-id", "_value_1": message.message_id}],
+                "CustomMeta": [{"Key": "hub-message-id", "Value": message.message_id}],
             },
         )
         _status(answer, "SendMessage")
@@ -204,17 +214,24 @@ class EhboxClient:
         async def sealed(data: bytes) -> bytes:
             return await self.sealing.seal(data, actor, recipients)
 
-        async def document(title: str, filename: str, mime: str, data: bytes) -> dict[str, Any]:
+        async def content(filename: str, mime: str, data: bytes) -> dict[str, Any]:
+            body = await sealed(data)
             return {
-                "Title": title,
-                "EncryptableBinaryContent": await sealed(data),
+                "EncryptableTextContent": body,
                 "DownloadFileName": filename,
                 "MimeType": mime,
+                "Digest": digest(body),
             }
 
         # annexes first, then the document and the SSIN: the order sendMessage always sealed in
-        annexes = [await document(n, n, mime, data) for n, mime, data in message.annexes]
-        main = await document(message.title, message.filename, message.mime_type, message.document)
+        annexes = [
+            {"EncryptableTitle": await sealed(n.encode()), **await content(n, mime, data)}
+            for n, mime, data in message.annexes
+        ]
+        main = {
+            "Title": message.title,
+            **await content(message.filename, message.mime_type, message.document),
+        }
         return {
             "Document": main,
             "EncryptableINSSPatient": await sealed(message.patient_ssin.encode()),
@@ -274,7 +291,7 @@ class EhboxClient:
             )
         content = m.ContentContext.Content
         encrypted = bool(m.MessageInfo.IsEncrypted)
-        document = content.Document.EncryptableBinaryContent
+        document = content.Document.EncryptableTextContent
         patient = content.EncryptableINSSPatient
         if encrypted:
             document = await self.sealing.unseal(document)
