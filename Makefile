@@ -3,17 +3,38 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The lock: every package of the resolved environment (runtime, dev and the build backend), each
+# pinned with its hashes. Written by `make lock` / `make upgrade`; installed exactly by every target.
+LOCK   := requirements.lock
+# uv resolves and installs; it is itself pinned and lives in its own small venv.
+UV_VERSION := 0.13.8
+TOOLS  := .venv-tools
+UV     := $(TOOLS)/bin/uv
+COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+          --extra dev --custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
 
-.PHONY: demo test bench lint typecheck system-deps clean
+.PHONY: demo test bench lint typecheck lock upgrade system-deps clean
 
-$(BIN)/python:
+$(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install -qq --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# A changed lock or pyproject.toml reinstalls: `pip sync` makes the venv equal the lock (it removes
+# what the lock no longer names), then the project itself goes in, editable, with the locked backend.
+$(STAMP): $(UV) $(LOCK) pyproject.toml
+	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	@$(UV) pip sync --quiet --require-hashes --python $(BIN)/python $(LOCK)
+	@$(UV) pip install --quiet --no-deps --no-build-isolation --python $(BIN)/python -e .
 	@touch $(STAMP)
+
+# Re-resolve after editing dependencies in pyproject.toml (keeps every pin that still fits) ...
+lock: $(UV)
+	$(COMPILE)
+
+# ... or to move every package to the newest version pyproject.toml allows (then run `make test`).
+upgrade: $(UV)
+	$(COMPILE) --upgrade
 
 # Debian tools the interoperability tests compare against (xmlsec1, openssl). Installed when we
 # are root with apt; otherwise those tests skip and say why.
@@ -44,4 +65,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

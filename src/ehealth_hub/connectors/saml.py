@@ -30,14 +30,6 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
-from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
-    DigestAlgorithm,
-    SignatureConfiguration,
-    SignatureMethod,
-    XMLSigner,
-    XMLVerifier,
-)
-from signxml.exceptions import InvalidInput, InvalidSignature
 
 from ehealth_hub.connectors.credentials import Credential, verify_chain
 from ehealth_hub.connectors.saml_cache import (
@@ -45,6 +37,15 @@ from ehealth_hub.connectors.saml_cache import (
     VerifiedSignatures,
     VerifiedSigner,
     signature_key,
+)
+from ehealth_hub.connectors.signxml_api import (
+    DigestAlgorithm,
+    InvalidInput,
+    InvalidSignature,
+    SignatureConfiguration,
+    SignatureMethod,
+    XMLSigner,
+    XMLVerifier,
 )
 from ehealth_hub.errors import SignatureError, TokenError
 from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS

@@ -39,17 +39,18 @@ from typing import Any, Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
-from signxml.algorithms import CanonicalizationMethod, SignatureConstructionMethod
-from signxml.exceptions import SignXMLException
-from signxml.signer import XMLSigner
-from signxml.xades.xades import (
+
+from ehealth_hub.connectors.credentials import Credential, subject_value, verify_chain
+from ehealth_hub.connectors.signxml_api import (
+    CanonicalizationMethod,
+    SignatureConstructionMethod,
+    SignXMLException,
     XAdESDataObjectFormat,
     XAdESSignatureConfiguration,
     XAdESSigner,
     XAdESVerifier,
+    XMLSigner,
 )
-
-from ehealth_hub.connectors.credentials import Credential, subject_value, verify_chain
 from ehealth_hub.errors import SignatureError
 from ehealth_hub.mappings.xml import parse_xml
 
