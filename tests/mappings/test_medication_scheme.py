@@ -9,6 +9,7 @@ import pytest
 from ehealth_hub.errors import MappingError
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
+from ehealth_hub.mappings import kmehr_medline
 from ehealth_hub.mappings.kmehr_medication import WHEN, periodicity
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from tests.mappings._support import kmehr_doc, resources
@@ -69,9 +70,10 @@ def line(scheme: Json) -> Json:
     return resources(scheme, "MedicationStatement")[0]
 
 
-def test_makes_a_collection_of_one_statement_per_line_and_suspension(scheme: Json) -> None:
+def test_makes_a_collection_of_one_statement_per_line(scheme: Json) -> None:
+    # The suspension is part of its line (statusReason), as HL7-BE models it.
     assert scheme["type"] == "collection"
-    assert len(resources(scheme, "MedicationStatement")) == 2
+    assert len(resources(scheme, "MedicationStatement")) == 1
     assert resources(scheme, "Condition") == []
 
 
@@ -117,12 +119,20 @@ def test_folds_scheme_healthcare_elements_into_the_line(line: Json) -> None:
     assert line["category"]["coding"][0]["code"] == "chronic"
 
 
-def test_links_a_suspension_to_the_suspended_line(scheme: Json, line: Json) -> None:
-    suspension = resources(scheme, "MedicationStatement")[1]
-    assert suspension["status"] == "on-hold"
-    assert suspension["partOf"] == [{"reference": f"urn:uuid:{line['id']}"}]
-    assert suspension["statusReason"] == [{"text": "Operatie"}]
-    assert suspension["effectivePeriod"] == {"start": "2026-07-04", "end": "2026-07-10"}
+def test_records_a_suspension_on_the_suspended_line(line: Json) -> None:
+    assert line["status"] == "unknown"  # a temporary suspension does not stop the line
+    assert line["statusReason"] == [
+        {
+            "extension": [
+                {
+                    "url": kmehr_medline.SUSPENSION,
+                    "valuePeriod": {"start": "2026-07-04", "end": "2026-07-10"},
+                },
+                {"url": kmehr_medline.SUSPENSION_REASON, "valueString": "Operatie"},
+            ],
+            "text": "Temporary suspension from 2026-07-04 to 2026-07-10",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ A file whose content starts with ``{`` is a FHIR note (Bundle or DocumentReferen
 becomes ``DIR/<stem>.xml`` (KMEHR 1.38); anything else is read as KMEHR (bare, SOAP- or
 hub-wrapped) and becomes ``DIR/<stem>.json`` (a FHIR R4 Bundle, validated with fhir.resources
 unless ``--no-validate``). A progress bar shows for more than one file; a summary table follows;
-the exit code is 1 when any file failed. Ids are uuid5 over the input bytes, so the same input
-gives the same output.
+the exit code is 1 when any file failed, or, with ``--strict``, when any translation warned
+(a part of the KMEHR it could not map, named in the Bundle's OperationOutcome). Ids are uuid5
+over the input bytes, so the same input gives the same output.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from ehealth_hub.errors import HubError, MappingError
 from ehealth_hub.fhir.builders import Json, uuid5_ids
+from ehealth_hub.mappings.kmehr_outcome import warnings_of
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.mappings.kmehr_write import Party
 from ehealth_hub.mappings.note_to_kmehr import note_to_kmehr
@@ -54,9 +56,16 @@ def _note_json(data: bytes, source: Path) -> Json:
 
 
 def translate_file(
-    source: Path, out_dir: Path, *, now: datetime, validate: bool, recipient: Party | None
+    source: Path,
+    out_dir: Path,
+    *,
+    now: datetime,
+    validate: bool,
+    recipient: Party | None,
+    strict: bool = False,
 ) -> Outcome:
-    """Translate one file into ``out_dir``; errors become a failed Outcome (never raised)."""
+    """Translate one file into ``out_dir``; errors become a failed Outcome (never raised), and so
+    do translation warnings (parts of the KMEHR not mapped) when ``strict``."""
     try:
         data = source.read_bytes()
     except OSError as exc:
@@ -79,9 +88,11 @@ def translate_file(
             validate_bundle(bundle)
         target = out_dir / f"{source.stem}.json"
         target.write_text(json.dumps(bundle, ensure_ascii=False, indent=1), encoding="utf-8")
-        return Outcome(
-            source, kind, target, f"{bundle['type']}, {len(bundle['entry'])} entries", ok=True
-        )
+        summary = f"{bundle['type']}, {len(bundle['entry'])} entries"
+        if warnings := warnings_of(bundle):
+            first = warnings[0]["details"]["text"]
+            summary += f"; {len(warnings)} warning(s), first: {first}"
+        return Outcome(source, kind, target, summary, ok=not (strict and warnings))
     except HubError as exc:
         where = f" at {exc.field}" if isinstance(exc, MappingError) and exc.field else ""
         rule = f" [{exc.rule}]" if isinstance(exc, MappingError) and exc.rule else ""
@@ -117,6 +128,9 @@ def translate(
         str | None,
         typer.Option(help="NIHII of the GP receiving a note (default: the patient's GP)."),
     ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Fail when a translation warns (part of the KMEHR not mapped).")
+    ] = False,
 ) -> None:
     """Translate KMEHR (Sumehr, medication scheme, vaccinations) to FHIR; FHIR notes to KMEHR."""
     console = Console(stderr=True)
@@ -128,7 +142,9 @@ def translate(
         task = progress.add_task("translating", total=len(files))
         for source in files:
             outcomes.append(
-                translate_file(source, output, now=now, validate=validate, recipient=recipient)
+                translate_file(
+                    source, output, now=now, validate=validate, recipient=recipient, strict=strict
+                )
             )
             progress.advance(task)
     Console().print(_table(outcomes))

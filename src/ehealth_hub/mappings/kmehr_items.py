@@ -10,8 +10,7 @@ fallback; each item family has its own module with its mapping decisions:
 - patient wills: :mod:`.kmehr_patientwill`;
 - medications: :mod:`.kmehr_medication`.
 
-- any other item type -> Observation (be-observation) coded with its CD-ITEM, value from its
-  content codes or text: kept rather than dropped.
+- any other item type -> Observation (be-observation): :mod:`.kmehr_observation`.
 
 Texts keep their language (``note`` with the FHIR ``language`` extension on ``text``).
 """
@@ -25,12 +24,10 @@ from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import (
     Json,
     coding,
-    concept,
     identifier,
     kmehr_id_system,
     kmehr_table_system,
     language_text,
-    resource,
 )
 from ehealth_hub.mappings.kmehr_read import Cd, Element, Reader, Text, fail, to_fhir_datetime
 
@@ -177,25 +174,3 @@ def products(r: Reader, item: Element) -> tuple[list[Json], str | None]:
             for c in r.cds(product, "deliveredcd"):
                 out.append(to_coding(c._replace(dn=c.dn or delivered)))
     return out, first_name
-
-
-def observation(ctx: ItemContext, p: Parsed, rid: str) -> Json:
-    """Any other item type -> Observation (be-observation), so nothing is dropped."""
-    value: Json = {}
-    if p.codes:
-        value["valueCodeableConcept"] = concept([to_coding(c) for c in p.codes])
-    elif p.texts:
-        value["valueString"] = p.texts[0].value
-    return resource(
-        "Observation",
-        rid,
-        prof.BE_OBSERVATION,
-        identifier=item_identifier(ctx, p),
-        status="final",
-        code=concept([to_coding(p.kind)]),
-        subject=ctx.patient,
-        effectiveDateTime=p.begin,
-        performer=[ctx.recorder],
-        note=notes(p.texts),
-        **value,
-    )

@@ -11,8 +11,12 @@ Mapping decisions:
   ``magistral`` for a ``compoundprescription``, else ``medicinal-product`` (a CNK product or an
   INN cluster; KMEHR does not mark officinal or non-medicinal products apart).
 - status from CD-LIFECYCLE (``stopped``, ``suspended`` -> ``on-hold``, ``completed``), else
-  ``active``; begin/end moments -> ``effectivePeriod``; CD-TEMPORALITY (chronic/acute/oneshot) is
-  kept as a ``category`` coding.
+  ``active`` for a Sumehr medication (the Sumehr lists current medication) and ``unknown`` for a
+  medication-scheme line (the scheme does not say whether it is being taken; HL7-BE writes
+  ``unknown``; its suspensions may stop it, see :mod:`~ehealth_hub.mappings.kmehr_medline`);
+  begin/end moments -> ``effectivePeriod``; CD-TEMPORALITY (chronic/acute/oneshot) is kept as a
+  ``category`` coding, and ``oneshot`` (the Vitalink "if needed" line) also sets
+  ``asNeededBoolean`` on every Dosage, as HL7-BE does.
 - Sumehr 2.0 posology: ``dayperiod`` -> ``Timing.repeat.when``; ``posology/text`` -> ``Dosage.text``
   (language kept); ``takes`` low/high -> ``doseQuantity`` (or ``doseRange``) with the
   ``posology/unit`` code (see :mod:`~ehealth_hub.mappings.kmehr_units`).
@@ -22,10 +26,10 @@ Mapping decisions:
   ``when``, ``time`` -> ``timeOfDay``); CD-PERIODICITY -> ``frequency`` 1 per ``period`` +
   ``periodUnit``; ``route`` -> ``Dosage.route``; ``instructionforpatient`` ->
   ``patientInstruction``.
-- be-medicationline requires two extensions (min 1): ``artifact-version`` is "1" (a KMEHR item
-  carries no business version of the line; the HL7-BE outputs paired with the corpus write "1"
-  likewise) and ``adherence`` is ``unknown`` (BeMedicationLineAdherenceStatus; KMEHR does not
-  say whether the patient takes it, and the HL7-BE outputs write ``unknown`` too).
+- extensions: the two be-medicationline requires (``artifact-version``: the line's version;
+  ``adherence``: ``unknown``, as KMEHR does not say whether the patient takes it) and the three
+  HL7-BE writes on every line (recorded date, registration status, recorder); see
+  :mod:`~ehealth_hub.mappings.kmehr_medline`.
 - administration units: UCUM or SNOMED CT where HL7-BE publishes a mapping, the KMEHR code kept
   alongside (:mod:`~ehealth_hub.mappings.kmehr_units`).
 - day periods without an EventTiming code (``betweenbreakfastandlunch``, ``betweenmeals``, ...) are
@@ -53,6 +57,7 @@ from ehealth_hub.mappings.kmehr_items import (
     products,
     to_coding,
 )
+from ehealth_hub.mappings.kmehr_medline import line_extensions
 from ehealth_hub.mappings.kmehr_read import Element, Reader, fail
 from ehealth_hub.mappings.kmehr_units import UNIT_TABLES, set_unit
 
@@ -265,8 +270,12 @@ def dosages(r: Reader, item: Element) -> list[Json]:
     return out
 
 
-def medication_statement(ctx: ItemContext, p: Parsed, rid: str) -> Json:
-    """medication -> MedicationStatement (be-medicationline)."""
+def medication_statement(
+    ctx: ItemContext, p: Parsed, rid: str, *, version: str = "1", scheme: bool = False
+) -> Json:
+    """medication -> MedicationStatement (be-medicationline); ``version`` is the line's version
+    and ``scheme`` says it is a medication-scheme line (status ``unknown`` unless its lifecycle
+    says otherwise)."""
     r = ctx.r
     codings, name = products(r, p.element)
     kind = "medicinal-product" if codings or name else "magistral"
@@ -279,20 +288,24 @@ def medication_statement(ctx: ItemContext, p: Parsed, rid: str) -> Json:
     ]
     temporality = r.cd(r.child(p.element, "temporality"), "CD-TEMPORALITY")
     period = {k: v for k, v in (("start", p.begin), ("end", p.end)) if v}
+    recorded = p.recorded or ctx.recorded
+    doses = dosages(r, p.element)
+    if temporality is not None and temporality.value == "oneshot":
+        doses = [{**d, "asNeededBoolean": True} for d in doses or [{}]]
     return resource(
         "MedicationStatement",
         rid,
         prof.BE_MEDICATION_LINE,
-        extension=_line_extensions(),
+        extension=line_extensions(version, recorded, ctx.recorder),
         identifier=item_identifier(ctx, p),
-        status=_STATUS.get(p.lifecycle or "", "active"),
+        status=_STATUS.get(p.lifecycle or "", "unknown" if scheme else "active"),
         category=concept([to_coding(temporality)]) if temporality else None,
         medicationCodeableConcept=product,
         subject=ctx.patient,
         effectivePeriod=period or None,
-        dateAsserted=p.recorded or ctx.recorded,
+        dateAsserted=recorded,
         informationSource=ctx.recorder,
-        dosage=dosages(r, p.element),
+        dosage=doses,
         note=notes(p.texts),
     )
 
@@ -303,19 +316,6 @@ _MEDICATION_TYPE: Final = (
 _TYPE_SYSTEM: Final = (
     "https://www.ehealth.fgov.be/standards/fhir/medication/CodeSystem/medication-type"
 )
-_ADHERENCE: Final = (
-    "http://hl7.org/fhir/5.0/StructureDefinition/extension-MedicationStatement.adherence"
-)
-_ADHERENCE_STATUS: Final = "https://www.ehealth.fgov.be/standards/fhir/terminology/CodeSystem/BeMedicationLineAdherenceStatus"
-
-
-def _line_extensions() -> list[Json]:
-    """The two extensions be-medicationline requires (see the module docstring)."""
-    adherence = {"valueCodeableConcept": concept([coding(_ADHERENCE_STATUS, "unknown")])}
-    return [
-        {"url": "http://hl7.org/fhir/StructureDefinition/artifact-version", "valueString": "1"},
-        {"url": _ADHERENCE, "extension": [{"url": "code", **adherence}]},
-    ]
 
 
 def _compound(r: Reader, item: Element) -> str | None:

@@ -9,11 +9,17 @@ problems of the patient, so they are folded into the statement instead of becomi
 - ``begincondition``, ``endcondition``, ``adaptationflag``, ``origin`` and any other CD-ITEM-MS
   -> a ``note`` prefixed with the code (language kept).
 
-A ``treatmentsuspension`` transaction is a suspension of a line: its ``medication`` item (lifecycle
-``suspended`` -> ``on-hold``, ``stopped`` -> ``stopped``; begin/end = the suspension period) becomes
-a MedicationStatement whose ``partOf`` points at the suspended line (resolved from the item's
-``lnk`` ``//transaction[id[@S='ID-KMEHR']='N']``; an unresolvable link stays a logical reference
-by identifier); its ``transactionreason`` becomes ``statusReason``.
+A ``treatmentsuspension`` transaction is a suspension of a line (resolved from its medication
+item's ``lnk`` ``//transaction[id[@S='ID-KMEHR']='N']``): its begin/end are the suspension period,
+lifecycle ``stopped`` makes it definitive, and its ``transactionreason`` is the reason. It becomes
+a ``statusReason`` of the suspended line (:class:`~ehealth_hub.mappings.kmehr_medline.Suspension`),
+as HL7-BE models it; the medication-use and other CD-ITEM-MS texts it repeats are added to the
+line where they differ. Only when the link resolves to no line of the message does it stay a
+MedicationStatement of its own (lifecycle ``suspended`` -> ``on-hold``, ``stopped`` ->
+``stopped``) whose ``partOf`` is a logical reference by identifier, with a warning.
+
+The line's version (``artifact-version``) is the last segment of the transaction's Vitalink URI
+(``id S="LOCAL" SL="vitalinkuri"``, ``/subject/<ssin>/medication-scheme/<line>/<version>``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Final
 from ehealth_hub.fhir.builders import Json, concept, language_text
 from ehealth_hub.mappings import kmehr_items as items
 from ehealth_hub.mappings.kmehr_medication import medication_statement
+from ehealth_hub.mappings.kmehr_medline import Suspension
 from ehealth_hub.mappings.kmehr_read import Element, Reader, Text
 
 SCHEME_TRANSACTIONS: Final = frozenset({"medicationschemeelement", "treatmentsuspension"})
@@ -40,6 +47,10 @@ class Folded:
     statement: Json
     remaining: list[Indexed]
     suspends: str | None
+    """The ``ID-KMEHR`` of the transaction this one suspends (None: a line, not a suspension)."""
+    suspension: Suspension | None
+    element: Element
+    """The medication item (where a warning about this line points)."""
 
 
 def _kind(r: Reader, item: Element) -> str | None:
@@ -58,7 +69,12 @@ def _scheme_codes(r: Reader, item: Element) -> tuple[str | None, list[Text]]:
 
 
 def fold(
-    r: Reader, ctx: items.ItemContext, indexed: list[Indexed], kind: str, rid: str
+    r: Reader,
+    ctx: items.ItemContext,
+    indexed: list[Indexed],
+    kind: str,
+    rid: str,
+    version: str = "1",
 ) -> Folded | None:
     """Map one scheme transaction's medication line; None when it has no medication item."""
     found = [(i, e) for i, e in indexed if _kind(r, e) == "medication"]
@@ -66,13 +82,37 @@ def fold(
         return None
     med_index, med = found[0]
     parsed = items.parse_item(r, med, ctx.seed)
-    statement = medication_statement(ctx, parsed, rid)
+    statement = medication_statement(ctx, parsed, rid, version=version, scheme=True)
     remaining: list[Indexed] = []
     for index, element in indexed:
         if index != med_index and not _fold_extra(r, statement, element, kind):
             remaining.append((index, element))
-    suspends = _link_target(r, med) if kind == "treatmentsuspension" else None
-    return Folded(statement, remaining, suspends)
+    if kind != "treatmentsuspension":
+        return Folded(statement, remaining, None, None, med)
+    reasons = [c.get("text") for c in statement.get("statusReason", [])]
+    definitive = parsed.lifecycle == "stopped"
+    suspension = Suspension(parsed.begin, parsed.end, next(filter(None, reasons), None), definitive)
+    return Folded(statement, remaining, _link_target(r, med), suspension, med)
+
+
+def merge_suspension(line: Json, folded: Folded) -> None:
+    """Fold a suspension into the line it suspends (with the texts it adds to the line)."""
+    assert folded.suspension is not None  # only suspension transactions are merged
+    folded.suspension.apply(line)
+    for key in ("reasonCode", "note"):
+        extra = [x for x in folded.statement.get(key, []) if x not in line.get(key, [])]
+        if extra:
+            line.setdefault(key, []).extend(extra)
+
+
+def line_version(r: Reader, tx: Element) -> str:
+    """The line version a Vitalink URI gives the transaction (see the module docstring), or "1"."""
+    for cd in r.cds(tx, "id"):
+        if cd.s == "LOCAL" and cd.sl == "vitalinkuri":
+            last = cd.value.rstrip("/").rsplit("/", 1)[-1]
+            if last.isdigit():
+                return last
+    return "1"
 
 
 def _fold_extra(r: Reader, statement: Json, item: Element, kind: str) -> bool:

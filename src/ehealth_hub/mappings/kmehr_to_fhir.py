@@ -51,11 +51,19 @@ from ehealth_hub.fhir.builders import (
 )
 from ehealth_hub.mappings import kmehr_items as items
 from ehealth_hub.mappings.kmehr_medication import medication_statement
+from ehealth_hub.mappings.kmehr_observation import CodeTables, observation
+from ehealth_hub.mappings.kmehr_outcome import Issues
 from ehealth_hub.mappings.kmehr_parties import Parties, patient, related_person
 from ehealth_hub.mappings.kmehr_patientwill import patient_will
 from ehealth_hub.mappings.kmehr_problems import allergy, condition
 from ehealth_hub.mappings.kmehr_read import Element, Reader, fail, locate_message
-from ehealth_hub.mappings.kmehr_scheme import SCHEME_TRANSACTIONS, fold
+from ehealth_hub.mappings.kmehr_scheme import (
+    SCHEME_TRANSACTIONS,
+    Folded,
+    fold,
+    line_version,
+    merge_suspension,
+)
 from ehealth_hub.mappings.kmehr_vaccines import immunization
 from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
@@ -102,8 +110,11 @@ class _Build:
     sumehr: list[tuple[Element, list[Json]]] = field(default_factory=list)
     """Sumehr transactions and their authors (the first one heads the Composition)."""
     message_id: str = ""
-    lines: dict[str, str] = field(default_factory=dict)
-    suspensions: list[tuple[Json, str]] = field(default_factory=list)
+    lines: dict[str, Json] = field(default_factory=dict)
+    """Medication-scheme lines by the ``ID-KMEHR`` of their transaction."""
+    suspensions: list[Folded] = field(default_factory=list)
+    issues: Issues = field(default_factory=Issues)
+    tables: CodeTables | None = None
 
 
 def translate_kmehr(
@@ -181,7 +192,7 @@ def _transaction(b: _Build, tx: Element, t_index: int) -> None:
     ctx = items.ItemContext(r, b.patient_ref, authors[0], recorded, f"{b.message_id}/{tx_id}")
     indexed = list(enumerate(_items(r, tx)))
     if kind.value in SCHEME_TRANSACTIONS:
-        indexed = _scheme_line(b, ctx, indexed, kind.value, t_index, tx_id)
+        indexed = _scheme_line(b, ctx, tx, indexed, kind.value, t_index, tx_id)
     for i_index, item in indexed:
         _item(b, ctx, item, f"tx{t_index}/item{i_index}")
     if kind.value == "sumehr":
@@ -191,20 +202,22 @@ def _transaction(b: _Build, tx: Element, t_index: int) -> None:
 def _scheme_line(
     b: _Build,
     ctx: items.ItemContext,
+    tx: Element,
     indexed: list[tuple[int, Element]],
     kind: str,
     t_index: int,
     tx_id: str,
 ) -> list[tuple[int, Element]]:
     """Fold a medication-scheme transaction into one statement; return the items left to map."""
-    folded = fold(b.r, ctx, indexed, kind, b.new_id(f"tx{t_index}/line"))
+    version = line_version(b.r, tx)
+    folded = fold(b.r, ctx, indexed, kind, b.new_id(f"tx{t_index}/line"), version)
     if folded is None:
         return indexed
-    _add(b, "medications", folded.statement)
-    if folded.suspends is None:
-        b.lines[tx_id] = folded.statement["id"]
+    if folded.suspension is None:
+        _add(b, "medications", folded.statement)
+        b.lines[tx_id] = folded.statement
     else:
-        b.suspensions.append((folded.statement, folded.suspends))
+        b.suspensions.append(folded)
     return folded.remaining
 
 
@@ -235,8 +248,12 @@ def _item(b: _Build, ctx: items.ItemContext, item: Element, seed: str) -> None:
         }
         b.patient.setdefault("contact", []).append(contact)
         return
-    mapper, section = _MAPPERS.get(kind, (items.observation, "other"))
-    _add(b, section, mapper(ctx, parsed, rid))
+    if kind in _MAPPERS:
+        mapper, section = _MAPPERS[kind]
+        _add(b, section, mapper(ctx, parsed, rid))
+        return
+    b.tables = b.tables or CodeTables.load()
+    _add(b, "other", observation(ctx, parsed, rid, b.issues, b.tables))
 
 
 def _content_child(r: Reader, item: Element, name: str) -> Element | None:
@@ -263,11 +280,11 @@ def _add(b: _Build, section: str, res: Json) -> None:
 
 def _bundle(b: _Build, message: Element, now: datetime) -> Json:
     msg_id = _message_id(b.r, message)
-    for statement, target in b.suspensions:
-        line = b.lines.get(target)
-        logical = {"identifier": identifier(kmehr_id_system("ID-KMEHR"), target)}
-        statement["partOf"] = [ref(line) if line else logical]
+    for folded in b.suspensions:
+        _suspend(b, folded)
     resources = [b.patient, *b.parties.resources, *b.entries]
+    if (outcome := b.issues.outcome(b.new_id("outcome"))) is not None:
+        resources.append(outcome)
     bundle_type = "collection"
     if b.sumehr:
         resources.insert(0, _composition(b))
@@ -284,6 +301,23 @@ def _bundle(b: _Build, message: Element, now: datetime) -> Json:
     elif bundle_type == "document":
         bundle["identifier"] = identifier(kmehr_id_system("ID-KMEHR"), bundle["id"])
     return bundle
+
+
+def _suspend(b: _Build, folded: Folded) -> None:
+    """Fold a suspension into its line; one whose line is not in the message stays a statement."""
+    line = b.lines.get(folded.suspends or "")
+    if line is not None:
+        merge_suspension(line, folded)
+        return
+    target = folded.suspends or "?"
+    statement = folded.statement
+    statement["partOf"] = [{"identifier": identifier(kmehr_id_system("ID-KMEHR"), target)}]
+    _add(b, "medications", statement)
+    b.issues.warn(
+        folded.element,
+        "scheme.suspension-line",
+        f"the suspended line (transaction {target}) is not in the message: kept as a statement",
+    )
 
 
 def _message_id(r: Reader, message: Element) -> str | None:
