@@ -13,7 +13,7 @@ UV     := $(TOOLS)/bin/uv
 COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
           --extra dev --custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
 
-.PHONY: demo test bench lint typecheck lock upgrade system-deps clean
+.PHONY: demo test bench lint typecheck lock upgrade system-deps fhir-validator clean
 
 $(UV):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 required"'
@@ -45,6 +45,16 @@ system-deps:
 	      || echo "warning: could not install xmlsec1/openssl; interoperability tests will skip"; \
 	  else echo "note: xmlsec1/openssl missing and not root; interoperability tests will skip"; fi; }
 
+# Independent FHIR validators (FHIR.js and @medplum/core, pinned by the lock beside them) that the
+# conformance tests run against the HL7-BE profiles; installed when missing or when the lock
+# changed. Without node/npm those tests skip and say why.
+VALIDATOR := tools/fhir-validator
+$(VALIDATOR)/node_modules/.package-lock.json: $(VALIDATOR)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(VALIDATOR) && npm ci --no-audit --no-fund --silent; \
+	  else echo "note: npm missing; the independent FHIR validation tests will skip"; fi
+
+fhir-validator: $(VALIDATOR)/node_modules/.package-lock.json
+
 demo: $(STAMP)
 	$(BIN)/ehealth-hub demo
 
@@ -55,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) system-deps fhir-validator lint typecheck
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine --quiet
@@ -65,4 +75,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(VALIDATOR)/node_modules .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

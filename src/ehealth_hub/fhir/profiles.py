@@ -19,7 +19,12 @@ NIHDI_SYSTEM: Final = f"{_BE}/core/NamingSystem/nihdi"
 CBE_SYSTEM: Final = f"{_BE}/core/NamingSystem/cbe"
 INSURANCE_NUMBER_SYSTEM: Final = f"{_BE}/core/NamingSystem/insurancenumber"
 INSURANCE_MEMBERSHIP_SYSTEM: Final = f"{_BE}/core/NamingSystem/insurancymembership"
-CNK_SYSTEM: Final = f"{_BE}/core/NamingSystem/cnk-codes"
+CNK_SYSTEM: Final = f"{_BE}/medication/NamingSystem/be-ns-cnk-codes"
+"""CNK product codes: the canonical URL of the BE medication package's NamingSystem (1.1.0), the
+system be-vaccination's invariant be-rule-vaccination-2 requires and HL7-BE's reference
+conversions (fhir-ms) use. The medication package's NamingSystem also lists
+``.../medication/NamingSystem/cnk-codes`` as preferred uniqueId (its examples use it), but no
+profile checks that one; see docs/medication-reference.md."""
 
 # -- profiles (meta.profile) -----------------------------------------------------------------
 BE_PATIENT: Final = f"{_BE}/core/StructureDefinition/be-patient"

@@ -2,23 +2,30 @@
 
 Mapping decisions:
 
-- ``vaccine`` -> Immunization (be-vaccination): product CNK (string, zeros kept) + name as
-  vaccineCode and, as be-vaccination means it, as the ``coded`` part of the
-  ``be-ext-administeredProduct`` extension; ``batch`` -> that extension's ``lotNumber``
-  (be-vaccination forbids ``Immunization.lotNumber``). Known gap: be-vaccination binds
-  vaccineCode (required) to be-vs-vaccine-code (SNOMED CT vaccine types), and no published
-  CNK -> SNOMED CT table is at hand, so vaccineCode keeps the CNK (once such a table exists, the
-  SNOMED code replaces it there while the product stays in the extension). Every
-  CD-VACCINEINDICATION is a ``reasonCode`` (KMEHR gives no dose number, so ``protocolApplied``
-  would need an invented one); lifecycle
+- ``vaccine`` -> Immunization (be-vaccination). ``vaccineCode`` carries the code the profile
+  binds (required) to be-vs-vaccine-code: the SNOMED CT vaccine product that covers exactly the
+  item's CD-VACCINEINDICATION set (``data/cd_vaccineindication_snomed.csv``, with its source), else
+  787859002 "unspecified vaccine" of the same value set, with the product name as text. The
+  product itself (CNK, zeros kept, + name) is the ``coded`` part of the
+  ``be-ext-administeredProduct`` extension, where be-vaccination puts it (rule
+  be-rule-vaccination-2 wants the CNK under ``.../medication/NamingSystem/be-ns-cnk-codes``);
+  ``batch`` -> that extension's ``lotNumber`` (be-vaccination forbids ``Immunization.lotNumber``).
+  Every CD-VACCINEINDICATION is a ``reasonCode`` (KMEHR gives no dose number, so
+  ``protocolApplied`` would need an invented one); lifecycle
   ``notadministered`` -> ``not-done``. A vaccine without a date is refused
   (rule ``vaccine.occurrence``).
 """
 
 from __future__ import annotations
 
+import csv
+import importlib.resources
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
 from ehealth_hub.fhir import profiles as prof
-from ehealth_hub.fhir.builders import Json, concept, resource
+from ehealth_hub.fhir.builders import Json, coding, concept, resource
 from ehealth_hub.mappings.kmehr_items import (
     ItemContext,
     Parsed,
@@ -30,6 +37,24 @@ from ehealth_hub.mappings.kmehr_items import (
 from ehealth_hub.mappings.kmehr_read import fail
 
 _ADMINISTERED_PRODUCT = prof.BE_VACCINATION.replace("be-vaccination", "be-ext-administeredProduct")
+_UNSPECIFIED: Final = ("787859002", "unspecified vaccine")
+
+
+def _vaccine_codes() -> Mapping[str, tuple[str, str]]:
+    path = importlib.resources.files("ehealth_hub.mappings") / "data"
+    text = (path / "cd_vaccineindication_snomed.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(line for line in text.splitlines() if line[:1] != "#"))[1:]
+    return MappingProxyType({row[0]: (row[1], row[2]) for row in rows if row})
+
+
+VACCINE_CODES: Final = _vaccine_codes()
+"""Read-only table (a data file, read once at import): indication set -> SNOMED CT code, display."""
+
+
+def vaccine_code(indications: list[str], name: str | None) -> Json:
+    """The be-vs-vaccine-code concept of a vaccine covering ``indications``."""
+    code, display = VACCINE_CODES.get("+".join(sorted(set(indications))), _UNSPECIFIED)
+    return concept([coding(prof.SNOMED_SYSTEM, code, display)], name)
 
 
 def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
@@ -53,7 +78,7 @@ def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         ],
         identifier=item_identifier(ctx, p),
         status="not-done" if p.lifecycle == "notadministered" else "completed",
-        vaccineCode=concept(codings, name),
+        vaccineCode=vaccine_code([c.value for c in indications], name),
         patient=ctx.patient,
         occurrenceDateTime=p.begin,
         recorded=p.recorded or ctx.recorded,
