@@ -21,10 +21,13 @@ from ehealth_hub.audit.log import AuditRecord
 from ehealth_hub.consent.resource import with_meta
 from ehealth_hub.delivery.outbox import OutboxItem, Status, TaskInfo
 from ehealth_hub.delivery.task import task_resource
+from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json, uuid5_ids
 from ehealth_hub.fixtures import kmehr_samples as ks
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent
+from ehealth_hub.mappings.kmehr_medication import _MEDICATION_TYPE as MEDICATION_TYPE
+from ehealth_hub.mappings.kmehr_medication import _TYPE_SYSTEM as MEDICATION_TYPE_SYSTEM
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.mappings.mycarenet_insurability import eligibility_response
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
@@ -34,6 +37,17 @@ from tests.mappings.independent_validator import Outcome, unavailable, validate
 from tests.mappings.test_corpus import _kmehr_files, _refusal
 
 AN = sandbox.patient("an")
+
+VALIDATOR_LIMITS = {
+    "Incorrect number of values provided for slice 'medication-type'": (
+        "@medplum/core 4.5.2 counts the BeExtMedicationType extension slice, which "
+        "be-medicationline nests under the medicationCodeableConcept type slice of medication[x], "
+        "at the medication[x] level, so it finds 0 even when the extension is there (see "
+        "test_the_medication_type_limit_is_a_false_positive); FHIR.js and "
+        "tests.mappings.profile_check check that extension"
+    ),
+}
+"""Errors that are the validator's, not the resource's: message fragment -> why."""
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +60,10 @@ def packages(shared_dir: Path) -> Path:
 
 
 def _errors(outcome: Outcome, resources: list[Json]) -> list[str]:
-    return [
-        f"{resources[i]['resourceType']}/{resources[i].get('id')}: {x}"
-        for i, x in outcome.of("error")
+    found = [
+        (i, x) for i, x in outcome.of("error") if not any(k in x.message for k in VALIDATOR_LIMITS)
     ]
+    return [f"{resources[i]['resourceType']}/{resources[i].get('id')}: {x}" for i, x in found]
 
 
 def _report(title: str, outcome: Outcome, resources: list[Json]) -> None:
@@ -102,6 +116,28 @@ def test_the_validators_find_a_broken_immunization(
     breakage(broken)  # type: ignore[operator]
     errors = _errors(validate([broken], packages), [broken])
     assert any(expected in e for e in errors), errors
+
+
+def test_the_medication_type_limit_is_a_false_positive(packages: Path) -> None:
+    line = {
+        "resourceType": "MedicationStatement",
+        "meta": {"profile": [prof.BE_MEDICATION_LINE]},
+        "status": "active",
+        "medicationCodeableConcept": {
+            "extension": [
+                {
+                    "url": MEDICATION_TYPE,
+                    "valueCodeableConcept": {
+                        "coding": [{"system": MEDICATION_TYPE_SYSTEM, "code": "medicinal-product"}]
+                    },
+                }
+            ],
+            "coding": [{"system": prof.CNK_SYSTEM, "code": "0895540"}],
+        },
+        "subject": {"reference": "Patient/p"},
+    }
+    messages = [x.message for _, x in validate([line], packages).of("error")]
+    assert any(k in m for m in messages for k in VALIDATOR_LIMITS), messages
 
 
 # -- what the hub emits --------------------------------------------------------------------

@@ -133,7 +133,29 @@ function safeFhirpath(diagnostics) {
   }
 }
 
+// FHIR.js reports every coding of a CodeableConcept that is not in a required value set as an
+// error. FHIR R4 asks that the concept be from the value set: one coding in it suffices, and the
+// others are translations (terminology.html#strength). The codings that pass are recorded per
+// location, and a "not found" next to one that passed becomes a warning.
+const passed = new Set();
+const checkCode = Validator.prototype.checkCode;
+Validator.prototype.checkCode = function (treeDisplay, ...rest) {
+  const found = checkCode.call(this, treeDisplay, ...rest);
+  if (found) passed.add(treeDisplay);
+  return found;
+};
+
+function r4Binding(message) {
+  if (message.severity !== 'error' || !message.message.includes('not found in value set')) {
+    return message;
+  }
+  if (!passed.has(message.location)) return message;
+  return { ...message, severity: 'warning',
+    message: `${message.message} (another coding of this concept is in the value set)` };
+}
+
 function fhirJsIssues(resource, fhirJs, profileSd, pkgs, unchecked) {
+  passed.clear();
   const options = {
     beforeCheckCode: (valueSetUrl, code, system) => {
       if (!undecidable(pkgs, valueSetUrl, system)) return false;
@@ -144,7 +166,7 @@ function fhirJsIssues(resource, fhirJs, profileSd, pkgs, unchecked) {
   const validator = new Validator(fhirJs.parser, options, resource.id, false, resource);
   const parsed = fhirJs.parser.parsedStructureDefinitions[profileSd.id];
   validator.validateProperties(resource, parsed._properties, [resource.resourceType]);
-  return validator.response.messages.map((m) => ({
+  return validator.response.messages.map(r4Binding).map((m) => ({
     validator: 'fhir.js',
     severity: m.severity,
     location: m.location,

@@ -53,6 +53,10 @@ CD_FED_COUNTRY_SYSTEM: Final = f"{_BE}/core/CodeSystem/cd-fed-country"
 PROBLEM_CATEGORY_SYSTEM: Final = f"{_BE}/core-clinical/CodeSystem/be-cs-problem-category"
 PATIENT_WILL_CATEGORY_SYSTEM: Final = f"{_BE}/patientwill/CodeSystem/be-cs-patientwill-category"
 PATIENT_WILL_CODE_SYSTEM: Final = f"{_BE}/patientwill/CodeSystem/be-cs-patientwill-code"
+PATIENT_RIGHTS_LAW: Final = "http://www.ejustice.just.fgov.be/eli/loi/2002/08/22/2002022737/justel"
+"""The Belgian law of 22 August 2002 on patients' rights (art. 8 par. 4: a written advance refusal
+of an intervention binds the practitioner): the policy of a patient will (FHIR R4 ppc-1 wants a
+policy or policyRule on every Consent; be-patientwill does not name one)."""
 ICPC2_SYSTEM: Final = "http://hl7.org/fhir/sid/icpc-2"
 ICD10_SYSTEM: Final = "http://hl7.org/fhir/sid/icd-10"
 SNOMED_SYSTEM: Final = "http://snomed.info/sct"

@@ -4,7 +4,8 @@ Mapping decisions:
 
 - ``patientwill`` -> Consent (be-patientwill): it is a standing decision of the patient about care
   (resuscitation, euthanasia, organ donation...), which is what be-patientwill models; the KMEHR
-  CD-PATIENTWILL* code is the provision code and chooses the category.
+  CD-PATIENTWILL* code is the provision code and chooses the category; the policy is the law on
+  patients' rights (FHIR invariant ppc-1 asks for one).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def patient_will(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         category=[concept([coding(prof.PATIENT_WILL_CATEGORY_SYSTEM, category or "patientwill")])],
         patient=ctx.patient,
         dateTime=p.recorded or ctx.recorded,
+        policy=[{"uri": prof.PATIENT_RIGHTS_LAW}],
         provision={
             "period": {k: v for k, v in (("start", start), ("end", p.end)) if v},
             "code": [

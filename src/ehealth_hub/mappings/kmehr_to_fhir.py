@@ -28,10 +28,8 @@ of the item mappings.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -133,27 +131,7 @@ def translate_kmehr(
     root = parse_xml(data, limits=limits)
     message, r = locate_message(root)
     ids = new_id or uuid5_ids(hashlib.sha256(data).hexdigest())
-    with _cyclic_gc_paused():
-        return message_to_bundle(message, r, now=now, new_id=ids)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause CPython's cyclic collector while the Bundle is built.
-
-    A 21,000-item Sumehr builds ~600,000 dicts and lists; the generational collector rescans the
-    growing heap again and again (measured: 1.45 s instead of 0.91 s for size 1000). The Bundle
-    holds no reference cycles, so reference counting frees everything without the collector.
-    Only the call that paused it resumes it, so nested or concurrent calls leave it enabled.
-    """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+    return message_to_bundle(message, r, now=now, new_id=ids)
 
 
 def message_to_bundle(message: Element, r: Reader, *, now: datetime, new_id: IdFactory) -> Json:

@@ -18,7 +18,7 @@ FHIR R4 (4.0.1) document rules: ``Bundle.type = document``, a Composition first 
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,28 +64,7 @@ class _Merge:
     """Per source, the fullUrls of its records (an ordered set)."""
 
 
-_REPOINTED: OrderedDict[tuple[int, tuple[tuple[str, str], ...]], tuple[Json, Json]] = OrderedDict()
-"""Memo of :func:`_repoint`: (id of the resource, aliases) -> (the resource, its repointed copy).
-The translations are memoised, so the same resource objects come back read after read; the
-entry holds the resource itself, so its id cannot be reused while the entry lives."""
-_REPOINTED_MAX: Final = 4096
-
-
 def _repoint(resource: Json, aliases: dict[str, str]) -> Json:
-    """``resource`` with every reference to an alias replaced (memoised, see ``_REPOINTED``)."""
-    key = (id(resource), tuple(aliases.items()))
-    known = _REPOINTED.get(key)
-    if known is not None and known[0] is resource:
-        _REPOINTED.move_to_end(key)
-        return known[1]
-    repointed = _repoint_text(resource, aliases)
-    _REPOINTED[key] = (resource, repointed)
-    if len(_REPOINTED) > _REPOINTED_MAX:
-        _REPOINTED.popitem(last=False)
-    return repointed
-
-
-def _repoint_text(resource: Json, aliases: dict[str, str]) -> Json:
     """``resource`` with every reference to an alias replaced (on its JSON text: fullUrls are
     ``urn:uuid:`` values, unique as quoted strings, and the C codec is ~10x a Python walk)."""
     text = orjson.dumps(resource)
@@ -116,6 +95,11 @@ def _absorb(merge: _Merge, result: SourceResult) -> None:
                 merge.entries[url] = _repoint(res, aliases) if aliases else res
             if res["resourceType"] not in _SHARED_TYPES:
                 urls[url] = None
+
+
+def _narrative(text: str) -> Json:
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(text)}</div>'
+    return {"status": "generated", "div": div}
 
 
 def _minimal_patient(ssin: str, new_id: IdFactory) -> Json:
@@ -206,10 +190,10 @@ def assemble(
         }
         if urls:
             section["entry"] = [{"reference": u} for u in urls]
-        else:
-            section["emptyReason"] = concept(
-                [coding(_EMPTY_REASON, "unavailable" if result.failed else "nilknown")]
-            )
+        else:  # cmp-1: an empty section still says why, in its narrative
+            reason = "unavailable" if result.failed else "nilknown"
+            section["emptyReason"] = concept([coding(_EMPTY_REASON, reason)])
+            section["text"] = _narrative(f"{result.display}: no records ({reason})")
         sections.append(section)
     problems = _outcome(results, new_id("outcome"))
     if problems is not None:
@@ -217,7 +201,6 @@ def assemble(
         sections.append(
             {
                 "title": "Missing information",
-                "emptyReason": concept([coding(_EMPTY_REASON, "unavailable")]),
                 "entry": [ref(problems["id"])],
             }
         )
