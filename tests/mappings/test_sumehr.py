@@ -214,7 +214,16 @@ def test_keeps_cnk_leading_zeros_and_posology(bundle: Json) -> None:
 
 def test_maps_vaccines_with_product_and_every_indication(bundle: Json) -> None:
     immunization = only(bundle, "Immunization")
-    assert immunization["vaccineCode"]["coding"][0]["code"] == "1149939"
+    # be-vaccination binds vaccineCode (required) to SNOMED CT vaccine products; the CNK is the
+    # administered product (be-ext-administeredProduct.coded)
+    assert immunization["vaccineCode"]["coding"] == [
+        {
+            "system": prof.SNOMED_SYSTEM,
+            "code": "871803007",
+            "display": "Vaccine product containing only Hepatitis A and Hepatitis B virus "
+            "antigens (medicinal product)",
+        }
+    ]
     assert [r["coding"][0]["code"] for r in immunization["reasonCode"]] == [
         "hepatitisa",
         "hepatitisb",
@@ -222,6 +231,14 @@ def test_maps_vaccines_with_product_and_every_indication(bundle: Json) -> None:
     assert immunization["occurrenceDateTime"] == "2016-03-28"
     product = immunization["extension"][1]
     assert product["url"].endswith("/be-ext-administeredProduct")
+    assert product["extension"][0]["valueCodeableConcept"]["coding"][0] == {
+        "system": prof.CNK_SYSTEM,
+        "code": "1149939",
+    } | (
+        {"display": d}
+        if (d := product["extension"][0]["valueCodeableConcept"]["coding"][0].get("display"))
+        else {}
+    )
     assert product["extension"][1] == {"url": "lotNumber", "valueString": "AB12"}
     assert "lotNumber" not in immunization  # be-vaccination forbids it (max 0)
     assert immunization["meta"]["profile"] == [prof.BE_VACCINATION]
