@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.mappings.mycarenet_attest import IDENTIFICATION_EXT, ROUTE_EXT
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
+
+
+def recently() -> str:
+    """A serviced date inside the sandbox's insurance period whatever the year: two days ago.
+
+    For tests whose simulators follow the real clock (a container built from settings); tests on
+    the hand-moved clock (``ManualClock``, 2026-11-24) keep the default serviced date."""
+    return (date.today() - timedelta(days=2)).isoformat()
 
 
 def app_claim(

@@ -21,7 +21,7 @@ from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.gate import SandboxFactsGate
-from tests.mycarenet.claims_data import app_claim
+from tests.mycarenet.claims_data import app_claim, recently
 from tests.mycarenet.conftest import actor
 
 SARAH = actor("sarah")
@@ -83,7 +83,7 @@ async def headers(client: httpx.AsyncClient, settings: Settings) -> dict[str, st
 
 
 async def test_submit_refuses_without_a_token(client: httpx.AsyncClient) -> None:
-    response = await client.post("/fhir/Claim/$submit", json=app_claim("c-1"))
+    response = await client.post("/fhir/Claim/$submit", json=app_claim("c-1", serviced=recently()))
     assert response.status_code == 401
     assert response.json()["resourceType"] == "OperationOutcome"
 
@@ -92,14 +92,18 @@ async def test_submit_answers_the_claim_response_within_the_wait(
     client: httpx.AsyncClient, headers: dict[str, str], container: Container
 ) -> None:
     response = await client.post(
-        "/fhir/Claim/$submit", json=app_claim("c-2", route="eattest"), headers=headers
+        "/fhir/Claim/$submit",
+        json=app_claim("c-2", serviced=recently(), route="eattest"),
+        headers=headers,
     )
     assert response.status_code == 200, response.text
     body = response.json()
     ClaimResponse.model_validate(body)
     assert body["outcome"] == "complete"
     again = await client.post(
-        "/fhir/Claim/$submit", json=app_claim("c-2", route="eattest"), headers=headers
+        "/fhir/Claim/$submit",
+        json=app_claim("c-2", serviced=recently(), route="eattest"),
+        headers=headers,
     )
     assert again.json() == body
     assert len(simulator(container).book.attestations) == 1
@@ -110,7 +114,12 @@ async def test_claim_as_parameters_is_accepted(
 ) -> None:
     body = {
         "resourceType": "Parameters",
-        "parameter": [{"name": "resource", "resource": app_claim("c-3", patient="thomas")}],
+        "parameter": [
+            {
+                "name": "resource",
+                "resource": app_claim("c-3", serviced=recently(), patient="thomas"),
+            }
+        ],
     }
     response = await client.post("/fhir/Claim/$submit", json=body, headers=headers)
     assert response.status_code == 200, response.text
@@ -122,7 +131,9 @@ async def test_without_time_to_wait_the_answer_is_202_with_the_task(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     response = await client.post(
-        "/fhir/Claim/$submit", json=app_claim("c-4", route="eattest"), headers=headers
+        "/fhir/Claim/$submit",
+        json=app_claim("c-4", serviced=recently(), route="eattest"),
+        headers=headers,
     )
     assert response.status_code == 202, response.text
     Task.model_validate(response.json())
@@ -133,7 +144,9 @@ async def test_an_uninsured_patient_is_a_422_naming_the_reason(
     client: httpx.AsyncClient, headers: dict[str, str], container: Container
 ) -> None:
     response = await client.post(
-        "/fhir/Claim/$submit", json=app_claim("c-5", patient="emma"), headers=headers
+        "/fhir/Claim/$submit",
+        json=app_claim("c-5", serviced=recently(), patient="emma"),
+        headers=headers,
     )
     assert response.status_code == 422, response.text
     outcome = response.json()
@@ -146,7 +159,9 @@ async def test_a_bad_claim_is_refused_naming_the_field_and_rule(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     response = await client.post(
-        "/fhir/Claim/$submit", json=app_claim("c-6", code="101032"), headers=headers
+        "/fhir/Claim/$submit",
+        json=app_claim("c-6", serviced=recently(), code="101032"),
+        headers=headers,
     )
     assert response.status_code == 422, response.text
     issue = response.json()["issue"][0]

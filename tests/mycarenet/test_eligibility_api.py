@@ -26,6 +26,7 @@ from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.mappings import mycarenet_eligibility as eligibility
 from ehealth_hub.mappings.mycarenet_eligibility import STATUS_SYSTEM
 from ehealth_hub.settings import Settings, load_settings
+from tests.mycarenet.claims_data import recently
 from tests.mycarenet.conftest import actor
 
 SARAH = actor("sarah")
@@ -34,16 +35,18 @@ UNKNOWN_SSIN = "82020212301"  # check digits valid, nobody in the sandbox
 
 
 def request(
-    patient: str = "an", *, serviced: str = "2026-11-23", purpose: tuple[str, ...] = ("validation",)
+    patient: str = "an", *, serviced: str | None = None, purpose: tuple[str, ...] = ("validation",)
 ) -> dict[str, Any]:
+    """A CoverageEligibilityRequest; served two days ago unless said (the container's simulators
+    follow the real clock, and so does the sandbox's insurance period)."""
     ssin = sandbox.patient(patient).ssin if len(patient) < 11 else patient
     return {
         "resourceType": "CoverageEligibilityRequest",
         "status": "active",
         "purpose": list(purpose),
         "patient": {"identifier": {"system": SSIN_SYSTEM, "value": ssin}},
-        "servicedDate": serviced,
-        "created": "2026-11-23T10:00:00+01:00",
+        "servicedDate": serviced or recently(),
+        "created": datetime.now(UTC).isoformat(),
     }
 
 
@@ -126,7 +129,8 @@ async def test_an_insured_patient_with_third_party_payment(
     assert [(c["name"], c["value"]) for c in coverage["class"]] == [("CT1", "110"), ("CT2", "110")]
     assert extension(coverage, "third-party-payer") is True
     assert extension(coverage, "medical-house") is False
-    assert coverage["period"] == {"start": "2025-01-01", "end": "2026-12-31"}
+    year = date.today().year  # the sandbox insures the previous and the current calendar year
+    assert coverage["period"] == {"start": f"{year - 1}-01-01", "end": f"{year}-12-31"}
     assert "third-party payment applies" in body["disposition"]
     again = await client.post(URL, json=request("an"), headers=headers)
     assert coverage_of(again.json()) == coverage
@@ -152,8 +156,8 @@ async def test_a_medical_house_member_is_insured_and_says_so(
 @pytest.mark.parametrize(
     ("patient", "serviced", "code"),
     [
-        ("emma", "2026-11-23", "not-insured"),
-        ("an", "2024-06-01", "not-insured"),
+        ("emma", recently(), "not-insured"),
+        ("an", f"{date.today().year - 2}-06-01", "not-insured"),
     ],
 )
 async def test_a_patient_without_insurability_gets_an_explicit_error(
@@ -230,7 +234,7 @@ async def test_is_refused_by_the_consent_gate_before_mycarenet_is_asked(
 
 async def test_an_unknown_ssin_is_an_explicit_error(container: Container) -> None:
     assert container.claims is not None
-    facts = await container.claims.insurability(SARAH, UNKNOWN_SSIN, date(2026, 11, 23))
+    facts = await container.claims.insurability(SARAH, UNKNOWN_SSIN, date.fromisoformat(recently()))
     query = eligibility.read_request(request(UNKNOWN_SSIN))
     body = eligibility.response(
         query, facts, rid="r-1", requestor_nihii=SARAH.nihii, now=datetime.now(UTC)

@@ -13,7 +13,7 @@ from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.services.claims import DESTINATION
 from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.gate import SandboxFactsGate
-from tests.mycarenet.claims_data import app_claim
+from tests.mycarenet.claims_data import app_claim, recently
 from tests.mycarenet.conftest import actor
 
 
@@ -38,7 +38,7 @@ async def test_the_sandbox_container_bills_a_claim_through_the_simulators(
         assert DESTINATION in container.delivery.destinations
         container.consent_gate = SandboxFactsGate()  # type: ignore[assignment]  # the gate's own tests cover it
         submitted = await container.claims.submit(
-            app_claim("c-1", route="eattest"), actor("sarah"), client_id="app"
+            app_claim("c-1", serviced=recently(), route="eattest"), actor("sarah"), client_id="app"
         )
         container.delivery.wake()
         done = await container.claims.wait(submitted, 20.0)
@@ -64,7 +64,7 @@ async def test_claims_and_the_ehealth_connectors_share_one_sts_token_cache(
         simulators = container.connectors.simulators  # type: ignore[union-attr]
         assert simulators.sts.issued == 1
         submitted = await container.claims.submit(
-            app_claim("c-2", route="eattest"), sarah, client_id="app"
+            app_claim("c-2", serviced=recently(), route="eattest"), sarah, client_id="app"
         )
         container.delivery.wake()
         done = await container.claims.wait(submitted, 20.0)
