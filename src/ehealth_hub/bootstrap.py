@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.setup import build_token_service
 from ehealth_hub.auth.tokens import TokenService
@@ -99,6 +100,8 @@ async def build_container(
     container.ports = LazyPorts(container.connectors)
     container.readiness.update(container.connectors.readiness())
     container.closers.append(container.connectors.aclose)
+    # the one AuditLog of the process, keyed: each record's MAC (audit/chain.py)
+    container.audit_log = AuditLog(mac_key=HeadSigner.from_settings(settings).mac_key)
     ports = container.ports  # the consent gate on the connectors' ports (consent/setup.py)
     container.consent_gate = build_gate(
         settings,

@@ -17,6 +17,7 @@ place per library; HTTP status codes are chosen only in ``api/``::
     ├── AuthenticationError       an API client could not prove who it is
     ├── AuthorizationError        an authenticated client lacks the scope for the request
     ├── ConsentDenied             the consent gate denied the access (carries the reasons)
+    │   └── ConsentUnavailable    it failed closed only because a source was unreachable (retried)
     ├── NotFound                  the requested resource does not exist
     ├── Conflict                  the request contradicts stored state (idempotency key, version)
     ├── DownstreamError           a downstream system did not do what was asked
@@ -130,6 +131,17 @@ class ConsentDenied(HubError):
     def __init__(self, detail: str, *, reasons: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.reasons = tuple(reasons)
+
+
+class ConsentUnavailable(ConsentDenied):
+    """Raised when: the gate failed closed only because a source could not be consulted.
+
+    Nothing refused the access: every denial reason is an unreachable or timed-out source. Still
+    a ConsentDenied (nothing is allowed while a source is down), but retryable: the delivery
+    workers retry it with the destination's backoff and the API answers 503 with Retry-After.
+    """
+
+    retryable = True
 
 
 class NotFound(HubError):

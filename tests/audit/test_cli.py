@@ -11,8 +11,10 @@ from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from ehealth_hub.audit.events import AuditRecord
+from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.cli import app
+from ehealth_hub.settings import load_settings
 from ehealth_hub.store.db import create_engine, upgrade
 from ehealth_hub.store.tables import audit_events
 
@@ -20,14 +22,17 @@ runner = CliRunner()
 
 
 async def seed(url: str, count: int) -> None:
+    """``count`` records written by the hub (keyed with the audit key of the environment's
+    settings, as the hub's own AuditLog is)."""
     await upgrade(url)
     engine = create_engine(url)
+    log = AuditLog(mac_key=HeadSigner.from_settings(load_settings()).mac_key)
     async with engine.begin() as conn:
         for n in range(count):
             record = AuditRecord(
                 id=f"e{n}", recorded=datetime.now(UTC), action="decision", outcome="permit"
             )
-            await AuditLog().record(conn, record)
+            await log.record(conn, record)
     await engine.dispose()
 
 

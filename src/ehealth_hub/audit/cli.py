@@ -1,7 +1,9 @@
 """``ehealth-hub audit``: verify the trail, or sign its head now.
 
-``verify`` exits 0 when the chain and every signed head agree with the database, 1 when a problem
-is found (each printed with its kind and sequence number), 2 on a configuration error.
+``verify`` exits 0 when the chain, every record's MAC and every signed head agree with the
+database and no record older than ``audit.checkpoint_interval_seconds`` +
+``audit.unsigned_grace_seconds`` lacks a signed head; 1 when a problem is found (each printed with
+its kind and sequence number), 2 on a configuration error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ehealth_hub.audit.heads import HeadSigner
-from ehealth_hub.audit.verify import Report, verify
+from ehealth_hub.audit.verify import Report, Seal, verify
 from ehealth_hub.errors import ConfigurationError, HubError
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine
@@ -23,11 +25,13 @@ console = Console()
 
 
 async def verify_trail(settings: Settings) -> Report:
-    """Verify the trail of the database named by ``settings`` against the signed heads."""
+    """Verify the trail of the database named by ``settings`` against the signed heads, with the
+    hub's key: every MAC, the heads' database, and no unsigned tail older than the bound."""
     signer = HeadSigner.from_settings(settings)
+    seal = Seal(signer.mac_key, datetime.now(UTC), settings.audit.max_unsigned_seconds)
     engine = create_engine(settings.database_url)
     try:
-        return await verify(engine, await asyncio.to_thread(signer.read))
+        return await verify(engine, await asyncio.to_thread(signer.read), seal)
     finally:
         await engine.dispose()
 

@@ -1,11 +1,17 @@
 """Signed chain heads, kept outside the database so that cutting off the newest records shows.
 
-At intervals the hub reads the committed head of the hash chain (sequence number and hash), signs
-``canonical({"seq", "hash", "signed_at"})`` with its Ed25519 key (RFC 8032) and appends it as one
-JSON line to ``<data_dir>/audit/heads.jsonl``. ``audit verify`` checks every signed head against
-the database: a head whose row is gone means the tail was truncated; a row with another hash means
-the chain was rewritten. In the sandbox the key is generated in ``<data_dir>/audit`` on first use;
-elsewhere ``audit.key_file`` must name it.
+Every ``audit.checkpoint_interval_seconds`` the hub reads the committed head of the hash chain
+(sequence number and hash) and the chain's identity, signs
+``canonical({"seq", "hash", "signed_at", "database_id", "keyed_from"})`` with its Ed25519 key
+(RFC 8032) and appends it as one JSON line to ``<data_dir>/audit/heads.jsonl``. ``audit verify``
+checks every signed head against the database: a head whose row is gone means the tail was
+truncated; a row with another hash means the chain was rewritten; a head of another database
+(or of another ``keyed_from``) is foreign; and records older than the checkpoint interval plus
+``audit.unsigned_grace_seconds`` that no head covers mean the heads were emptied or rolled back.
+Heads written before the keyed chain (no ``database_id``) still verify, for the records before it.
+The same key, through HKDF, gives the MAC key of the chain (:func:`.chain.mac_key`). In the
+sandbox the key is generated in ``<data_dir>/audit`` on first use; elsewhere ``audit.key_file``
+must name it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.audit.chain import canonical
-from ehealth_hub.audit.log import AuditLog, ChainHead
+from ehealth_hub.audit.chain import canonical, mac_key
+from ehealth_hub.audit.log import AuditLog, ChainHead, ChainIdentity
 from ehealth_hub.errors import ConfigurationError, HubError, SignatureError
 from ehealth_hub.files import create_once
 from ehealth_hub.settings import Settings
@@ -44,10 +50,21 @@ class SignedHead:
     signed_at: str
     key_id: str
     signature: str
+    database_id: str = ""
+    """The database the head belongs to; empty in heads signed before the keyed chain."""
+    keyed_from: int = 0
+    """The database's first keyed record when signed (0 in heads before the keyed chain)."""
 
     def payload(self) -> bytes:
-        """The bytes the signature covers."""
-        return canonical({"seq": self.seq, "hash": self.hash, "signed_at": self.signed_at}).encode()
+        """The bytes the signature covers (a head before the keyed chain: its three fields)."""
+        fields: dict[str, object] = {
+            "seq": self.seq,
+            "hash": self.hash,
+            "signed_at": self.signed_at,
+        }
+        if self.database_id:
+            fields |= {"database_id": self.database_id, "keyed_from": self.keyed_from}
+        return canonical(fields).encode()
 
 
 class HeadSigner:
@@ -59,6 +76,13 @@ class HeadSigner:
         raw = self._public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.key_id = hashlib.sha256(raw).hexdigest()[:16]
         self.heads_file = heads_file
+        private = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        self.mac_key = mac_key(private)
+        """The chain's MAC key (HKDF of this signing key): give it to the hub's AuditLog."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HeadSigner:
@@ -75,11 +99,19 @@ class HeadSigner:
                 _generate(key_file)
         return cls(_load(key_file), folder / "heads.jsonl")
 
-    def sign(self, head: ChainHead, now: datetime) -> SignedHead:
-        """A signed checkpoint of ``head`` at ``now``."""
-        unsigned = SignedHead(head.seq, head.hash, now.isoformat(), self.key_id, "")
+    def sign(self, head: ChainHead, identity: ChainIdentity, now: datetime) -> SignedHead:
+        """A signed checkpoint of ``head`` of the chain ``identity`` names, at ``now``."""
+        unsigned = SignedHead(
+            head.seq,
+            head.hash,
+            now.isoformat(),
+            self.key_id,
+            "",
+            identity.database_id,
+            identity.keyed_from,
+        )
         signature = base64.b64encode(self._key.sign(unsigned.payload())).decode()
-        return SignedHead(head.seq, head.hash, unsigned.signed_at, self.key_id, signature)
+        return replace(unsigned, signature=signature)
 
     def append(self, signed: SignedHead) -> None:
         """Append ``signed`` to the heads file (flushed and fsync'ed before returning)."""
@@ -116,23 +148,32 @@ class HeadSigner:
         with storage_errors("audit.checkpoint"):
             async with engine.connect() as conn:
                 head = await AuditLog().head(conn)
+                identity = await AuditLog().identity(conn)
         last = await asyncio.to_thread(self.read)
         if head.seq == 0 or (last and (last[-1].seq, last[-1].hash) == (head.seq, head.hash)):
             return None
-        signed = self.sign(head, now)
+        signed = self.sign(head, identity, now)
         await asyncio.to_thread(self.append, signed)
         return signed
 
 
 async def run_checkpoints(signer: HeadSigner, engine: AsyncEngine, interval: float) -> None:
-    """Checkpoint every ``interval`` seconds until cancelled; failures are logged and retried."""
+    """Checkpoint every ``interval`` seconds until cancelled, and once more when cancelled (a
+    clean shutdown leaves no unsigned tail); failures are logged and retried."""
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            await _checkpoint_logged(signer, engine)
+    except asyncio.CancelledError:
+        await _checkpoint_logged(signer, engine)
+        raise
 
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await signer.checkpoint(engine, datetime.now(UTC))
-        except (HubError, OSError) as exc:
-            log.warning("audit_checkpoint_failed", error=type(exc).__name__, detail=str(exc))
+
+async def _checkpoint_logged(signer: HeadSigner, engine: AsyncEngine) -> None:
+    try:
+        await signer.checkpoint(engine, datetime.now(UTC))
+    except (HubError, OSError) as exc:
+        log.warning("audit_checkpoint_failed", error=type(exc).__name__, detail=str(exc))
 
 
 def _generate(path: Path) -> None:

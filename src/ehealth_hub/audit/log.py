@@ -1,5 +1,10 @@
 """Writing and reading the audit trail (FHIR R4 AuditEvent bodies in a SHA-256 hash chain).
 
+Each record also carries its MAC under the hub's audit key (:func:`.chain.record_mac`), bound to
+the database's identity (``audit_chain.database_id``): an AuditLog built without ``mac_key``
+writes records that ``ehealth-hub audit verify`` reports as unkeyed, so the hub's one AuditLog
+(the container's) is built with the key (:meth:`.heads.HeadSigner.mac_key`).
+
 :meth:`AuditLog.record` takes the caller's connection so that the record commits or rolls back
 with the business change it describes. Writers serialise on the single ``audit_chain`` row: the
 first statement is an ``UPDATE ... RETURNING`` on it, which takes the row lock on PostgreSQL and
@@ -34,7 +39,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ehealth_hub.audit.chain import canonical, link_hash
+from ehealth_hub.audit.chain import canonical, link_hash, record_mac
 from ehealth_hub.audit.events import AuditRecord, to_fhir
 from ehealth_hub.errors import StorageError
 from ehealth_hub.store.errors import storage_errors
@@ -50,6 +55,16 @@ class ChainHead:
 
     seq: int
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIdentity:
+    """Which database the chain lives in, and from which record on it is keyed."""
+
+    database_id: str
+    """Random, drawn once by the migration that introduced the keyed chain."""
+    keyed_from: int
+    """The first sequence number written with a MAC (earlier ones predate the keyed chain)."""
 
 
 def body_of(record: AuditRecord) -> dict[str, Any]:
@@ -95,9 +110,10 @@ class AuditLog:
     """The hub's audit trail; stateless apart from the database it writes through and the
     in-process queue of writers (share one instance per process: the container's)."""
 
-    def __init__(self, *, max_batch: int = 256) -> None:
+    def __init__(self, *, max_batch: int = 256, mac_key: bytes | None = None) -> None:
         self.max_batch = max_batch
         """Most records one group commit writes."""
+        self._mac_key = mac_key
         self._queue: _Queue | None = None
 
     def _current(self) -> _Queue:
@@ -173,10 +189,10 @@ class AuditLog:
                 update(audit_chain)
                 .where(audit_chain.c.id == 1)
                 .values(seq=audit_chain.c.seq + len(records))
-                .returning(audit_chain.c.seq, audit_chain.c.head_hash)
+                .returning(audit_chain.c.seq, audit_chain.c.head_hash, audit_chain.c.database_id)
             )
             head = locked.one_or_none()
-            if head is None:
+            if head is None or head[2] is None:
                 raise StorageError(
                     "the audit chain is not initialised; run `ehealth-hub db upgrade`",
                     system="database",
@@ -187,7 +203,10 @@ class AuditLog:
             for record, body in zip(records, bodies, strict=True):
                 seq, prev_hash = seq + 1, digest
                 digest = link_hash(prev_hash, body)
-                rows.append(self._row(record, seq, body, prev_hash, digest))
+                row = self._row(record, seq, body, prev_hash, digest)
+                if self._mac_key is not None:
+                    row["mac"] = record_mac(self._mac_key, str(head[2]), seq, digest)
+                rows.append(row)
                 heads.append(ChainHead(seq, digest))
             await conn.execute(insert(audit_events), rows)
             await conn.execute(
@@ -207,6 +226,7 @@ class AuditLog:
             "body": body,
             "prev_hash": prev_hash,
             "hash": digest,
+            "mac": None,
         }
 
     async def search(
@@ -228,6 +248,20 @@ class AuditLog:
         with storage_errors("audit.head"):
             row = (await conn.execute(select(audit_chain.c.seq, audit_chain.c.head_hash))).one()
         return ChainHead(int(row[0]), str(row[1]))
+
+    async def identity(self, conn: AsyncConnection) -> ChainIdentity:
+        """The database identity the chain is bound to and where its keyed part starts."""
+        with storage_errors("audit.identity"):
+            row = (
+                await conn.execute(select(audit_chain.c.database_id, audit_chain.c.keyed_from))
+            ).one()
+        if row[0] is None or row[1] is None:
+            raise StorageError(
+                "the audit chain has no database identity; run `ehealth-hub db upgrade`",
+                system="database",
+                operation="audit.identity",
+            )
+        return ChainIdentity(str(row[0]), int(row[1]))
 
     async def count(self, conn: AsyncConnection) -> int:
         """Number of records in the trail."""

@@ -9,24 +9,45 @@ Problems found, by kind:
 * ``reordered``: a record comes before the record it links to;
 * ``truncated``: the chain head row or a signed head names records past the end of the table;
 * ``rewritten``: a signed head names a record whose hash has changed since it was signed.
+
+With a :class:`Seal` (what ``ehealth-hub audit verify`` always passes), also:
+
+* ``forged``: a keyed record (``seq >= keyed_from``) has no MAC or a wrong one: appended or
+  rewritten by someone without the hub's key, or copied from another database;
+* ``foreign``: a signed head names another database or another start of the keyed chain (or is an
+  unbound head from before the keyed chain naming a keyed record);
+* ``unsigned``: records older than ``max_unsigned_seconds`` that no signed head covers: the heads
+  file is missing, was emptied or rolled back, or checkpoints stopped (sign with ``audit
+  checkpoint`` once the trail is known good).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.audit.chain import GENESIS, link_hash
+from ehealth_hub.audit.chain import GENESIS, link_hash, mac_matches
 from ehealth_hub.audit.heads import SignedHead
-from ehealth_hub.audit.log import INDEX_FIELDS, AuditLog, ChainHead, as_utc
+from ehealth_hub.audit.log import INDEX_FIELDS, AuditLog, ChainHead, ChainIdentity, as_utc
 from ehealth_hub.store.errors import storage_errors
 from ehealth_hub.store.tables import audit_events
 
-Kind = Literal["edited", "deleted", "inserted", "reordered", "truncated", "rewritten"]
+Kind = Literal[
+    "edited",
+    "deleted",
+    "inserted",
+    "reordered",
+    "truncated",
+    "rewritten",
+    "forged",
+    "foreign",
+    "unsigned",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,28 +78,86 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Seal:
+    """What only the holder of the audit key can check: MACs, heads' binding, the unsigned tail."""
+
+    key: bytes
+    """The chain's MAC key (:attr:`ehealth_hub.audit.heads.HeadSigner.mac_key`)."""
+    now: datetime
+    max_unsigned_seconds: float
+    """Records older than this must be covered by a signed head (checkpoint interval + grace)."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Link:
     seq: int
     prev_hash: str
     hash: str
+    mac: str | None = None
+    recorded: datetime | None = None
 
 
-async def verify(engine: AsyncEngine, heads: list[SignedHead]) -> Report:
-    """Verify the whole trail in ``engine`` against the signed ``heads``."""
+async def verify(engine: AsyncEngine, heads: list[SignedHead], seal: Seal | None = None) -> Report:
+    """Verify the whole trail in ``engine`` against the signed ``heads``; without ``seal`` only
+    the structure of the hash chain and the heads' hashes are checked."""
     report = Report(signed_heads=len(heads))
     links: list[_Link] = []
     async with engine.connect() as conn:
         with storage_errors("audit.verify"):
             rows = await conn.stream(select(audit_events).order_by(audit_events.c.seq))
             async for row in rows:
-                links.append(_Link(row.seq, row.prev_hash, row.hash))
+                links.append(_Link(row.seq, row.prev_hash, row.hash, row.mac, as_utc(row.recorded)))
                 _check_content(row._mapping, report)
         db_head = await AuditLog().head(conn)
+        identity = await AuditLog().identity(conn) if seal is not None else None
     report.records = len(links)
     _check_links(links, report)
     _check_tail(links, db_head, heads, report)
+    if seal is not None and identity is not None:
+        _check_macs(links, identity, seal, report)
+        _check_heads(links, identity, heads, seal, report)
     report.problems.sort(key=lambda p: p.seq)
     return report
+
+
+def _check_macs(links: list[_Link], identity: ChainIdentity, seal: Seal, report: Report) -> None:
+    for link in links:
+        if link.seq >= identity.keyed_from and not mac_matches(
+            seal.key, identity.database_id, link.seq, link.hash, link.mac
+        ):
+            what = "has no MAC" if link.mac is None else "has a MAC the hub's key did not make"
+            text = f"record {link.seq} {what} (written without the audit key, or moved)"
+            report.problems.append(Problem("forged", link.seq, text))
+
+
+def _check_heads(
+    links: list[_Link],
+    identity: ChainIdentity,
+    heads: list[SignedHead],
+    seal: Seal,
+    report: Report,
+) -> None:
+    covered = 0
+    for head in heads:
+        if _foreign(head, identity):
+            text = f"signed head of {head.signed_at} (record {head.seq}) is not this database's"
+            report.problems.append(Problem("foreign", head.seq, text))
+        else:
+            covered = max(covered, head.seq)
+    limit = seal.now - timedelta(seconds=seal.max_unsigned_seconds)
+    bare = [x for x in links if x.seq > covered and x.recorded is not None and x.recorded < limit]
+    if bare:
+        text = (
+            f"records {bare[0].seq}..{bare[-1].seq}, older than {seal.max_unsigned_seconds:g} s, "
+            f"are covered by no signed head (heads file missing, emptied or rolled back?)"
+        )
+        report.problems.append(Problem("unsigned", bare[0].seq, text))
+
+
+def _foreign(head: SignedHead, identity: ChainIdentity) -> bool:
+    if not head.database_id:  # signed before the keyed chain: only for the records before it
+        return head.seq >= identity.keyed_from
+    return (head.database_id, head.keyed_from) != (identity.database_id, identity.keyed_from)
 
 
 def _check_content(row: Any, report: Report) -> None:

@@ -3,9 +3,12 @@
 Facts come concurrently from the eHealth Consent v2 and Therapeutic Link v2 services, the regional
 hubs' exclusions (IntraHub v3) and the hub's own consent store; each source has a timeout, and a
 source that fails or times out becomes :class:`~ehealth_hub.consent.model.Unavailable`, which the
-policy treats as a denial (fail closed) unless break-the-glass applies. Every decision is written
-to the audit trail: a denial in its own transaction, committed before ConsentDenied is raised; a
-permit in the caller's transaction when one is passed (so it commits with the access it allows).
+policy treats as a denial (fail closed) unless break-the-glass applies. A denial that rests only
+on such sources is an outage, not a refusal: it raises
+:class:`~ehealth_hub.errors.ConsentUnavailable` (retryable; 503 at the API, retried by the
+delivery workers); any other denial raises ConsentDenied. Every decision is written to the audit
+trail: a denial in its own transaction, committed before the error is raised; a permit in the
+caller's transaction when one is passed (so it commits with the access it allows).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ehealth_hub.consent.model import (
 )
 from ehealth_hub.consent.policy import decide
 from ehealth_hub.consent.store import ConsentStore
-from ehealth_hub.errors import ConsentDenied, HubError
+from ehealth_hub.errors import ConsentDenied, ConsentUnavailable, HubError
 from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.settings import ConsentSettings
 
@@ -95,7 +98,8 @@ class ConsentGate:
     async def authorize(
         self, request: AccessRequest, conn: AsyncConnection | None = None
     ) -> permits.Permit:
-        """A Permit for ``request``, or ConsentDenied with the reasons; audited either way."""
+        """A Permit for ``request``; ConsentDenied with the reasons (ConsentUnavailable when only
+        unreachable sources denied); audited either way."""
         decision = await self.decide(request)
         decision_id = self._new_id()
         record = self._record(request, decision, decision_id)
@@ -105,6 +109,14 @@ class ConsentGate:
             await self._audit.append(self._engine, record)
         if decision.break_the_glass and decision.permitted:
             log.warning("break_the_glass", decision_id=decision_id, actor=request.actor.nihii)
+        if decision.unavailable:
+            raise ConsentUnavailable(
+                f"the consent gate cannot decide {request.action} now: a source is unavailable",
+                system="consent",
+                operation=request.action,
+                reasons=[str(r) for r in decision.reasons],
+                extra={"decision_id": decision_id, "effect": decision.effect},
+            )
         if not decision.permitted or decision.valid_until is None:
             raise ConsentDenied(
                 f"the consent gate refused {request.action} ({decision.effect})",

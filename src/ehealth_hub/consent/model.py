@@ -37,6 +37,8 @@ OBLIGATION_REVIEW = "review-break-the-glass"
 """A break-the-glass access must be reviewed afterwards (the audit event is flagged)."""
 OBLIGATION_RESTRICT = "restrict-data-classes"
 """Only the permit's data classes may be returned to the caller."""
+SOURCE_UNAVAILABLE = "source-unavailable"
+"""The reason code of a denial caused by a source that could not be consulted (fail closed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,16 @@ class Decision:
     def permitted(self) -> bool:
         """True only for a permit."""
         return self.effect == "permit"
+
+    @property
+    def unavailable(self) -> bool:
+        """True for a denial that rests only on sources that could not be consulted (an outage,
+        not a refusal: asking again once the sources answer may permit)."""
+        return (
+            self.effect == "deny"
+            and bool(self.reasons)
+            and all(r.code == SOURCE_UNAVAILABLE for r in self.reasons)
+        )
 
     @property
     def codes(self) -> frozenset[str]:

@@ -31,6 +31,7 @@ from ehealth_hub.connectors.ports import TherapeuticLink
 from ehealth_hub.consent.model import (
     OBLIGATION_RESTRICT,
     OBLIGATION_REVIEW,
+    SOURCE_UNAVAILABLE,
     AccessRequest,
     ConsultationConsent,
     Decision,
@@ -152,7 +153,7 @@ def _unreachable(request: AccessRequest, fault: Unavailable) -> Outcome:
         text = f"source unavailable ({fault.detail}); overridden by break-the-glass"
         return [], [Reason(fault.source, "source-unavailable-overridden", text)], []
     text = f"source unavailable, failing closed ({fault.detail})"
-    return [Reason(fault.source, "source-unavailable", text)], [], []
+    return [Reason(fault.source, SOURCE_UNAVAILABLE, text)], [], []
 
 
 def _national_consent(request: AccessRequest, facts: Facts) -> Outcome:

@@ -14,6 +14,7 @@ from ehealth_hub.errors import (
     ConfigurationError,
     Conflict,
     ConsentDenied,
+    ConsentUnavailable,
     DownstreamError,
     HubError,
     InvalidInput,
@@ -31,6 +32,7 @@ _ISSUE_TYPES: Final[tuple[tuple[type[HubError], str], ...]] = (
     (SecurityError, "security"),
     (AuthenticationError, "login"),
     (AuthorizationError, "forbidden"),
+    (ConsentUnavailable, "transient"),
     (ConsentDenied, "forbidden"),
     (NotFound, "not-found"),
     (Conflict, "conflict"),
@@ -76,5 +78,6 @@ def outcome_for(error: HubError) -> dict[str, Any]:
     rule = error.rule if isinstance(error, InvalidInput) else error.code
     issues = [issue(issue_type(error), error.detail, expression=field or None, rule=rule or None)]
     if isinstance(error, ConsentDenied):
-        issues += [issue("forbidden", reason, severity="information") for reason in error.reasons]
+        code = issue_type(error)  # forbidden, or transient for a source outage
+        issues += [issue(code, reason, severity="information") for reason in error.reasons]
     return outcome(*issues)

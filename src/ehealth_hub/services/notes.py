@@ -9,7 +9,10 @@ and the AuditEvent -> the caller gets the Task that follows the delivery (202).
 
 Delivering (:class:`NoteDelivery`, the ``ehbox`` destination of the delivery workers): the gate is
 asked again (consent may have been withdrawn in between), then the eHealthBox adapter seals the
-KMEHR for the GP and publishes it with the outbox's deterministic message id.
+KMEHR for the GP and publishes it with the outbox's deterministic message id. A refusal there
+(ConsentDenied) ends the delivery as ``failed``; a consent source that cannot be reached
+(ConsentUnavailable, retryable) is retried with the ``ehbox`` policy's backoff like any downstream
+outage, counts towards its circuit breaker, and becomes a dead letter only after the policy's limit.
 """
 
 from __future__ import annotations

@@ -70,8 +70,19 @@ class AuditSettings(Section):
     key_file: Path | None = None
     """PEM Ed25519 private key signing the chain head; None = generated under
     ``data_dir/audit`` (sandbox only)."""
-    checkpoint_interval_seconds: float = Field(default=60.0, ge=1, le=86400)
-    """How often the running hub signs the chain head and appends it to ``data_dir/audit``."""
+    checkpoint_interval_seconds: float = Field(default=5.0, ge=1, le=86400)
+    """How often the running hub signs the chain head and appends it to ``data_dir/audit``:
+    records newer than the last signed head are the unprotected tail (their deletion cannot be
+    told from their never having been written), so this bounds it."""
+    unsigned_grace_seconds: float = Field(default=30.0, ge=0, le=86400)
+    """``audit verify`` fails when records older than ``checkpoint_interval_seconds`` plus this
+    are covered by no signed head (heads file missing, emptied, rolled back; checkpoints stopped).
+    After a crash, ``ehealth-hub audit checkpoint`` signs the tail the hub left unsigned."""
+
+    @property
+    def max_unsigned_seconds(self) -> float:
+        """The age past which a record must be covered by a signed head."""
+        return self.checkpoint_interval_seconds + self.unsigned_grace_seconds
 
     def sandbox_defaults(self) -> list[str]:
         return ["key_file"] if self.key_file is None else []

@@ -70,6 +70,7 @@ audit_events = Table(
     Column("body", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=True),
     comment="Hash-chained audit trail (audit/): body is the canonical JSON the hash covers.",
 )
 
@@ -79,6 +80,8 @@ audit_chain = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("head_hash", String(64), nullable=False),
+    Column("database_id", String(32), nullable=True),
+    Column("keyed_from", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
     comment="The chain head (one row): serialises audit writers across processes.",
 )
 
