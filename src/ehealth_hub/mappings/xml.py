@@ -176,6 +176,21 @@ def _check_max_depth(root: etree._Element, max_depth: int) -> None:
             depth -= 1
 
 
+def text_splitting_node(element: etree._Element) -> etree._Element | None:
+    """The first comment or processing instruction inside ``element`` that has text after it.
+
+    Canonical XML without comments (what XML-DSig signs) drops such a node and joins the text
+    around it, but lxml keeps the text after it as the node's ``tail``: ``1153<!--c-->0231003``
+    is signed as ``11530231003`` and read (``.text``) as ``1153``. Verifiers refuse signed
+    content where this returns a node. Whitespace-only tails (indentation) change nothing a
+    reader uses and are allowed.
+    """
+    for node in element.iter(etree.Comment, etree.ProcessingInstruction):
+        if node is not element and (node.tail or "").strip():
+            return node
+    return None
+
+
 def local_name(element: etree._Element) -> str:
     """The tag of ``element`` without its namespace (``""`` for comments and PIs)."""
     tag = element.tag
