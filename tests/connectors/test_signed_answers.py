@@ -5,7 +5,10 @@ Timestamp check out. An unsigned, tampered, stale or impostor-signed answer is a
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -20,11 +23,12 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.fixtures.soap_server import FaultPlan, SoapSimulator
-from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from tests.connectors.conftest import actor, permit
 from tests.trust.conftest import Clock
 
 AN = sandbox.patient("an").ssin
+XMLSEC1 = shutil.which("xmlsec1")
 SOFIE = sandbox.patient("sofie").ssin
 Spoil = Callable[[FaultPlan, SandboxPki], None]
 
@@ -140,3 +144,25 @@ async def test_every_answer_is_signed_by_its_service_and_verifies(
         assert verified is not None
         assert verified.signer == credential.certificate
         assert verified.signed == {"Body", "Timestamp", "BinarySecurityToken"}
+
+
+def _xmlsec1_verifies(answer: Path, certificate: Path) -> bool:
+    nodes = (f"{SOAP11_NS}:Body", f"{WSU_NS}:Timestamp", f"{WSSE_NS}:BinarySecurityToken")
+    ids = [a for n in nodes for a in ("--id-attr:Id", n)]
+    command = [str(XMLSEC1), "--verify", *ids, "--pubkey-cert-pem", str(certificate), str(answer)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)  # noqa: S603  # fixed binary, test-owned arguments
+    return checked.returncode == 0
+
+
+@pytest.mark.skipif(XMLSEC1 is None, reason="xmlsec1 not installed (apt-get install xmlsec1)")
+async def test_a_simulator_answer_verifies_with_xmlsec1_too(
+    consent_client: ConsentClient, sims: Simulators, sandbox_pki: SandboxPki, tmp_path: Path
+) -> None:
+    """An independent implementation accepts the signed answer, and refuses it tampered."""
+    await consent_client.get_consent(AN, actor("sarah"))
+    answer = tmp_path / "answer.xml"
+    answer.write_bytes(sims.consent.soap.answered[-1].envelope)
+    certificate = sandbox_pki.directory / "svc/ehealth.crt.pem"
+    assert _xmlsec1_verifies(answer, certificate)
+    answer.write_bytes(answer.read_bytes().replace(b"Consent", b"Konsent", 1))
+    assert not _xmlsec1_verifies(answer, certificate)
