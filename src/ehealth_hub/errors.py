@@ -22,6 +22,7 @@ place per library; HTTP status codes are chosen only in ``api/``::
     ├── Conflict                  the request contradicts stored state (idempotency key, version)
     ├── DownstreamError           a downstream system did not do what was asked
     │   ├── DownstreamUnavailable transport failure, timeout, 5xx, throttling, or circuit open
+    │   │   └── UnverifiedAnswer  answer unsigned, badly signed, stale or not the service's
     │   ├── DownstreamProtocolError  malformed, unsigned or unexpected response; SOAP fault
     │   └── BusinessRejection     the downstream understood and refused (never retried)
     └── StorageError              the database failed
@@ -162,6 +163,12 @@ class DownstreamUnavailable(DownstreamError):
     """Raised when: transport failure, timeout, HTTP 5xx, throttling, or an open circuit."""
 
     retryable = True
+
+
+class UnverifiedAnswer(DownstreamUnavailable):
+    """Raised when: a signed answer arrives unsigned, badly signed, stale or signed by someone
+    other than the expected service; it is not believed, so the source counts as unavailable
+    (503 at the API, an outage for the consent gate: never a decision)."""
 
 
 class DownstreamProtocolError(DownstreamError):

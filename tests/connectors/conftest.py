@@ -31,7 +31,8 @@ from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.connectors.wsse import WsseSignPlugin
+from ehealth_hub.connectors.trust import EHEALTH_SIGNER
+from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.consent.permit import Action, Permit, mint
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
@@ -137,7 +138,12 @@ def protect(
     clock: Clock,
     sleeps: Sleeps,
     monotonic: Monotonic,
+    sandbox_pki: SandboxPki,
 ) -> Callable[..., ProtectedSoap]:
+    def answers(signer: ExpectedSigner, system: str) -> WsseVerifyPlugin:
+        """Answers verified as wiring.py verifies them (TrustLayer.verify_plugin)."""
+        return WsseVerifyPlugin(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
+
     def build(
         wsdl: str,
         path: str,
@@ -149,12 +155,14 @@ def protect(
         soap: SoapCaller
         if wsdl == "intrahub_v3.wsdl":  # IntraHub speaks without zeep, as wiring.py builds it
             endpoint = DirectPost(direct, httpx.URL(SANDBOX_BASE + path))
-            soap = LeanSoapClient(endpoint, ACTIONS, system=system, clock=clock)
+            hub_id = next(h.hub_id for h in sandbox.HUBS if h.key == system)
+            verifier = answers(ExpectedSigner("EHP", hub_id), system)
+            soap = LeanSoapClient(endpoint, ACTIONS, system=system, clock=clock, verifier=verifier)
         else:
             soap = create_client(
                 wsdl_path(wsdl),
                 http=http,
-                plugins=[WsseSignPlugin("saml", clock=clock)],
+                plugins=[WsseSignPlugin("saml", clock=clock), answers(EHEALTH_SIGNER, system)],
                 address=SANDBOX_BASE + path,
                 binding=binding,
                 system=system,

@@ -20,6 +20,7 @@ from ehealth_hub.errors import (
     HostileXmlError,
     HubError,
     SignatureError,
+    UnverifiedAnswer,
 )
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import CORE_NS, ETK_NS, EtkDepotSimulator
@@ -193,8 +194,9 @@ async def test_verifies_signed_responses_and_refuses_an_unsigned_one(
         criteria = {"Identifier": [{"Type": "SSIN", "Value": "1"}]}
         assert (await soap.call("GetEtk", SearchCriteria=criteria)).Status.Code == "200"
         signing.faults.unsigned = True
-        with pytest.raises(SignatureError, match="Security header"):
+        with pytest.raises(UnverifiedAnswer, match="Security header") as refused:
             await soap.call("GetEtk", SearchCriteria=criteria)
+        assert isinstance(refused.value.__cause__, SignatureError)
     assert [r.signer for r in signing.received] == [pki.practitioner("sarah").certificate] * 2
 
 

@@ -26,7 +26,8 @@ Injected simulator faults (``fixtures.soap_server.FaultPlan``) and what a connec
     SOAP fault soapenv:Server       DownstreamProtocolError, retryable (reads retried)
     SOAP fault soapenv:Client       BusinessRejection with the eHealth code (never retried)
     malformed envelope              DownstreamProtocolError (not retried)
-    unsigned (services that sign)   SignatureError (not retried)
+    unsigned / tampered / stale /   UnverifiedAnswer (a DownstreamUnavailable: reads retried,
+      impostor-signed answer          counts as an outage)
     N consecutive outages           DownstreamUnavailable code "circuit-open", nothing sent
 """
 

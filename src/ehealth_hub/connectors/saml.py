@@ -48,7 +48,7 @@ from ehealth_hub.connectors.signxml_api import (
     XMLVerifier,
 )
 from ehealth_hub.errors import SignatureError, TokenError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS
+from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, text_splitting_node
 
 HOLDER_OF_KEY: Final = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
 X509_SUBJECT: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
@@ -266,10 +266,19 @@ def verify_assertion(
 ) -> VerifiedAssertion:
     """Check the STS signature, the validity window and (when given) the holder key.
 
+    A comment or PI followed by text anywhere in the assertion is refused (TokenError code
+    ``malformed``): the signature covers the joined text, lxml would read it truncated.
+
     ``signatures`` remembers signatures that verified, so reusing one token skips signxml.
     """
     if assertion.tag != _q("Assertion") or assertion.get("MajorVersion") != "1":
         raise TokenError("not a SAML 1.1 assertion", system="sts", code="malformed")
+    if text_splitting_node(assertion) is not None:  # signed as joined text, read truncated
+        raise TokenError(
+            "comment or processing instruction inside signed assertion text",
+            system="sts",
+            code="malformed",
+        )
     _check_signature(assertion, trusted, sts, now, signatures)
     conditions = assertion.find(_q("Conditions"))
     if conditions is None:

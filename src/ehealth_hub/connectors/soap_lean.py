@@ -12,9 +12,10 @@ it, checking every part they use (a missing one is a
 :class:`~ehealth_hub.errors.DownstreamProtocolError`), which zeep's strict schema mode gave them.
 
 What is kept from :mod:`.soap`: every response passes the hardened parser (no DTD, no entities,
-size limit) before anything reads it, and errors are translated with the same table
-(:func:`~ehealth_hub.connectors.soap.translate` for httpx, :func:`~.soap.fault_error` for
-Faults, :func:`~.soap.status_error` for HTTP statuses).
+size limit) before anything reads it, its signature is verified (``verifier``: an answer not
+believed is :class:`~ehealth_hub.errors.UnverifiedAnswer`), and errors are translated with the
+same table (:func:`~ehealth_hub.connectors.soap.translate` for httpx,
+:func:`~.soap.fault_error` for Faults, :func:`~.soap.status_error` for HTTP statuses).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ehealth_hub.connectors.network import DirectPost
 from ehealth_hub.connectors.soap import fault_error, status_error, translate
 from ehealth_hub.connectors.wsse_dsig import rsa_sign
 from ehealth_hub.connectors.wsse_envelope import Clock
-from ehealth_hub.connectors.wsse_plugins import bound_token
+from ehealth_hub.connectors.wsse_plugins import WsseVerifyPlugin, bound_token
 from ehealth_hub.connectors.wsse_sign import prepare_envelope, serialize_spliced
 from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
 from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
@@ -62,6 +63,8 @@ class LeanSoapClient:
     """Signing time (the Timestamp)."""
     ttl: timedelta = timedelta(minutes=5)
     """Life of the signed Timestamp."""
+    verifier: WsseVerifyPlugin | None = None
+    """Checks the answer's signature (hubs sign theirs); None only where no answer is signed."""
 
     async def call(self, operation: str, *, payload: etree._Element) -> etree._Element:
         """Sign ``payload`` in an envelope with the bound token, post it, return the answer."""
@@ -120,6 +123,8 @@ class LeanSoapClient:
             raise self._fault(payload, operation)
         if response.status_code != 200:
             raise status_error(response.status_code, system=self.system, operation=operation)
+        if self.verifier is not None:
+            self.verifier.check(root, operation)
         return payload
 
     def _fault(self, fault: etree._Element, operation: str) -> HubError:

@@ -11,7 +11,9 @@ Public API (stable)::
     trust.truststore ; trust.sts_certificates ; trust.sts (StsClient) ; trust.etk_depot
     trust.credential(nihii) -> Credential             # the practitioner's authentication identity
     await trust.token(nihii, quality) -> SamlToken     # cached HoK token for business calls
-    trust.saml_plugin() / trust.verify_plugin()        # zeep plugins for business connectors
+    trust.saml_plugin()                                # signs business calls (zeep plugin)
+    trust.verify_plugin(signer, *, system)             # verifies their signed answers
+    EHEALTH_SIGNER                                     # who signs eHealth's answers (CBE)
     trust.hub_etk -> Credential | None                 # the hub's own ETK (sandbox)
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 import httpx
 from cryptography import x509
@@ -32,9 +35,13 @@ from ehealth_hub.connectors.keystores import KeystoreRegistry
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.sts import StsClient
-from ehealth_hub.connectors.wsse import WsseSignPlugin, WsseVerifyPlugin
+from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.settings import Settings
+
+EHEALTH_SIGNER: Final = ExpectedSigner("CBE", "0809394427")
+"""eHealth's own CBE: the platform's services (Consent, Therapeutic Link, AddressBook,
+eHealthBox) sign their answers with a certificate naming it."""
 
 
 def _pem_bundle(path: Path) -> tuple[x509.Certificate, ...]:
@@ -133,8 +140,14 @@ class TrustLayer:
         """Signs business calls with the token bound by ``wsse.use_token``."""
         return WsseSignPlugin("saml", clock=self.clock, ttl=self.ttl)
 
-    def verify_plugin(self) -> WsseVerifyPlugin:
-        """Verifies signed responses against the truststore (and the STS pin for assertions)."""
+    def verify_plugin(self, signer: ExpectedSigner, *, system: str) -> WsseVerifyPlugin:
+        """Verifies the signed answers of ``system``: signature, chain to the truststore, the
+        ``signer`` expected, a fresh Timestamp (within the clock skew); see WsseVerifyPlugin."""
         return WsseVerifyPlugin(
-            self.truststore, clock=self.clock, max_skew=self.skew, sts=self.sts_certificates
+            self.truststore,
+            clock=self.clock,
+            max_skew=self.skew,
+            sts=self.sts_certificates,
+            signer=signer,
+            system=system,
         )

@@ -4,7 +4,9 @@
 simulators for every ``*.sandbox`` URL, a real client otherwise) -> over the trust layer (STS
 tokens, ETK depot) -> Consent, Therapeutic Link, one IntraHub client per configured hub (+ the
 cross-hub exclusions), AddressBook, eHealthBox and the GP systems, each with its own
-:class:`~ehealth_hub.connectors.resilience.Resilience` (timeout, retries, breaker).
+:class:`~ehealth_hub.connectors.resilience.Resilience` (timeout, retries, breaker). Every SOAP
+answer is verified before it is believed: eHealth's services must sign as eHealth
+(:data:`~.trust.EHEALTH_SIGNER`), each hub with its hub id (``endpoints.hub_ids``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from ehealth_hub.connectors.resilience import (
 from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.connectors.trust import TrustLayer
-from ehealth_hub.errors import HubError
+from ehealth_hub.connectors.trust import EHEALTH_SIGNER, TrustLayer
+from ehealth_hub.connectors.wsse import ExpectedSigner
+from ehealth_hub.errors import ConfigurationError, HubError
 from ehealth_hub.settings import EndpointSettings, Settings
 
 Clock = Callable[[], datetime]
@@ -129,7 +132,7 @@ def _soap(
     soap = create_client(
         str(official) if official else wsdl_path(OWN_WSDL[kind]),
         http=http.for_url(url),
-        plugins=[trust.saml_plugin()],
+        plugins=[trust.saml_plugin(), trust.verify_plugin(EHEALTH_SIGNER, system=name)],
         address=url,
         binding=None if official else binding,
         system=name,
@@ -144,9 +147,19 @@ def _soap(
 def _intrahub(
     settings: Settings, http: HttpClients, trust: TrustLayer, clock: Clock, name: str, url: str
 ) -> ProtectedSoap:
-    """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path)."""
+    """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path); each hub
+    signs its answers with a certificate naming its hub id."""
+    hub_id = settings.endpoints.hub_ids.get(name, "")
+    if not hub_id:
+        raise ConfigurationError(
+            f"hub {name!r} has no hub id (endpoints.hub_ids): its signed answers cannot be checked",
+            system=name,
+        )
     endpoint = DirectPost(http.direct(url), httpx.URL(url))
-    lean = LeanSoapClient(endpoint, ACTIONS, system=name, clock=clock, ttl=trust.ttl)
+    verifier = trust.verify_plugin(ExpectedSigner("EHP", hub_id), system=name)
+    lean = LeanSoapClient(
+        endpoint, ACTIONS, system=name, clock=clock, ttl=trust.ttl, verifier=verifier
+    )
 
     async def tokens(actor: Actor) -> Any:
         return await trust.token(actor.nihii, actor.quality)

@@ -25,7 +25,10 @@ Public API (stable)::
                     max_skew=timedelta(minutes=5), now) -> VerifiedEnvelope
     WsseSignPlugin(mode: "x509" | "saml", credential=None, *, clock, ttl)   # zeep plugin
     use_credential(credential) -> context manager         # binds the X.509 signer for this task
-    WsseVerifyPlugin(trusted, *, clock, expected, max_skew, sts=())   # verifies signed responses
+    WsseVerifyPlugin(trusted, *, clock, expected, max_skew, sts=(), signer=None, system="wsse")
+        # verifies signed responses; .check(envelope) -> VerifiedEnvelope | None (None: a Fault);
+        # an answer not believed raises UnverifiedAnswer (a DownstreamUnavailable: 503, outage)
+    ExpectedSigner(kind, value)                           # "CBE"/"EHP" + id: who signs answers
     use_token(token: SamlToken) -> context manager        # binds the HoK token for this task
 
 This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
@@ -36,6 +39,7 @@ envelope shape check).
 """
 
 from ehealth_hub.connectors.wsse_plugins import (
+    ExpectedSigner,
     WsseSignPlugin,
     WsseVerifyPlugin,
     use_credential,
@@ -45,6 +49,7 @@ from ehealth_hub.connectors.wsse_sign import sign_envelope
 from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
 
 __all__ = [
+    "ExpectedSigner",
     "VerifiedEnvelope",
     "WsseSignPlugin",
     "WsseVerifyPlugin",

@@ -54,6 +54,8 @@ DIGEST_METHODS: Final[Mapping[str, str]] = {SHA256: "sha256", SHA512: "sha512"}
 """Allowed DigestMethod URIs and their :mod:`hashlib` name."""
 _INCLUSIVE_NAMESPACES: Final = f"{{{EXC_C14N}}}InclusiveNamespaces"
 
+_SHAPE: Final = [f"{{{DSIG_NS}}}{n}" for n in ("SignedInfo", "SignatureValue", "KeyInfo")]
+
 Resolver = Callable[[str], etree._Element | None]
 """Maps an Id (a Reference URI without its ``#``) to the one element carrying it, else None."""
 
@@ -145,13 +147,22 @@ def _core_validation(signature: etree._Element, resolve: Resolver, key: rsa.RSAP
     if len(children) < 2:
         _refuse("Signature needs SignedInfo and SignatureValue")
     signed_info = _expect(children[0], "SignedInfo")
-    _check_signed_info(signed_info, _base64(_expect(children[1], "SignatureValue")), key)
+    value = _base64(_expect(children[1], "SignatureValue"))
+    # Exactly SignedInfo, SignatureValue and an optional KeyInfo: a second SignedInfo or an
+    # Object would be content that a reader of "the" references might take for signed (XSW).
+    shape = [child.tag for child in children]
+    if shape not in (_SHAPE, _SHAPE[:2]):
+        _refuse(f"Signature must be SignedInfo, SignatureValue[, KeyInfo], found {shape}")
+    _check_signed_info(signed_info, value, key)
     for reference in _elements(signed_info)[2:]:
         _check_reference(_expect(reference, "Reference"), resolve)
 
 
 def verify_detached(signature: etree._Element, resolve: Resolver, key: rsa.RSAPublicKey) -> None:
     """Core validation of ``signature`` (a ``ds:Signature`` in its document) against ``key``.
+
+    The Signature must be exactly SignedInfo, SignatureValue and an optional KeyInfo (no second
+    SignedInfo, no Object): the References validated are then the only ones there are.
 
     ``resolve`` dereferences each Reference's Id; it must answer from a map of unique Ids (a
     duplicated Id would let the digest and the caller's view of the signed element differ).

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from zeep import Plugin
 
@@ -21,9 +23,12 @@ from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.wsse_envelope import Clock
 from ehealth_hub.connectors.wsse_sign import sign_envelope
-from ehealth_hub.connectors.wsse_verify import verify_envelope
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
+from ehealth_hub.errors import SecurityError, SignatureError, UnverifiedAnswer
+from ehealth_hub.mappings.xml import SOAP11_NS
 
+_BODY: Final = f"{{{SOAP11_NS}}}Body"
+_FAULT: Final = f"{{{SOAP11_NS}}}Fault"
 _TOKEN: ContextVar[SamlToken | None] = ContextVar("ehealth_hub_saml_token", default=None)
 _CREDENTIAL: ContextVar[Credential | None] = ContextVar("ehealth_hub_x509", default=None)
 
@@ -99,8 +104,35 @@ class WsseSignPlugin(Plugin):
         return signed, http_headers
 
 
+def _is_fault(envelope: etree._Element) -> bool:
+    body = envelope.find(_BODY)
+    first = next(body.iterchildren(etree.Element), None) if body is not None else None
+    return first is not None and first.tag == _FAULT
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSigner:
+    """Who must have signed an answer: the certificate's CN names this organisation, as eHealth
+    subjects do (``CN=CBE=0809394427, ...`` for eHealth, ``CN=EHP=1990000035`` for a hub)."""
+
+    kind: str
+    """Identifier type in the CN: ``CBE`` (an organisation), ``EHP`` (a hub)."""
+    value: str
+    """The identifier itself."""
+
+    def matches(self, certificate: x509.Certificate) -> bool:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        first = str(names[0].value).split(",")[0].strip() if len(names) == 1 else ""
+        return bool(self.value) and first == f"{self.kind}={self.value}"
+
+
 class WsseVerifyPlugin(Plugin):
-    """Verifies every incoming envelope (services that sign their responses)."""
+    """Verifies every incoming envelope (services that sign their responses).
+
+    An answer that is unsigned, badly signed, stale, untrusted or signed by anyone but
+    ``signer`` raises :class:`~ehealth_hub.errors.UnverifiedAnswer`: it is not believed and the
+    source counts as unavailable. SOAP faults are not verified: they are errors, never answers.
+    """
 
     def __init__(
         self,
@@ -110,22 +142,51 @@ class WsseVerifyPlugin(Plugin):
         expected: Sequence[str] = ("Body", "Timestamp"),
         max_skew: timedelta = timedelta(minutes=5),
         sts: Sequence[x509.Certificate] = (),
+        signer: ExpectedSigner | None = None,
+        system: str = "wsse",
     ) -> None:
         self.sts = tuple(sts)
         self.trusted = tuple(trusted)
         self.clock = clock
         self.expected = tuple(expected)
         self.max_skew = max_skew
+        self.signer, self.system = signer, system
+
+    def check(self, envelope: etree._Element, operation: str = "") -> VerifiedEnvelope | None:
+        """Verify ``envelope`` (an answer); UnverifiedAnswer says why it is not believed.
+
+        None for a SOAP Fault, which is left to the caller's error translation.
+        """
+        if _is_fault(envelope):
+            return None
+        try:
+            verified = verify_envelope(
+                envelope,
+                trusted=self.trusted,
+                sts=self.sts,
+                expected=self.expected,
+                max_skew=self.max_skew,
+                now=self.clock(),
+            )
+        except SecurityError as exc:
+            raise UnverifiedAnswer(
+                f"answer not believed: {exc.detail}",
+                system=self.system,
+                operation=operation,
+                code=exc.code or "unverified",
+            ) from exc
+        if self.signer is not None and not self.signer.matches(verified.signer):
+            raise UnverifiedAnswer(
+                f"answer signed by {verified.signer.subject.rfc4514_string()!r}, "
+                f"not {self.signer.kind}={self.signer.value}",
+                system=self.system,
+                operation=operation,
+                code="unexpected-signer",
+            )
+        return verified
 
     def ingress(
         self, envelope: etree._Element, http_headers: Any, operation: Any
     ) -> tuple[etree._Element, Any]:
-        verify_envelope(
-            envelope,
-            trusted=self.trusted,
-            sts=self.sts,
-            expected=self.expected,
-            max_skew=self.max_skew,
-            now=self.clock(),
-        )
+        self.check(envelope, str(getattr(operation, "name", "") or ""))
         return envelope, http_headers

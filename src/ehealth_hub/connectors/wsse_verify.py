@@ -4,9 +4,13 @@ Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n).
 :func:`verify_envelope` (re-exported by :mod:`ehealth_hub.connectors.wsse`, whose docstring lists
 what is refused) checks the envelope's structure before any cryptography: signature wrapping is
 defeated by mapping every signed reference to a *role* (Body, Timestamp, BinarySecurityToken) by
-element identity, not by Id text, and refusing duplicated Ids. The cryptographic check
-(:mod:`.wsse_dsig_verify`) then dereferences each Reference through the same unique-Id map, so
-the element digested is the element whose role was checked.
+element identity, not by Id text, and refusing duplicated Ids. The References read are those of
+the one SignedInfo (first child of the one Signature) whose value is then checked: a second
+SignedInfo or an Object is refused, so no unverified Reference can name the Body. A comment or
+processing instruction followed by text inside the Signature or a signed part is refused: c14n
+without comments drops it and joins the text, which lxml would read truncated (a Timestamp, a
+value). The cryptographic check (:mod:`.wsse_dsig_verify`) then dereferences each Reference
+through the same unique-Id map, so the element digested is the element whose role was checked.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ from ehealth_hub.connectors.wsse_envelope import (
     qname,
 )
 from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, WSSE_NS, WSU_NS, parse_xml
+from ehealth_hub.mappings.xml import (
+    DSIG_NS,
+    SAML11_NS,
+    WSSE_NS,
+    WSU_NS,
+    parse_xml,
+    text_splitting_node,
+)
 
 _ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})
 _KEY_REF: Final = "ds:KeyInfo/wsse:SecurityTokenReference/"
@@ -80,20 +91,46 @@ def _check_ids(envelope: etree._Element) -> dict[str, etree._Element]:
     return by_id
 
 
+def _signed_info(signature: etree._Element) -> etree._Element:
+    """The one SignedInfo, first child of the Signature: the one whose value is checked."""
+    infos = signature.findall(qname(DSIG_NS, "SignedInfo"))
+    first = next(signature.iterchildren(etree.Element), None)
+    if len(infos) != 1 or first is not infos[0]:
+        raise SignatureError(
+            "Signature needs exactly one SignedInfo, as its first child",
+            system="wsse",
+            code="wrapping",
+        )
+    return infos[0]
+
+
+def _refuse_hidden_nodes(element: etree._Element, what: str) -> None:
+    """Text after a comment or PI is signed but would be read as missing (see
+    :func:`~ehealth_hub.mappings.xml.text_splitting_node`): refused."""
+    if text_splitting_node(element) is not None:
+        raise SignatureError(
+            f"comment or processing instruction inside signed text of the {what}",
+            system="wsse",
+            code="wrapping",
+        )
+
+
 def _signed_parts(
     signature: etree._Element, by_id: dict[str, etree._Element], roles: dict[int, str]
 ) -> frozenset[str]:
     signed: list[str] = []
-    for reference in signature.iterfind("ds:SignedInfo/ds:Reference", namespaces=NSMAP):
+    _refuse_hidden_nodes(signature, "Signature")
+    for reference in _signed_info(signature).iterfind("ds:Reference", namespaces=NSMAP):
         uri = reference.get("URI", "")
         target = by_id.get(uri[1:]) if uri.startswith("#") else None
         role = roles.get(id(target)) if target is not None else None
-        if role is None or role in signed:
+        if target is None or role is None or role in signed:
             raise SignatureError(
                 f"signature references {uri!r}, which is not a signable part of this envelope",
                 system="wsse",
                 code="wrapping",
             )
+        _refuse_hidden_nodes(target, role)
         signed.append(role)
     return frozenset(signed)
 
