@@ -43,12 +43,15 @@ async def _summary(
 async def test_a_consent_answer_not_properly_signed_is_an_outage_never_the_decision(
     fhir_for: FhirFactory, hub: Hub, fault: dict[str, object]
 ) -> None:
-    """The consent gate fails closed on the outage (its own policy: a 403 naming the source as
-    unavailable); what matters here is that the spoiled answer is not read as a decision."""
+    """The spoiled answer is not read as a decision: the gate fails closed on the outage, and the
+    client hears 503 (try again), never the refusal the answer claims."""
     app = await fhir_for("consult-app", SARAH.nihii)
     start = datetime.now(UTC)
     await app.resource("Consent", **consultation_consent(SOFIE, SARAH, start=start)).save()
-    spoiled = (await _summary(hub, SOFIE, "consent", fault)).text
+    response = await _summary(hub, SOFIE, "consent", fault)
+    assert response.status_code == 503, response.text
+    assert "Retry-After" in response.headers
+    spoiled = response.text
     assert "national-consent: source unavailable" in spoiled
     assert "UnverifiedAnswer" in spoiled
     assert "informed consent" not in spoiled  # the answer's content was not believed
