@@ -165,12 +165,17 @@ class TokenService:
             leeway=self.policy.leeway,
             options={"require": ["exp", "iat", "jti", "client_id", "scope"]},
         )
+        # Kind and compartment come from the registry now, not from the token: a client whose
+        # registration is withdrawn or narrowed loses what it no longer may see at once.
+        client = self.registry.client(str(claims["client_id"]))
         principal = Principal(
-            client_id=str(claims["client_id"]),
+            client_id=client.client_id,
             scopes=frozenset(str(claims["scope"]).split()),
             practitioner_nihii=claims.get("practitioner"),
             quality=claims.get("quality"),
             token_id=str(claims["jti"]),
+            kind=client.kind,
+            serves=client.serves,
         )
         return principal, float(claims["exp"]) + self.policy.leeway.total_seconds()
 
