@@ -4,7 +4,11 @@ FHIR R4 4.0.1 RESTful API: create (with conditional create ``If-None-Exist``), r
 search by ``patient``, revocation by ``PUT`` with ``status = inactive`` (``If-Match`` honoured) or
 ``DELETE``. Every change and every read is audited in the same transaction; a revocation drops the
 gate's cached decisions for the patient at once. ``$explain`` answers the decision the gate would
-take now, as a Parameters resource (for support and data-protection requests).
+take now, as a Parameters resource: a practitioner asks about their own access only (the
+practitioner of the token, with the quality of the token), an auditor (client kind ``auditor``
+with ``system/Consent.rs``) about anyone; anybody else is refused 403 (the answer names the
+patient's exclusions, national consent, links and consents). Each answer is audited
+(``explain``) with the asking client.
 """
 
 from __future__ import annotations
@@ -160,16 +164,11 @@ async def explain(
     gate = container.consent_gate
     if gate is None:
         raise ConfigurationError("the consent gate is not wired", system="consent")
-    nihii = Nihii.person(actor).value
-    if quality is None and nihii != principal.practitioner_nihii:
-        raise InvalidInput(
-            "quality is required when explaining for another care provider",
-            field="quality",
-            rule="required",
-        )
+    asked = Actor(Nihii.person(actor).value, quality or principal.quality or "")
+    _may_explain(principal, asked)
     request = AccessRequest(
         patient_ssin_param(patient),
-        Actor(nihii, quality or principal.quality or ""),
+        asked,
         action,  # type: ignore[arg-type]  # constrained by the Query pattern
         purpose,  # type: ignore[arg-type]  # idem
         recipient_nihii=recipient,
@@ -177,6 +176,27 @@ async def explain(
     )
     decision_id, decision = await gate.explain(request)
     return FhirResponse(_parameters(decision_id, decision))
+
+
+def _may_explain(principal: Principal, asked: Actor) -> None:
+    """A practitioner's own access (as their token says), or an auditor's question; else 403."""
+    if principal.kind == "auditor" and principal.allows(scopes.CONSENT_READ_SYSTEM):
+        if not asked.quality:
+            raise InvalidInput(
+                "quality is required when explaining for another care provider",
+                field="quality",
+                rule="required",
+            )
+        return
+    own = (principal.practitioner_nihii, principal.quality)
+    if principal.practitioner_nihii is None or (asked.nihii, asked.quality) != own:
+        raise AuthorizationError(
+            "$explain answers about the asking practitioner's own access (actor and quality of "
+            "the token), or for an auditor",
+            system="consent",
+            operation="explain",
+            code="explain-own-access-only",
+        )
 
 
 def _parameters(decision_id: str, decision: Decision) -> dict[str, Any]:
