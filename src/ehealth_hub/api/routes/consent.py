@@ -17,11 +17,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import json_body, patient_ssin_param, searchset
+from ehealth_hub.api.conventions import json_body, parse_named, patient_ssin_param, searchset
 from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth import scopes
@@ -42,6 +43,7 @@ Reader = Annotated[
     Principal, Depends(require_scope(scopes.CONSENT_READ, scopes.CONSENT_READ_SYSTEM))
 ]
 EXPLAIN = f"{HUB_SYSTEM_BASE}/OperationDefinition/Consent-explain"
+ConsentId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
 def install(app: FastAPI) -> None:
@@ -164,7 +166,11 @@ async def explain(
     gate = container.consent_gate
     if gate is None:
         raise ConfigurationError("the consent gate is not wired", system="consent")
-    asked = Actor(Nihii.person(actor).value, quality or principal.quality or "")
+    asked = Actor(parse_named(Nihii.person, actor, "actor").value, quality or "")
+    if not quality and asked.nihii == principal.practitioner_nihii:
+        asked = Actor(asked.nihii, principal.quality or "")
+    if recipient is not None:
+        recipient = parse_named(Nihii.person, recipient, "recipient").value
     _may_explain(principal, asked)
     request = AccessRequest(
         patient_ssin_param(patient),
@@ -224,7 +230,9 @@ def _parameters(decision_id: str, decision: Decision) -> dict[str, Any]:
 
 
 @router.get("/{consent_id}")
-async def read_consent(consent_id: str, container: ContainerDep, principal: Reader) -> FhirResponse:
+async def read_consent(
+    consent_id: ConsentId, container: ContainerDep, principal: Reader
+) -> FhirResponse:
     """One Consent, current version, with its ETag (audited)."""
     async with container.engine.begin() as conn:
         stored = await container.consent_store.get(conn, consent_id)
@@ -237,7 +245,7 @@ async def read_consent(consent_id: str, container: ContainerDep, principal: Read
 
 @router.put("/{consent_id}")
 async def update_consent(
-    consent_id: str,
+    consent_id: ConsentId,
     request: Request,
     container: ContainerDep,
     principal: Revoker,
@@ -256,7 +264,7 @@ async def update_consent(
 
 @router.delete("/{consent_id}")
 async def delete_consent(
-    consent_id: str, container: ContainerDep, principal: Revoker
+    consent_id: ConsentId, container: ContainerDep, principal: Revoker
 ) -> FhirResponse:
     """Revocation by delete: the Consent stays on record with status inactive."""
     return await _revoke(container, principal, consent_id, None)

@@ -21,11 +21,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
 from starlette.responses import Response
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
@@ -44,6 +45,7 @@ TASK_REPLAY: Final = "system/Task.u"
 router = APIRouter(tags=["delivery"], route_class=IdempotentRoute)
 Reader = Annotated[Principal, Depends(require_scope(TASK_READ, TASK_READ_SYSTEM))]
 Operator = Annotated[Principal, Depends(require_scope(TASK_REPLAY))]
+TaskId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
 def _engine(container: Container) -> Container:
@@ -71,7 +73,7 @@ async def _audit(
 
 @router.get("/fhir/Task/{task_id}", response_class=FhirResponse, summary="One delivery's Task")
 async def read_task(
-    task_id: str,
+    task_id: TaskId,
     container: ContainerDep,
     principal: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -92,7 +94,9 @@ async def search_tasks(
     status: Annotated[
         str | None, Query(description="requested, in-progress, completed, failed")
     ] = None,
-    focus: Annotated[str | None, Query(description="e.g. DocumentReference/123")] = None,
+    focus: Annotated[
+        str | None, Query(description="e.g. DocumentReference/123", max_length=200)
+    ] = None,
     count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
 ) -> FhirResponse:
     """A searchset Bundle of Tasks, newest first."""
@@ -135,7 +139,7 @@ async def search_tasks(
     response_class=FhirResponse,
     summary="Deliver a failed or dead Task again",
 )
-async def replay_task(task_id: str, container: ContainerDep, principal: Operator) -> Response:
+async def replay_task(task_id: TaskId, container: ContainerDep, principal: Operator) -> Response:
     """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
     item = await _load(_engine(container), task_id, principal)
     if item.status not in (Status.FAILED, Status.DEAD):
