@@ -21,20 +21,15 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from ehealth_hub.api import create_app
 from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS
-from ehealth_hub.bootstrap import Container, build_container
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.services.notes import NotesService
-from ehealth_hub.settings import Settings, load_settings
+from ehealth_hub.settings import Settings
+from tests.api.claims_hub import claims_hub, claims_hub_settings
 from tests.api.conftest import access_token
 from tests.consent._support import consent_resource
-from tests.fakes.addressbook import SandboxAddressBook
-from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim
 
 AN, LUC, THOMAS = (sandbox.patient(k) for k in ("an", "luc", "thomas"))
@@ -67,30 +62,13 @@ AUDIT_TRAIL_READ = {"auditor"}
 
 @pytest.fixture
 def settings(tmp_path: Path, sandbox_pki: SandboxPki) -> Settings:
-    return load_settings(
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        data_dir=tmp_path / "var",
-        log={"level": "warning", "json_output": True},
-        trust={"pki_dir": sandbox_pki.directory},
-        mycarenet={"wait_seconds": 0.0},
-        delivery={"in_process_worker": False},
-    )
+    return claims_hub_settings(tmp_path, sandbox_pki)
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    container: Container = await build_container(settings)
-    gate = SandboxFactsGate()
-    container.consent_gate = gate  # type: ignore[assignment]  # duck-typed PermitGate
-    container.notes = NotesService(gate, SandboxAddressBook(), container.engine)
-    app: FastAPI = create_app(settings, container=container)
-    try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
-                yield c
-    finally:
-        await container.aclose()
+    async with claims_hub(settings) as (c, _):
+        yield c
 
 
 async def _headers(client: httpx.AsyncClient, settings: Settings, who: str) -> dict[str, str]:
