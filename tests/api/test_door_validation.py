@@ -22,6 +22,7 @@ from ehealth_hub.settings import Settings
 from ehealth_hub.store.tables import audit_events, outbox
 from tests.api.claims_hub import claims_hub, claims_hub_settings
 from tests.api.conftest import access_token
+from tests.consent._support import consent_resource
 from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim
 
@@ -168,3 +169,33 @@ async def test_an_oversized_token_request_is_an_oauth_error(
     response = await client.post("/auth/token", data={"client_assertion": "x" * (2 * MB)})
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+async def test_a_consent_for_a_full_width_ssin_is_refused_at_the_door(
+    hub: tuple[httpx.AsyncClient, Container, Settings],
+) -> None:
+    client, container, settings = hub
+    headers = await _sarah(client, settings)
+    before = await _stored(container)
+    consent = consent_resource(AN.ssin, SARAH.nihii, start=datetime.now(UTC))
+    consent["patient"]["identifier"]["value"] = HOSTILE_SSINS[3][0]
+    response = await client.post("/fhir/Consent", json=consent, headers=headers)
+    assert response.status_code == 400, response.text
+    assert _issue(response) == ("Consent.patient.identifier.value", "digits-only")
+    assert await _stored(container) == before
+
+
+async def test_an_explain_recipient_with_a_bad_check_digit_is_422_naming_it(
+    hub: tuple[httpx.AsyncClient, Container, Settings],
+) -> None:
+    client, _, settings = hub
+    headers = await _sarah(client, settings)
+    params = {
+        "patient": AN.ssin,
+        "actor": SARAH.nihii,
+        "action": "write-note",
+        "recipient": SARAH.nihii[:6] + "00" + SARAH.nihii[8:],
+    }
+    response = await client.get("/fhir/Consent/$explain", params=params, headers=headers)
+    assert response.status_code == 422, response.text
+    assert _issue(response) == ("recipient", "nihii-mod97")
