@@ -74,16 +74,31 @@ def serve(
     from ehealth_hub.api.app import prepare_serving
 
     settings = settings_or_exit()
+    processes = workers or settings.api.workers
+    _refuse_shared_sqlite(settings, processes)
     asyncio.run(prepare_serving(settings))
     uvicorn.run(
         "ehealth_hub.api.app:serve_app",
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
-        workers=workers or settings.api.workers,
+        workers=processes,
         log_config=None,
         access_log=False,
     )
+
+
+def _refuse_shared_sqlite(settings: Settings, processes: int) -> None:
+    """Several API processes must share the consent gate's revocations, which only PostgreSQL
+    carries between processes (on SQLite each process would keep serving a revoked consent from
+    its own decision cache): refuse before anything starts."""
+    if processes > 1 and settings.database_url.startswith("sqlite"):
+        console.print(
+            f"[red]configuration error:[/red] --workers {processes} needs PostgreSQL "
+            "(EHEALTH_HUB_DATABASE_URL=postgresql://...): on SQLite the API processes would not "
+            "share consent revocations; serve SQLite with --workers 1"
+        )
+        raise typer.Exit(2)
 
 
 @db_app.command("upgrade")

@@ -8,6 +8,7 @@ place per library; HTTP status codes are chosen only in ``api/``::
     ├── ConfigurationError        settings are invalid or unsafe for the environment
     ├── InvalidInput              a caller sent something the hub refuses (names field and rule)
     │   ├── IdentifierError       an SSIN, NIHII or CBE fails its format or check digits
+    │   │   └── IdentifierCheckError  well-formed (ASCII digits, length) but the check digits fail
     │   └── MappingError          KMEHR/FHIR/MyCareNet content cannot be translated faithfully
     ├── SecurityError             a trust check failed; nothing is sent or accepted
     │   ├── HostileXmlError       XML with a DTD, entities, or over the size limit
@@ -92,6 +93,10 @@ class InvalidInput(HubError):
 
 class IdentifierError(InvalidInput):
     """Raised when: an SSIN, NIHII or CBE fails its format or check-digit rule."""
+
+
+class IdentifierCheckError(IdentifierError):
+    """Raised when: a well-formed SSIN, NIHII or CBE fails its check digits (so it is no one's)."""
 
 
 class MappingError(InvalidInput):

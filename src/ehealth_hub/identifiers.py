@@ -10,9 +10,11 @@ Rules (verified, see ../shared/DESIGN.md):
   (6-digit base and the same check) optionally followed by a 3-digit qualification.
 * CBE: 10 digits, the last two ``97 - (first 8 mod 97)``; printed ``0820.563.481``.
 
-``parse`` accepts the usual separators (dots, dashes, spaces, slashes) and raises
-:class:`~ehealth_hub.errors.IdentifierError` naming the rule that failed. ``masked`` gives the form
-that may appear in logs.
+``parse`` accepts the usual separators (dots, dashes, ASCII white space, slashes) and ASCII digits
+only (not Arabic-Indic or full-width digits, nor invisible characters), and raises
+:class:`~ehealth_hub.errors.IdentifierError` naming the rule that failed
+(:class:`~ehealth_hub.errors.IdentifierCheckError` when only the check digits fail).
+``masked`` gives the form that may appear in logs.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from ehealth_hub.errors import IdentifierError
+from ehealth_hub.errors import IdentifierCheckError, IdentifierError
 from ehealth_hub.fhir.profiles import CBE_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 
-_SEPARATORS = re.compile(r"[\s./\-]")
+_SEPARATORS = re.compile(r"[\s./\-]", re.ASCII)
 
 
 def _digits(raw: str, kind: str, lengths: tuple[int, ...]) -> str:
@@ -65,7 +67,7 @@ class Ssin:
         value = _digits(raw, "SSIN", (11,))
         base, check = int(value[:9]), int(value[9:])
         if check not in (mod97_check(base), mod97_check(2_000_000_000 + base)):
-            raise IdentifierError(
+            raise IdentifierCheckError(
                 "SSIN check digits must equal 97 - (first 9 digits mod 97), computed over "
                 "'2' + the 9 digits for people born from 2000 on",
                 field="SSIN",
@@ -108,7 +110,7 @@ class Nihii:
         value = _digits(raw, "NIHII", (8, 11))
         base, check = int(value[:6]), int(value[6:8])
         if check != mod97_check(base):
-            raise IdentifierError(
+            raise IdentifierCheckError(
                 "NIHII check digits (7th and 8th) must equal 97 - (6-digit base mod 97)",
                 field="NIHII",
                 rule="nihii-mod97",
@@ -158,7 +160,7 @@ class Cbe:
         value = _digits(text, "CBE", (9, 10))
         value = value.zfill(10)
         if int(value[8:]) != mod97_check(int(value[:8])):
-            raise IdentifierError(
+            raise IdentifierCheckError(
                 "CBE check digits (last two) must equal 97 - (first 8 digits mod 97)",
                 field="CBE",
                 rule="cbe-mod97",

@@ -60,19 +60,19 @@ async def test_excluded_practitioner_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("identifier", "rule"),
+    ("identifier", "rule", "status"),
     [
-        ("85031212362", "identifier.ssin-system"),
-        ("urn:other|85031212362", "identifier.ssin-system"),
-        (f"{SSIN_SYSTEM}|85031212363", "ssin-mod97"),
-        (f"{SSIN_SYSTEM}|12", "length"),
+        ("85031212362", "identifier.ssin-system", 400),
+        ("urn:other|85031212362", "identifier.ssin-system", 400),
+        (f"{SSIN_SYSTEM}|85031212363", "ssin-mod97", 422),  # well-formed, wrong check digits
+        (f"{SSIN_SYSTEM}|12", "length", 400),
     ],
 )
-async def test_a_bad_identifier_is_400_naming_field_and_rule(
-    client: httpx.AsyncClient, reader: dict[str, str], identifier: str, rule: str
+async def test_a_bad_identifier_is_refused_naming_field_and_rule(
+    client: httpx.AsyncClient, reader: dict[str, str], identifier: str, rule: str, status: int
 ) -> None:
     response = await client.get(SUMMARY, params={"identifier": identifier}, headers=reader)
-    assert response.status_code == 400
+    assert response.status_code == status
     issue = response.json()["issue"][0]
     assert issue["details"]["coding"][0]["code"] == rule
 

@@ -54,7 +54,9 @@ def _claims(**changes: Any) -> dict[str, Any]:
 
 def test_a_valid_token_gives_the_principal() -> None:
     principal = _service().verify(jwt.encode(_claims(), KEY, algorithm="ES256"))
-    assert principal == Principal("auditor", frozenset({"system/AuditEvent.rs"}), None, None, "t1")
+    assert principal == Principal(
+        "auditor", frozenset({"system/AuditEvent.rs"}), None, None, "t1", kind="auditor"
+    )
 
 
 @pytest.mark.parametrize(

@@ -84,14 +84,14 @@ async def test_a_task_is_read_with_its_version_as_etag_and_unchanged_is_304(
 ) -> None:
     client, container = hub
     task_id = await _task(container)
-    response = await client.get(f"/fhir/Task/{task_id}", headers=auth("gp-software"))
+    response = await client.get(f"/fhir/Task/{task_id}", headers=auth("operator"))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/fhir+json")
     body = response.json()
     assert (body["status"], body["meta"]["versionId"]) == ("requested", "1")
     assert response.headers["etag"] == 'W/"1"'
     again = await client.get(
-        f"/fhir/Task/{task_id}", headers=auth("gp-software", **{"If-None-Match": 'W/"1"'})
+        f"/fhir/Task/{task_id}", headers=auth("operator", **{"If-None-Match": 'W/"1"'})
     )
     assert again.status_code == 304
 
@@ -115,10 +115,10 @@ async def test_search_by_status_finds_dead_letters_as_failed(
     client, container = hub
     dead = await _task(container, dead=True)
     await _task(container, requester="x")
-    bundle = (await client.get("/fhir/Task?status=failed", headers=auth("gp-software"))).json()
+    bundle = (await client.get("/fhir/Task?status=failed", headers=auth("operator"))).json()
     assert [e["resource"]["id"] for e in bundle["entry"]] == [dead]
     assert bundle["entry"][0]["resource"]["businessStatus"]["text"] == "dead-letter"
-    bad = await client.get("/fhir/Task?status=bogus", headers=auth("gp-software"))
+    bad = await client.get("/fhir/Task?status=bogus", headers=auth("operator"))
     assert bad.status_code == 400
 
 

@@ -9,11 +9,15 @@ from ehealth_hub.errors import AuthenticationError
 PRACTITIONER = "11530231003"
 
 PRINCIPALS = {
-    "gp-software": Principal("gp-soft", frozenset({"system/Task.r"}), None, None),
+    "gp-software": Principal(
+        "gp-soft", frozenset({"system/Task.r"}), None, None, kind="gp-software"
+    ),
     "consult-app": Principal("consult-app", frozenset({"user/Task.r"}), PRACTITIONER, "doctor"),
     "other-app": Principal("other-app", frozenset({"user/Task.r"}), "10000000000", "doctor"),
-    "operator": Principal("ops", frozenset({"system/Task.u", "system/Task.r"}), None, None),
-    "operator-2": Principal("ops-2", frozenset({"system/Task.u"}), None, None),
+    "operator": Principal(
+        "ops", frozenset({"system/Task.u", "system/Task.r"}), None, None, kind="operator"
+    ),
+    "operator-2": Principal("ops-2", frozenset({"system/Task.u"}), None, None, kind="operator"),
 }
 
 

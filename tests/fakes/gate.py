@@ -21,6 +21,11 @@ class SandboxFactsGate:
     def __init__(self, *, data_classes: tuple[str, ...] = ()) -> None:
         self.requests: list[AccessRequest] = []
         self.data_classes = data_classes
+        self.revocations: list[str] = []
+
+    def revoked(self, patient_ssin: str) -> None:
+        """A consent of the patient changed through the hub (the gate would drop its cache)."""
+        self.revocations.append(patient_ssin)
 
     async def permit(self, request: AccessRequest) -> Permit:
         self.requests.append(request)

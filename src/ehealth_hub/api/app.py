@@ -18,6 +18,7 @@ from ehealth_hub import __version__
 from ehealth_hub.api.auth import install_auth
 from ehealth_hub.api.capability import Capabilities
 from ehealth_hub.api.conventions import install_conventions
+from ehealth_hub.api.door import BodyLimit
 from ehealth_hub.api.errors import install_error_handlers
 from ehealth_hub.api.middleware import HttpMetrics, RequestContextMiddleware
 from ehealth_hub.api.routes import (
@@ -109,6 +110,7 @@ def create_app(
     install_auth(app)  # deny by default: every route included below needs a token
     install_conventions(app)  # FHIR _format / Accept: JSON only, else 406
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, limits=settings.limits)  # inside the request context below
     app.add_middleware(
         RequestContextMiddleware, metrics=HttpMetrics(registry), timing=settings.api.server_timing
     )

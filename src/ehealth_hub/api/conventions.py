@@ -11,21 +11,23 @@ search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``) and searchset Bu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 
-from ehealth_hub.errors import InvalidInput
+from ehealth_hub.api.door import check_resource
+from ehealth_hub.errors import IdentifierError, InvalidInput
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.identifiers import Ssin
+
+T = TypeVar("T")
 
 JSON_FORMATS: Final = frozenset(
     {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 )
 _WILDCARDS: Final = frozenset({"*/*", "application/*"})
-MAX_BODY_BYTES: Final = 10 * 1024 * 1024
 
 
 def _media(value: str) -> str:
@@ -49,12 +51,10 @@ async def fhir_format(request: Request) -> None:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; InvalidInput naming the rule otherwise."""
+    """The request body as a JSON object whose identifiers and sizes pass the door's checks
+    (:mod:`ehealth_hub.api.door`; the body's size was bounded by its middleware); InvalidInput
+    naming the field and the rule otherwise."""
     body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput(
-            f"the body exceeds {MAX_BODY_BYTES} bytes", field="body", rule="size", system="api"
-        )
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -68,6 +68,7 @@ async def json_body(request: Request) -> dict[str, Any]:
             rule="json-object",
             system="api",
         )
+    check_resource(value, request.app.state.container.settings.limits)
     return value
 
 
@@ -78,7 +79,15 @@ def patient_ssin_param(value: str) -> str:
         raise InvalidInput(
             f"patient must be an SSIN ({SSIN_SYSTEM}|<ssin>)", field="patient", rule="patient-ssin"
         )
-    return Ssin.parse(ssin).value
+    return parse_named(Ssin.parse, ssin, "patient").value
+
+
+def parse_named(parse: Callable[[str], T], raw: str, field: str) -> T:
+    """``parse(raw)``, an IdentifierError naming the request's ``field`` instead of the kind."""
+    try:
+        return parse(raw)
+    except IdentifierError as exc:
+        raise type(exc)(exc.detail, field=field, rule=exc.rule, system="api") from exc
 
 
 def searchset(matches: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ehealth_hub.errors import (
     DownstreamUnavailable,
     HostileXmlError,
     HubError,
+    IdentifierCheckError,
     InvalidInput,
     MappingError,
     NotFound,
@@ -40,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 # First match wins: subclasses before their bases.
 STATUS: Final[tuple[tuple[type[HubError], int], ...]] = (
+    (IdentifierCheckError, 422),  # well-formed but invalid
     (MappingError, 422),
     (InvalidInput, 400),
     (HostileXmlError, 400),

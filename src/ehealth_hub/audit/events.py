@@ -37,6 +37,7 @@ _CRUDE: Final = {
     "consent-revoke": "U",
     "consent-read": "R",
     "audit-read": "R",
+    "task-read": "R",
 }
 # AuditEvent.outcome: 0 success, 4 minor failure (refused), 8 serious failure.
 _OUTCOME: Final = {

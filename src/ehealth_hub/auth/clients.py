@@ -7,7 +7,7 @@ certificates and quality the hub holds). The file::
 
     {"clients": [{"client_id": "consult-app", "name": "...", "kind": "consultation-app",
                   "jwks": {"keys": [{"kty": "EC", ...}]}, "scopes": ["user/Patient.r"],
-                  "may_act_for_practitioners": true}],
+                  "may_act_for_practitioners": true, "serves": []}],
      "practitioners": [{"nihii": "11530231003", "quality": "doctor", "name": "Sarah Vermeulen"}]}
 """
 
@@ -47,6 +47,10 @@ class ClientRegistration(_Frozen):
     """The SMART v2 scopes the client may be granted (each from ``KNOWN_SCOPES``)."""
     may_act_for_practitioners: bool = False
     """True when the client may name an acting practitioner (needed for ``user/`` scopes)."""
+    serves: frozenset[str] = frozenset()
+    """Whose deliveries a ``system/`` client follows: a mutuality, the federation codes it
+    answers for (``100``); GP software, the NIHIIs of its GPs. Its Tasks are those addressed to
+    them (``ehealth_hub.services.task_access``)."""
 
     @field_validator("jwks")
     @classmethod

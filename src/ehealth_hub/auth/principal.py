@@ -21,6 +21,10 @@ class Principal:
     """eHealth quality of the acting practitioner (doctor, clinical_psychologist, ...)."""
     token_id: str = ""
     """``jti`` of the access token (for the audit trail)."""
+    kind: str = "other"
+    """The registered kind of the client (consultation-app, mutuality, gp-software, ...)."""
+    serves: frozenset[str] = frozenset()
+    """Whom a ``system/`` client answers for (federation codes, GP NIHIIs): its compartment."""
 
     def allows(self, required: str) -> bool:
         """True when a granted scope satisfies ``required``."""

@@ -36,6 +36,8 @@ class SandboxClient:
     kind: ClientKind
     scopes: tuple[str, ...]
     may_act_for_practitioners: bool
+    serves: tuple[str, ...] = ()
+    """Federation codes (a mutuality) or GP NIHIIs (GP software) whose Tasks it follows."""
 
 
 SANDBOX_CLIENTS: Final = (
@@ -59,13 +61,15 @@ SANDBOX_CLIENTS: Final = (
         "mutuality",
         ("system/Claim.rs", "system/Task.r"),
         False,
+        ("100",),
     ),
     SandboxClient(
         "gp-software",
-        "GP record software (the patient's own GP)",
+        "GP record software of the practice of Jan Janssens and Marie Dupont",
         "gp-software",
         ("system/DocumentReference.rs", "system/Task.r"),
         False,
+        tuple(p.nihii for p in PRACTITIONERS if p.key in ("jan", "marie")),
     ),
     SandboxClient(
         "auditor",
@@ -107,6 +111,7 @@ def registry_data() -> dict[str, Any]:
             "jwks": {"keys": [public_jwk(derive_key(c.client_id), f"{c.client_id}-1")]},
             "scopes": list(c.scopes),
             "may_act_for_practitioners": c.may_act_for_practitioners,
+            "serves": list(c.serves),
         }
         for c in SANDBOX_CLIENTS
     ]

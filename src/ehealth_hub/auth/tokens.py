@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ehealth_hub.auth.clients import ClientRegistration, ClientRegistry
 from ehealth_hub.auth.principal import Principal
@@ -110,7 +110,7 @@ class TokenService:
     def __init__(
         self,
         registry: ClientRegistry,
-        signing_key: EllipticCurvePrivateKey,
+        signing_key: ec.EllipticCurvePrivateKey,
         policy: TokenPolicy,
         jti_store: JtiStore,
         *,
@@ -165,12 +165,17 @@ class TokenService:
             leeway=self.policy.leeway,
             options={"require": ["exp", "iat", "jti", "client_id", "scope"]},
         )
+        # Kind and compartment come from the registry now, not from the token: a client whose
+        # registration is withdrawn or narrowed loses what it no longer may see at once.
+        client = self.registry.client(str(claims["client_id"]))
         principal = Principal(
-            client_id=str(claims["client_id"]),
+            client_id=client.client_id,
             scopes=frozenset(str(claims["scope"]).split()),
             practitioner_nihii=claims.get("practitioner"),
             quality=claims.get("quality"),
             token_id=str(claims["jti"]),
+            kind=client.kind,
+            serves=client.serves,
         )
         return principal, float(claims["exp"]) + self.policy.leeway.total_seconds()
 
@@ -186,15 +191,19 @@ class TokenService:
         keys = [k for k in client.public_keys() if header.get("kid") in (None, k.key_id)]
         if not keys:
             raise _denied("no registered key of the client has this kid")
+        algorithm = header.get("alg")
+        # PyJWT hands the key to the header's algorithm as is: an EC key given to RS256 raises a
+        # TypeError deep in cryptography. Only keys of the algorithm's type are tried.
+        keys = [k for k in keys if _fits(algorithm, k)]
+        if not keys:
+            raise _denied(f"no registered key of the client fits the algorithm {algorithm!r}")
         claims = self._decode_with_any(assertion, keys)
-        now = self._clock()
-        limit = now + self.policy.assertion_max_lifetime + self.policy.leeway
-        exp = datetime.fromtimestamp(claims["exp"], UTC)
-        iat = claims.get("iat")
-        too_long = iat is not None and exp - datetime.fromtimestamp(iat, UTC) > (
-            self.policy.assertion_max_lifetime
-        )
-        if exp > limit or too_long:
+        now = self._clock().timestamp()
+        longest = self.policy.assertion_max_lifetime.total_seconds()
+        exp, iat = claims["exp"], claims.get("iat")
+        # Compared as numbers: PyJWT accepts any number, which datetime cannot always hold.
+        too_long = iat is not None and exp - iat > longest
+        if exp > now + longest + self.policy.leeway.total_seconds() or too_long:
             raise _denied("client_assertion may live at most 5 minutes", "invalid_client")
         return claims
 
@@ -268,6 +277,22 @@ class TokenService:
         token = jwt.encode(claims, self._private, algorithm=TOKEN_ALGORITHM)
         lifetime = int(self.policy.token_lifetime.total_seconds())
         return TokenGrant(token, lifetime, claims["scope"])
+
+
+_CURVES: Final = {"ES256": "secp256r1", "ES384": "secp384r1"}
+"""The curve of each accepted ECDSA assertion algorithm (RFC 7518 section 3.4)."""
+
+
+def _fits(algorithm: object, key: jwt.PyJWK) -> bool:
+    """True when ``key`` can verify a signature made with ``algorithm`` (an accepted one)."""
+    if not isinstance(algorithm, str) or algorithm not in ASSERTION_ALGORITHMS:
+        return False
+    public = key.key
+    if algorithm in _CURVES:
+        return isinstance(public, ec.EllipticCurvePublicKey) and (
+            public.curve.name == _CURVES[algorithm]
+        )
+    return isinstance(public, rsa.RSAPublicKey)  # RS* and PS*
 
 
 def _check_form(form: Mapping[str, str]) -> None:

@@ -41,7 +41,7 @@ from ehealth_hub.delivery import store as outbox_store
 from ehealth_hub.delivery.outbox import OutboxItem, TaskInfo, enqueue, message_id_for
 from ehealth_hub.errors import BusinessRejection, Conflict, InvalidInput, NotFound
 from ehealth_hub.fhir.builders import Json
-from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
+from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.mappings.mycarenet_attest import read_app_claim
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts, TeleconsultationClaim
@@ -212,7 +212,10 @@ class ClaimsService:
             focus=f"Claim/{parsed.claim_id}",
             for_={"identifier": {"system": SSIN_SYSTEM, "value": parsed.patient.ssin}},
             requester={"identifier": {"system": NIHDI_SYSTEM, "value": actor.nihii}},
-            owner={"display": f"mutuality federation {facts.federation}"},
+            owner={
+                "identifier": {"system": INSURANCE_NUMBER_SYSTEM, "value": facts.federation},
+                "display": f"mutuality federation {facts.federation}",
+            },
             description=f"teleconsultation claim by {route} to the patient's mutuality",
         )
         key = f"{actor.nihii}|{parsed.claim_id}"

@@ -37,6 +37,7 @@ from ehealth_hub.settings.base import (
 from ehealth_hub.settings.consent import AuditSettings, ConsentSettings, RoleRule
 from ehealth_hub.settings.delivery import DeliverySettings, RetentionSettings, RetryPolicySettings
 from ehealth_hub.settings.endpoints import EndpointSettings, GpSystemSettings
+from ehealth_hub.settings.limits import InputLimits
 from ehealth_hub.settings.mycarenet import FederationSettings, MyCareNetSettings
 from ehealth_hub.settings.records import RecordsSettings
 from ehealth_hub.settings.trust import TrustSettings
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
     """Where the hub keeps its files (SQLite database, sandbox PKI, signed audit heads)."""
     api: ApiSettings = ApiSettings()
     """The HTTP API."""
+    limits: InputLimits = InputLimits()
+    """Body and field sizes the API accepts at the door, per endpoint."""
     log: LogSettings = LogSettings()
     """Structured logging."""
     consent: ConsentSettings = ConsentSettings()

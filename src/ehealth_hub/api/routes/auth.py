@@ -24,7 +24,6 @@ from ehealth_hub.errors import AuthenticationError, AuthorizationError, HubError
 router = APIRouter(tags=["auth"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_FORM_LIMIT = 64 * 1024
 
 _TOKEN_FORM: dict[str, Any] = {
     "requestBody": {
@@ -89,8 +88,12 @@ def _oauth_error(exc: HubError) -> JSONResponse:
 )
 async def token(request: Request) -> JSONResponse:
     """Issue a short-lived access token for a client proving itself with a signed assertion."""
-    body = await request.body()
-    if len(body) > _FORM_LIMIT:
+    limit = request.app.state.container.settings.limits.token_form_bytes
+    try:  # the door's middleware refuses a longer body as it streams in
+        body = await request.body()
+    except InvalidInput as exc:
+        return _oauth_error(exc)
+    if len(body) > limit:
         return _oauth_error(InvalidInput("form too large", field="body", rule="size"))
     form = dict(parse_qsl(body.decode("utf-8", errors="replace")))
     try:

@@ -4,7 +4,11 @@ FHIR R4 4.0.1 RESTful API: create (with conditional create ``If-None-Exist``), r
 search by ``patient``, revocation by ``PUT`` with ``status = inactive`` (``If-Match`` honoured) or
 ``DELETE``. Every change and every read is audited in the same transaction; a revocation drops the
 gate's cached decisions for the patient at once. ``$explain`` answers the decision the gate would
-take now, as a Parameters resource (for support and data-protection requests).
+take now, as a Parameters resource: a practitioner asks about their own access only (the
+practitioner of the token, with the quality of the token), an auditor (client kind ``auditor``
+with ``system/Consent.rs``) about anyone; anybody else is refused 403 (the answer names the
+patient's exclusions, national consent, links and consents). Each answer is audited
+(``explain``) with the asking client.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import json_body, patient_ssin_param, searchset
+from ehealth_hub.api.conventions import json_body, parse_named, patient_ssin_param, searchset
 from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth import scopes
@@ -38,6 +43,7 @@ Reader = Annotated[
     Principal, Depends(require_scope(scopes.CONSENT_READ, scopes.CONSENT_READ_SYSTEM))
 ]
 EXPLAIN = f"{HUB_SYSTEM_BASE}/OperationDefinition/Consent-explain"
+ConsentId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
 def install(app: FastAPI) -> None:
@@ -160,16 +166,15 @@ async def explain(
     gate = container.consent_gate
     if gate is None:
         raise ConfigurationError("the consent gate is not wired", system="consent")
-    nihii = Nihii.person(actor).value
-    if quality is None and nihii != principal.practitioner_nihii:
-        raise InvalidInput(
-            "quality is required when explaining for another care provider",
-            field="quality",
-            rule="required",
-        )
+    asked = Actor(parse_named(Nihii.person, actor, "actor").value, quality or "")
+    if not quality and asked.nihii == principal.practitioner_nihii:
+        asked = Actor(asked.nihii, principal.quality or "")
+    if recipient is not None:
+        recipient = parse_named(Nihii.person, recipient, "recipient").value
+    _may_explain(principal, asked)
     request = AccessRequest(
         patient_ssin_param(patient),
-        Actor(nihii, quality or principal.quality or ""),
+        asked,
         action,  # type: ignore[arg-type]  # constrained by the Query pattern
         purpose,  # type: ignore[arg-type]  # idem
         recipient_nihii=recipient,
@@ -177,6 +182,27 @@ async def explain(
     )
     decision_id, decision = await gate.explain(request)
     return FhirResponse(_parameters(decision_id, decision))
+
+
+def _may_explain(principal: Principal, asked: Actor) -> None:
+    """A practitioner's own access (as their token says), or an auditor's question; else 403."""
+    if principal.kind == "auditor" and principal.allows(scopes.CONSENT_READ_SYSTEM):
+        if not asked.quality:
+            raise InvalidInput(
+                "quality is required when explaining for another care provider",
+                field="quality",
+                rule="required",
+            )
+        return
+    own = (principal.practitioner_nihii, principal.quality)
+    if principal.practitioner_nihii is None or (asked.nihii, asked.quality) != own:
+        raise AuthorizationError(
+            "$explain answers about the asking practitioner's own access (actor and quality of "
+            "the token), or for an auditor",
+            system="consent",
+            operation="explain",
+            code="explain-own-access-only",
+        )
 
 
 def _parameters(decision_id: str, decision: Decision) -> dict[str, Any]:
@@ -204,7 +230,9 @@ def _parameters(decision_id: str, decision: Decision) -> dict[str, Any]:
 
 
 @router.get("/{consent_id}")
-async def read_consent(consent_id: str, container: ContainerDep, principal: Reader) -> FhirResponse:
+async def read_consent(
+    consent_id: ConsentId, container: ContainerDep, principal: Reader
+) -> FhirResponse:
     """One Consent, current version, with its ETag (audited)."""
     async with container.engine.begin() as conn:
         stored = await container.consent_store.get(conn, consent_id)
@@ -217,7 +245,7 @@ async def read_consent(consent_id: str, container: ContainerDep, principal: Read
 
 @router.put("/{consent_id}")
 async def update_consent(
-    consent_id: str,
+    consent_id: ConsentId,
     request: Request,
     container: ContainerDep,
     principal: Revoker,
@@ -236,7 +264,7 @@ async def update_consent(
 
 @router.delete("/{consent_id}")
 async def delete_consent(
-    consent_id: str, container: ContainerDep, principal: Revoker
+    consent_id: ConsentId, container: ContainerDep, principal: Revoker
 ) -> FhirResponse:
     """Revocation by delete: the Consent stays on record with status inactive."""
     return await _revoke(container, principal, consent_id, None)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import parse_named
 from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
@@ -35,7 +36,7 @@ def parse_ssin_identifier(value: str) -> str:
             rule="identifier.ssin-system",
             system="api",
         )
-    return Ssin.parse(ssin).value
+    return parse_named(Ssin.parse, ssin, "identifier").value
 
 
 @router.get(

@@ -9,8 +9,11 @@
   unfinished);
 * ``POST /fhir/Task/$replay?destination=&status=dead|failed&since=&_dryRun=true``: a filter.
 
-Reading needs ``system/Task.r`` (every Task) or ``user/Task.r`` (the Tasks the acting practitioner
-requested); replay needs ``system/Task.u`` (operators).
+Reading needs ``system/Task.r`` or ``user/Task.r``, and shows only the Tasks of the caller's
+compartment (:mod:`ehealth_hub.services.task_access`: the acting practitioner's requests, the
+claims addressed to a mutuality, the notes addressed to a GP software's GPs, every Task for an
+operator or auditor); any other Task is answered 404 like a missing one. Every Task shown is
+audited (``task-read``). Replay needs ``system/Task.u`` (operators).
 """
 
 from __future__ import annotations
@@ -18,21 +21,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
 from starlette.responses import Response
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
 from ehealth_hub.bootstrap import Container
-from ehealth_hub.delivery import queries, requeue, store
+from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
 from ehealth_hub.errors import ConfigurationError, InvalidInput, NotFound
+from ehealth_hub.services import task_access
 
 TASK_REPLAY: Final = "system/Task.u"
 """Scope of the replay operations (operators)."""
@@ -40,13 +45,7 @@ TASK_REPLAY: Final = "system/Task.u"
 router = APIRouter(tags=["delivery"], route_class=IdempotentRoute)
 Reader = Annotated[Principal, Depends(require_scope(TASK_READ, TASK_READ_SYSTEM))]
 Operator = Annotated[Principal, Depends(require_scope(TASK_REPLAY))]
-
-
-def _requester_filter(principal: Principal) -> str | None:
-    """None for system readers (every Task); the practitioner's NIHII for user readers."""
-    if principal.allows(TASK_READ_SYSTEM):
-        return None
-    return principal.actor().nihii
+TaskId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
 def _engine(container: Container) -> Container:
@@ -58,21 +57,30 @@ def _engine(container: Container) -> Container:
 async def _load(container: Container, task_id: str, principal: Principal) -> OutboxItem:
     async with store.guard("read"), container.engine.connect() as conn:
         item = await store.get(conn, task_id)
-    requester = _requester_filter(principal)
-    if item is None or (requester is not None and item.task.requester_id() != requester):
+    if item is None or not task_access.compartment(principal).holds(item):
         raise NotFound(f"Task/{task_id} not found", system="delivery", code="not-found")
     return item
 
 
+async def _audit(
+    container: Container, principal: Principal, items: list[OutboxItem], operation: str
+) -> None:
+    records = [task_access.read_audit(principal, i, operation=operation) for i in items]
+    if records:
+        async with container.audit_log.appending(container.engine) as conn:
+            await container.audit_log.record_many(conn, records)
+
+
 @router.get("/fhir/Task/{task_id}", response_class=FhirResponse, summary="One delivery's Task")
 async def read_task(
-    task_id: str,
+    task_id: TaskId,
     container: ContainerDep,
     principal: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The Task, with its version as ETag."""
     item = await _load(container, task_id, principal)
+    await _audit(container, principal, [item], "read")
     headers = {"ETag": etag(item)}
     if if_none_match is not None and if_none_match.strip() == etag(item):
         return Response(status_code=304, headers=headers)
@@ -86,7 +94,9 @@ async def search_tasks(
     status: Annotated[
         str | None, Query(description="requested, in-progress, completed, failed")
     ] = None,
-    focus: Annotated[str | None, Query(description="e.g. DocumentReference/123")] = None,
+    focus: Annotated[
+        str | None, Query(description="e.g. DocumentReference/123", max_length=200)
+    ] = None,
     count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
 ) -> FhirResponse:
     """A searchset Bundle of Tasks, newest first."""
@@ -102,14 +112,10 @@ async def search_tasks(
                     system="api",
                 )
             statuses += found
+    seen = task_access.compartment(principal)
     async with store.guard("search"), container.engine.connect() as conn:
-        items = await queries.search(
-            conn,
-            statuses=statuses,
-            focus=focus,
-            limit=count,
-            requester=_requester_filter(principal),
-        )
+        items = await task_access.search(conn, seen, statuses=statuses, focus=focus, limit=count)
+    await _audit(container, principal, items, "search")
     base = f"{container.settings.api.public_base_url}/fhir/Task"
     return FhirResponse(
         {
@@ -133,7 +139,7 @@ async def search_tasks(
     response_class=FhirResponse,
     summary="Deliver a failed or dead Task again",
 )
-async def replay_task(task_id: str, container: ContainerDep, principal: Operator) -> Response:
+async def replay_task(task_id: TaskId, container: ContainerDep, principal: Operator) -> Response:
     """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
     item = await _load(_engine(container), task_id, principal)
     if item.status not in (Status.FAILED, Status.DEAD):

@@ -1,0 +1,50 @@
+"""The hub with claims (MyCareNet on its in-process simulator) and notes, behind the sandbox
+facts gate, for API tests that post both; no in-process delivery worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from ehealth_hub.api import create_app
+from ehealth_hub.bootstrap import Container, build_container
+from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.services.notes import NotesService
+from ehealth_hub.settings import Settings, load_settings
+from tests.fakes.addressbook import SandboxAddressBook
+from tests.fakes.gate import SandboxFactsGate
+
+
+def claims_hub_settings(tmp_path: Path, pki: SandboxPki) -> Settings:
+    """SQLite, the sandbox PKI, no wait for the mutuality's answer, no in-process worker."""
+    return load_settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        data_dir=tmp_path / "var",
+        log={"level": "warning", "json_output": True},
+        trust={"pki_dir": pki.directory},
+        mycarenet={"wait_seconds": 0.0},
+        delivery={"in_process_worker": False},
+    )
+
+
+@asynccontextmanager
+async def claims_hub(
+    settings: Settings,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
+    """An HTTP client of the running app, and its container (gate: ``SandboxFactsGate``)."""
+    container: Container = await build_container(settings)
+    gate = SandboxFactsGate()
+    container.consent_gate = gate  # type: ignore[assignment]  # duck-typed PermitGate
+    container.notes = NotesService(gate, SandboxAddressBook(), container.engine)
+    app: FastAPI = create_app(settings, container=container)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+                yield c, container
+    finally:
+        await container.aclose()
