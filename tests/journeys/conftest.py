@@ -43,12 +43,14 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Hub]:
+async def hub(tmp_path: Path, pki_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[Hub]:
+    """The hub; ``indirect`` parametrisation passes extra settings (e.g. ``{"mycarenet": ...}``)."""
     settings = load_settings(
         database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         data_dir=tmp_path / "var",
         trust={"pki_dir": pki_dir},
         log={"level": "warning", "json_output": True},
+        **getattr(request, "param", {}),
     )
     app = create_app(settings)
     config = uvicorn.Config(
