@@ -122,10 +122,9 @@ class BillingCheck:
     def __init__(self, rules: BillingRules, gmd: GlobalMedicalFilePort) -> None:
         self.rules, self.gmd = rules, gmd
 
-    async def check(
-        self, claim: TeleconsultationClaim, raw: Json, facts: InsurabilityFacts, actor: Actor
-    ) -> BillingDecision:
-        """The decision, or BusinessRejection naming the first rule that fails."""
+    def tariff(self, claim: TeleconsultationClaim) -> TariffRow:
+        """The table's row for the claim (asked first: it needs no downstream call), or
+        BusinessRejection: not reimbursable on the date, or a route the row forbids."""
         row = self.rules.row(claim.code, claim.serviced)
         if row is None:
             raise refuse(
@@ -138,6 +137,18 @@ class BillingCheck:
                 f"code {claim.code} is billed with mandatory third-party payment, through eFact; "
                 "eAttest cannot be used",
             )
+        return row
+
+    async def check(
+        self,
+        claim: TeleconsultationClaim,
+        raw: Json,
+        facts: InsurabilityFacts,
+        actor: Actor,
+        row: TariffRow,
+    ) -> BillingDecision:
+        """The decision for ``row`` (:meth:`tariff`), or BusinessRejection naming the first rule
+        that fails (medical house, treatment relationship)."""
         declared = read_declared(raw)
         gmd: GmdFacts | None = None
         if facts.medical_house or any(d.kind == "gmd" for d in declared):

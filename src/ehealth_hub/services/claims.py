@@ -163,9 +163,10 @@ class ClaimsService:
         permit = await self.gate.permit(
             AccessRequest(parsed.patient.ssin, actor, "submit-claim", client_id=client_id)
         )
+        row = self.billing.tariff(parsed)
         facts = await self.insurability(actor, parsed.patient.ssin, parsed.serviced)
         route = self.route(parsed, facts)
-        decision = await self.billing.check(parsed, claim, facts, actor)
+        decision = await self.billing.check(parsed, claim, facts, actor, row)
         if decision.row.route == "efact":
             route = "efact"
         try:
