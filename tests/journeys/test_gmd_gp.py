@@ -89,7 +89,7 @@ async def test_the_gp_lookup_names_the_gmd_holder_with_the_ehealthbox(
     boxes = [
         i for i in found["PractitionerRole"][0]["identifier"] if i["system"] == EHEALTHBOX_SYSTEM
     ]
-    assert boxes and boxes[0]["value"] == jan.nihii
+    assert [b["value"] for b in boxes] == [jan.nihii]
     assert gp["reference"] == f"urn:uuid:{practitioner['id']}"
 
 
