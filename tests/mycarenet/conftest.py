@@ -181,6 +181,11 @@ async def claims(
 
     billing = BillingCheck(load_rules(FEDERATION_ROUTE_RULES), mycarenet.gmd)
     service = ClaimsService(
-        SandboxFactsGate(), mycarenet.memberdata, db, mycarenet_settings, billing=billing, clock=clock
-    )  # type: ignore[arg-type]
+        SandboxFactsGate(),
+        mycarenet.memberdata,
+        db,  # type: ignore[arg-type]  # the fixtures are typed object
+        mycarenet_settings,  # type: ignore[arg-type]  # the fixtures are typed object
+        billing=billing,
+        clock=clock,
+    )
     return Claims(service, delivery, Worker(delivery), db, mycarenet_settings)
