@@ -17,6 +17,7 @@ from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.setup import build_token_service
 from ehealth_hub.auth.tokens import TokenService
 from ehealth_hub.connectors.lazy_ports import LazyPorts
+from ehealth_hub.connectors.ports import GlobalMedicalFilePort
 from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.setup import (
@@ -31,9 +32,10 @@ from ehealth_hub.delivery.setup import build_delivery, runs_in_process_worker
 from ehealth_hub.logs import configure_logging
 from ehealth_hub.services.claims import ClaimsService
 from ehealth_hub.services.claims_setup import wire_claims
+from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService
-from ehealth_hub.services.setup import wire_from_ports
+from ehealth_hub.services.setup import wire_from_ports, wire_gp
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine, ping, upgrade
 
@@ -62,6 +64,10 @@ class Container:
     """The outbox engine: ``container.delivery.register(name, handler)`` adds a destination."""
     claims: ClaimsService | None = None
     """Journey 3: teleconsultation claims to the mutualities (``services.claims_setup``)."""
+    gmd: GlobalMedicalFilePort | None = None
+    """MyCareNet GlobalMedicalFile: who holds the patient's GMD (``services.claims_setup``)."""
+    gps: GpLookup | None = None
+    """``GET /fhir/Patient``: the patient's GP from the GMD (``services.gp``)."""
 
     consent_store: ConsentStore = field(default_factory=ConsentStore)
     """Per-consultation FHIR Consents recorded through the hub."""
@@ -123,6 +129,7 @@ async def build_container(
         container.closers.append(webhook_client.aclose)
     wire_from_ports(container)  # journeys 1 and 2: records and notes (services/setup.py)
     wire_claims(container)  # journey 3: teleconsultation claims (services/claims_setup.py)
+    wire_gp(container)  # the patient's GP from the GMD (services/gp.py, services/setup.py)
     container.delivery.start(worker=runs_in_process_worker(settings))
     container.closers.append(container.delivery.stop)
     return container

@@ -7,12 +7,15 @@ Dr Sarah Vermeulen (video GP):
 
 1. consent then records: record An's consent for the consultation, read her records
    (``Patient/$summary``: RSW, Vitalink and her GP's system in one document), and show that a read
-   for Sofie (no national consent) is refused with the reasons;
-2. the note: send the consultation note for An's GP; it travels through the outbox to the GP's
-   eHealthBox (shown from the eHealthBox simulator's inspection endpoint);
+   for Sofie (no national consent) is refused with the reasons; find An's GP from her global
+   medical file (``GET /fhir/Patient``: the GMD holder MyCareNet names, with the eHealthBox);
+2. the note: send the consultation note without naming a GP; the hub addresses it to the GMD
+   holder and it travels through the outbox to that GP's eHealthBox (shown from the eHealthBox
+   simulator's inspection endpoint);
 3. the claim: first ask An's insurability on the day (``CoverageEligibilityRequest/$submit``:
    mutuality, CT1/CT2, third-party payment), then bill the teleconsultation (101673) to her
-   mutuality, which answers.
+   mutuality, which answers; a claim for Thomas (no GMD holder) relying on the GMD is refused
+   before anything is sent (:mod:`ehealth_hub.demo_gmd`).
 
 Exit code 0 when every step did what it should.
 """
@@ -28,6 +31,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from ehealth_hub import demo_gmd
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.bootstrap import Container
@@ -135,21 +139,29 @@ async def _note(app: SandboxApp, container: Container, report: Report, now: date
     gp = sandbox.practitioner(an.gp)
     text = "Video consultation: fever for 2 days, no alarm signs. Paracetamol; call back if worse."
     accepted = await app.post(
-        "/fhir/DocumentReference", consultation_note(an, sarah, text, now=now)
+        "/fhir/DocumentReference", consultation_note(an, sarah, text, now=now, name_gp=False)
     )
     if accepted.status_code != 202:
         report.add(
-            "2a note for An's GP accepted",
+            "2a note naming no GP accepted",
             False,
             f"HTTP {accepted.status_code}: {_issues(accepted)}",
         )
         return
-    report.add("2a note for An's GP accepted", True, f"202 + Task {accepted.headers['location']}")
+    report.add(
+        "2a note naming no GP accepted",
+        True,
+        f"202 + Task {accepted.headers['location']}",
+    )
     task = await app.wait_task(accepted.headers["location"])
     box = await _gp_box(container, gp.nihii)
+    rule = demo_gmd.recipient_rule(task)
     report.add(
-        f"2b note in Dr {gp.family}'s eHealthBox",
-        task.get("status") == "completed" and bool(box),
+        f"2b note in Dr {gp.family}'s eHealthBox (the GMD holder; Task: {rule})",
+        task.get("status") == "completed"
+        and bool(box)
+        and rule == "note.recipient.gmd-holder"
+        and demo_gmd.owner_nihii(task) == gp.nihii,
         f"Task {task.get('status')}; eHealthBox simulator shows {len(box)} message(s): "
         + ", ".join(f"{m.get('title')} from {m.get('from')}" for m in box),
     )
@@ -233,9 +245,11 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
         "SMART backend services (JWT assertion)",
     )
     await _records(consult, report, now)
+    await demo_gmd.gp_lookup(consult, report)
     await _note(consult, container, report, now)
     await _insurability(consult, report, now)
     await _claim(consult, report, now)
+    await demo_gmd.claim_refused(consult, report, now)
     return report
 
 

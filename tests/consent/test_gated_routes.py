@@ -8,7 +8,7 @@ reaches a record source or the AddressBook, and the denial is in the audit trail
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +20,8 @@ from ehealth_hub.consent.permit import Permit
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.fixtures.sandbox import patient, practitioner
+from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
+from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import Settings
@@ -28,6 +30,7 @@ from tests.consent.conftest import token
 
 GATED = {
     ("get", "/fhir/Patient/$summary"),
+    ("get", "/fhir/Patient"),
     ("post", "/fhir/DocumentReference"),
     ("post", "/fhir/Claim/$submit"),
     ("post", "/fhir/CoverageEligibilityRequest/$submit"),
@@ -75,6 +78,10 @@ class Untouchable:
         self.touched.append("find_provider")
         return ProviderEntry(nihii, "", "", "doctor")
 
+    async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
+        self.touched.append("consult_gmd")
+        return GmdFacts(ssin, on)
+
 
 def test_every_route_is_classified_as_gated_or_not_reading_a_dossier(app: FastAPI) -> None:
     routes = {(m, path) for path, ops in app.openapi()["paths"].items() for m in ops}
@@ -88,6 +95,7 @@ def wire(app: FastAPI) -> Untouchable:
     container.notes = NotesService(
         container.consent_gate, downstream, container.engine, audit=container.audit_log
     )
+    container.gps = GpLookup(container.consent_gate, downstream, downstream)
     return downstream
 
 
@@ -112,6 +120,22 @@ async def test_summary_is_refused_without_national_consent_before_any_source(
     assert response.status_code == 403, response.text
     texts = [i["diagnostics"] for i in response.json()["issue"]]
     assert any(t.startswith("national-consent:") for t in texts)
+    assert downstream.touched == []
+    assert await denials(app) == ["deny"]
+
+
+async def test_the_gp_lookup_is_refused_without_national_consent_before_mycarenet(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    downstream = wire(app)
+    sarah = practitioner("sarah")
+    headers = await token(client, settings, "consult-app", ("user/Patient.r",), sarah.nihii)
+    response = await client.get(
+        "/fhir/Patient",
+        params={"identifier": f"{SSIN_SYSTEM}|{patient('sofie').ssin}"},
+        headers=headers,
+    )
+    assert response.status_code == 403, response.text
     assert downstream.touched == []
     assert await denials(app) == ["deny"]
 

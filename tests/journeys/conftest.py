@@ -43,12 +43,16 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Hub]:
+async def hub(tmp_path: Path, pki_dir: Path, request: pytest.FixtureRequest) -> AsyncIterator[Hub]:
+    """The hub; ``indirect`` parametrisation passes extra settings (e.g. ``{"mycarenet": ...}``),
+    or a function of the test's folder that returns them."""
+    extra = getattr(request, "param", {})
     settings = load_settings(
         database_url=f"sqlite:///{tmp_path / 'hub.db'}",
         data_dir=tmp_path / "var",
         trust={"pki_dir": pki_dir},
         log={"level": "warning", "json_output": True},
+        **(extra(tmp_path) if callable(extra) else extra),
     )
     app = create_app(settings)
     config = uvicorn.Config(

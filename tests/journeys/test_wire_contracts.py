@@ -20,13 +20,16 @@ from ehealth_hub.demo import play
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import teleconsultation_claim
 from tests.journeys.conftest import Hub
+from tests.mycarenet.conftest import FEDERATION_ROUTE_RULES
 from tests.official_schemas import kinds, wire_violations
 
 pytestmark = pytest.mark.corpus
 
 
 async def _bill_by_eattest(hub: Hub) -> None:
-    """The demo bills An by eFact (third-party payment); Sofie's consultation goes by eAttest."""
+    """The demo bills An by eFact (third-party payment); Sofie's consultation goes by eAttest
+    (under a tariff table that leaves the video codes to the federation's route: the packaged one
+    makes eFact mandatory for them)."""
     sofie, sarah = sandbox.patient("sofie"), sandbox.practitioner("sarah")
     app = hub.app("consult-app", sarah.nihii)
     today = datetime.now(UTC).date().isoformat()
@@ -37,6 +40,9 @@ async def _bill_by_eattest(hub: Hub) -> None:
     assert answer.json()["outcome"] == "complete", answer.text
 
 
+@pytest.mark.parametrize(
+    "hub", [{"mycarenet": {"billing_rules_file": FEDERATION_ROUTE_RULES}}], indirect=True
+)
 async def test_every_soap_message_of_the_journeys_follows_the_official_contract(
     hub: Hub, shared_dir: Path
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.consultation import last_physical_contact
 from ehealth_hub.mappings.mycarenet_attest import IDENTIFICATION_EXT, ROUTE_EXT
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 
@@ -29,7 +30,10 @@ def app_claim(
     fee: float = 25.40,
     route: str | None = None,
     identification: str = "itsme",
+    relationships: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The app's Claim; ``relationships`` (Claim.supportingInfo) defaults to a physical contact
+    the year before, so that the treatment-relationship rule holds."""
     person, doctor = sandbox.patient(patient), sandbox.practitioner(practitioner)
     extension = [{"url": IDENTIFICATION_EXT, "valueCode": identification}]
     if route:
@@ -62,6 +66,9 @@ def app_claim(
                 "net": {"value": fee, "currency": "EUR"},
             }
         ],
+        "supportingInfo": [last_physical_contact(serviced)]
+        if relationships is None
+        else relationships,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,12 +15,14 @@ from cryptography import x509
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
+    GMD_BINDING,
     MEMBERDATA_BINDING,
     wsdl_file,
 )
 from ehealth_hub.connectors.mycarenet.attest import AttestClient
 from ehealth_hub.connectors.mycarenet.efact import EfactClient
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
+from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
@@ -32,6 +35,9 @@ from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 from tests.fakes.clock import ManualClock
 
 BASE = "http://mycarenet.sandbox"
+FEDERATION_ROUTE_RULES = Path(__file__).parent / "data" / "billing_rules_federation_route.csv"
+"""A tariff table whose video codes follow the federation's route (the packaged one makes eFact
+mandatory for them): the eAttest mechanics tests run on it."""
 
 
 Clock = ManualClock
@@ -46,6 +52,7 @@ class MyCareNet:
     attest: AttestClient
     efact: EfactClient
     envelope: Envelope
+    gmd: GlobalMedicalFileClient
 
 
 def actor(key: str) -> Actor:
@@ -104,6 +111,7 @@ async def mycarenet(pki: SandboxPki, clock: Clock, tokens: object) -> AsyncItera
             AttestClient(soap(ATTEST_BINDING, "/Attest/v3"), *args, clock=clock),  # type: ignore[arg-type]
             EfactClient(soap(GENASYNC_BINDING, "/GenAsync/Efact/v1"), *args, clock=clock),  # type: ignore[arg-type]
             envelope,
+            GlobalMedicalFileClient(soap(GMD_BINDING, "/GlobalMedicalFile/v1"), *args, clock=clock),  # type: ignore[arg-type]
         )
 
 
@@ -168,7 +176,16 @@ async def claims(
         DESTINATION,
         ClaimDelivery(db, mycarenet.attest, mycarenet.efact, mycarenet_settings, clock=clock),
     )  # type: ignore[arg-type]
+    from ehealth_hub.services.billing_check import BillingCheck
+    from ehealth_hub.services.billing_rules import load_rules
+
+    billing = BillingCheck(load_rules(FEDERATION_ROUTE_RULES), mycarenet.gmd)
     service = ClaimsService(
-        SandboxFactsGate(), mycarenet.memberdata, db, mycarenet_settings, clock=clock
-    )  # type: ignore[arg-type]
+        SandboxFactsGate(),
+        mycarenet.memberdata,
+        db,  # type: ignore[arg-type]  # the fixtures are typed object
+        mycarenet_settings,  # type: ignore[arg-type]  # the fixtures are typed object
+        billing=billing,
+        clock=clock,
+    )
     return Claims(service, delivery, Worker(delivery), db, mycarenet_settings)

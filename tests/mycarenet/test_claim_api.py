@@ -22,7 +22,7 @@ from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim, recently
-from tests.mycarenet.conftest import actor
+from tests.mycarenet.conftest import FEDERATION_ROUTE_RULES, actor
 
 SARAH = actor("sarah")
 
@@ -35,7 +35,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest, sandbox_pki: Sandbo
         data_dir=tmp_path / "var",
         log={"level": "warning", "json_output": True},
         trust={"pki_dir": sandbox_pki.directory},
-        mycarenet={"wait_seconds": wait},
+        mycarenet={"wait_seconds": wait, "billing_rules_file": FEDERATION_ROUTE_RULES},
     )
 
 

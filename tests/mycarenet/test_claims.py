@@ -91,6 +91,8 @@ async def test_an_uninsured_patient_is_refused_before_anything_is_sent(
 async def test_a_closed_mutuality_is_refused_before_anything_is_sent(
     mycarenet: MyCareNet, db, clock
 ) -> None:  # type: ignore[no-untyped-def]
+    from ehealth_hub.services.billing_check import BillingCheck
+    from ehealth_hub.services.billing_rules import load_rules
     from ehealth_hub.services.claims import ClaimsService
     from tests.fakes.gate import SandboxFactsGate
 
@@ -100,6 +102,7 @@ async def test_a_closed_mutuality_is_refused_before_anything_is_sent(
         mycarenet.memberdata,
         db,
         MyCareNetSettings(federations=federations),
+        billing=BillingCheck(load_rules(), mycarenet.gmd),
         clock=clock,
     )
     with pytest.raises(BusinessRejection) as refused:

@@ -14,7 +14,7 @@ from ehealth_hub.services.claims import DESTINATION
 from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim, recently
-from tests.mycarenet.conftest import actor
+from tests.mycarenet.conftest import FEDERATION_ROUTE_RULES, actor
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def settings(tmp_path: Path, sandbox_pki: SandboxPki) -> Settings:
         data_dir=tmp_path / "var",
         log={"level": "warning", "json_output": True},
         trust={"pki_dir": sandbox_pki.directory},
+        mycarenet={"billing_rules_file": FEDERATION_ROUTE_RULES},
     )
 
 

@@ -31,6 +31,7 @@ from ehealth_hub.api.routes import (
     health,
     metadata,
     patient,
+    patient_gp,
     task,
 )
 from ehealth_hub.audit.heads import HeadSigner
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(metadata.router)
     app.include_router(auth.router)
     patient.install(app)  # Patient/$summary (journey 1)
+    patient_gp.install(app)  # Patient?identifier=: the GP from the GMD
     document.install(app)  # DocumentReference: the note to the GP (journey 2)
     task.install(app)  # delivery: Task read/search/$replay
     claim.install(app)  # Claim/$submit: the teleconsultation claim (journey 3)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from ehealth_hub.consent.permit import Permit
+from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.mappings.mycarenet_types import AsyncMessage, InsurabilityFacts, PostReceipt
 
 
@@ -218,6 +219,14 @@ class InsurabilityPort(Protocol):
 
     async def consult(self, actor: Actor, ssin: str, on: date) -> InsurabilityFacts:
         """What the patient's mutuality says (insured=False with reasons when not insured)."""
+        ...
+
+
+class GlobalMedicalFilePort(Protocol):
+    """MyCareNet GlobalMedicalFile: who holds the patient's GMD (global medical file)."""
+
+    async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
+        """The GMD holder, period and payment flag on ``on`` (holder None when there is none)."""
         ...
 
 

@@ -2,9 +2,10 @@
 
 Rules: ``Claim.id`` (the app's id, anchor of idempotency), the patient's SSIN identifier, the
 provider's NIHII identifier, exactly one item with a teleconsultation code (101673, 101695,
-101710), its servicedDate and net fee (>= 0, 2 decimals), an optional supplement (the
-eAttestation supplement extension), the hub's ``video-identification`` and ``billing-route``
-extensions. Every refusal is a MappingError naming the field and the rule.
+101710, 101732: the tariff table decides which is reimbursable when), its servicedDate and net
+fee (>= 0, 2 decimals), an optional supplement (the eAttestation supplement extension), the hub's
+``video-identification`` and ``billing-route`` extensions. Every refusal is a MappingError naming
+the field and the rule.
 """
 
 from __future__ import annotations

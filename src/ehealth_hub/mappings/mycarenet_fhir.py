@@ -41,7 +41,10 @@ IDENTIFICATION_EXT: Final = f"{p.HUB_SYSTEM_BASE}/StructureDefinition/video-iden
 ROUTE_EXT: Final = f"{p.HUB_SYSTEM_BASE}/StructureDefinition/billing-route"
 """Optional: the app asks for ``eattest`` or ``efact`` (valueCode)."""
 
-TELECONSULTATION_CODES: Final = frozenset({"101673", "101695", "101710"})
+TELECONSULTATION_CODES: Final = frozenset({"101673", "101695", "101710", "101732"})
+"""The codes a teleconsultation Claim may carry (video 101673/101695/101710, telephone 101732);
+whether one is reimbursable on the serviced date is the tariff table's answer
+(services/billing_rules.py), checked before anything is sent."""
 IDENTIFICATION_CODES: Final[dict[str, tuple[str, str]]] = {
     "itsme": ("4", "2"),
     "eid-remote": ("4", "1"),

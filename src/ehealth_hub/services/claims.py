@@ -4,9 +4,12 @@ Accepting (:meth:`ClaimsService.submit`): the app's Claim (one item, code 101673
 -> the provider must be the acting practitioner -> the consent gate (``submit-claim``) -> the
 patient's insurability on the serviced date (MemberData, cached per patient and date) -> a patient
 without insurability, or a mutuality whose federation is closed in the configuration, is refused
-HERE, before anything is sent -> the route: eAttest or eFact (per federation configuration;
-``auto`` = eFact when the patient has third-party payment) -> ONE transaction writes the claim
-row, the outbox item (destination ``mycarenet``) and the AuditEvent.
+HERE, before anything is sent -> the reimbursement conditions of the tariff table
+(:mod:`ehealth_hub.services.billing_check`: code reimbursable on the date, treatment relationship,
+medical house), also refused here -> the route: eFact when the table makes third-party payment
+mandatory (the video codes), else eAttest or eFact per federation configuration (``auto`` = eFact
+when the patient has third-party payment) -> ONE transaction writes the claim row, the outbox
+item (destination ``mycarenet``, with the table's amounts) and the AuditEvent.
 
 Idempotency: the message id is ``uuid5(destination | kind | practitioner NIHII | app claim id)``
 (:func:`ehealth_hub.delivery.outbox.message_id_for`), the same on every retry. A second submission
@@ -44,8 +47,10 @@ from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.mappings.mycarenet_attest import read_app_claim
+from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts, TeleconsultationClaim
 from ehealth_hub.services import claims_store as store
+from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.settings import MyCareNetSettings
 
@@ -86,10 +91,12 @@ class ClaimsService:
         engine: AsyncEngine,
         settings: MyCareNetSettings,
         *,
+        billing: BillingCheck,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.gate, self.insurability_port, self.engine = gate, insurability, engine
+        self.billing = billing
         self.settings, self.audit, self.clock = settings, audit or AuditLog(), clock
 
     async def eligibility(
@@ -98,6 +105,10 @@ class ClaimsService:
         """Insurability asked before billing: the gate decides (submit-claim) and audits first."""
         await self.gate.permit(AccessRequest(ssin, actor, "submit-claim", client_id=client_id))
         return await self.insurability(actor, ssin, on)
+
+    async def gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
+        """Who holds the patient's GMD on ``on`` (MyCareNet); ask :meth:`eligibility` first."""
+        return await self.billing.gmd.consult_gmd(actor, ssin, on)
 
     async def insurability(self, actor: Actor, ssin: str, on: date) -> InsurabilityFacts:
         """The patient's insurability on ``on``: cached per (patient, date), else MemberData."""
@@ -152,8 +163,12 @@ class ClaimsService:
         permit = await self.gate.permit(
             AccessRequest(parsed.patient.ssin, actor, "submit-claim", client_id=client_id)
         )
+        row = self.billing.tariff(parsed)
         facts = await self.insurability(actor, parsed.patient.ssin, parsed.serviced)
         route = self.route(parsed, facts)
+        decision = await self.billing.check(parsed, claim, facts, actor, row)
+        if decision.row.route == "efact":
+            route = "efact"
         try:
             item = await self._enqueue(
                 claim,
@@ -165,6 +180,7 @@ class ClaimsService:
                 digest,
                 client_id,
                 permit.decision_id,
+                decision,
             )
         except Conflict:
             # a concurrent submission of the same claim committed first: answer with that one
@@ -192,6 +208,7 @@ class ClaimsService:
         digest: str,
         client_id: str,
         decision_id: str,
+        decision: BillingDecision,
     ) -> OutboxItem:
         now = self.clock()
         given, family = _provider_names(claim)
@@ -207,6 +224,7 @@ class ClaimsService:
                 "family": family,
             },
             "facts": orjson.loads(orjson.dumps(asdict(facts), default=str)),
+            "billing": decision.payload(),
         }
         task = TaskInfo(
             focus=f"Claim/{parsed.claim_id}",
@@ -266,6 +284,7 @@ class ClaimsService:
                         "federation": facts.federation,
                         "task": item.id,
                         "claim": parsed.claim_id,
+                        "treatment_relationship": decision.relationship or "not required",
                     },
                 ),
             )

@@ -34,6 +34,7 @@ from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as efact_map
 from ehealth_hub.mappings import mycarenet_efact_answers as answers
+from ehealth_hub.mappings.claim_amounts import with_amounts
 from ehealth_hub.mappings.mycarenet_types import (
     AttestError,
     AttestOutcome,
@@ -111,17 +112,28 @@ class ClaimDelivery:
                 actor.nihii, actor.quality, who.get("given", ""), who.get("family", ""), actor.ssin
             )
             created = datetime.fromisoformat(payload["created"])
-            response = await self._attest(claim, provider, actor, facts, message_id, created)
+            response = await self._attest(
+                claim, provider, actor, facts, message_id, created, payload.get("billing")
+            )
         else:
+            created = datetime.fromisoformat(payload["created"])
             response = await self._efact(
-                claim, actor, facts, message_id, row, datetime.fromisoformat(payload["created"])
+                claim, actor, facts, message_id, row, created, payload.get("billing")
             )
         return {"claimResponse": response}
 
     async def _finish(
-        self, message_id: str, claim: TeleconsultationClaim, outcome: AttestOutcome
+        self,
+        message_id: str,
+        claim: TeleconsultationClaim,
+        outcome: AttestOutcome,
+        billing: Mapping[str, Any] | None,
     ) -> Json:
-        response = attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock())
+        response = with_amounts(
+            attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock()),
+            claim.fee,
+            billing,
+        )
         await store.set_status(
             self.engine,
             message_id,
@@ -146,6 +158,7 @@ class ClaimDelivery:
         facts: InsurabilityFacts,
         message_id: str,
         created: datetime,
+        billing: Mapping[str, Any] | None,
     ) -> Json:
         message = attest_map.create_request(
             claim, provider, facts, message_id=message_id, now=created
@@ -164,10 +177,11 @@ class ClaimDelivery:
                     facts.mutuality,
                     errors=(AttestError(exc.code or "REJECTED", message=exc.detail),),
                 ),
+                billing,
             )
             raise
         outcome = attest_map.read_response(answer)
-        return await self._finish(message_id, claim, outcome)
+        return await self._finish(message_id, claim, outcome, billing)
 
     async def _efact(
         self,
@@ -177,6 +191,7 @@ class ClaimDelivery:
         message_id: str,
         row: store.ClaimRow,
         created: datetime,
+        billing: Mapping[str, Any] | None,
     ) -> Json:
         reference, invoice, sending = efact_numbers(message_id)
         if row.status != "posted":
@@ -202,6 +217,7 @@ class ClaimDelivery:
                             facts.mutuality,
                             errors=(AttestError("BATCH_REFUSED", message=receipt.result),),
                         ),
+                        billing,
                     )
                     raise BusinessRejection(
                         f"eFact batch refused: {receipt.result}",
@@ -249,6 +265,7 @@ class ClaimDelivery:
             AttestOutcome(
                 line.accepted, None, facts.mutuality, claim.fee if line.accepted else None, errors
             ),
+            billing,
         )
         await self._bounded(self.efact.confirm(actor, mine), "efact.confirm")
         return response

@@ -1,5 +1,6 @@
 """Wiring of journey 3 for the composition root: MyCareNet adapters -> ClaimsService + the
-``mycarenet`` delivery destination.
+``mycarenet`` delivery destination; the GlobalMedicalFile port (``container.gmd``) the notes and
+the GP lookup use too. The tariff table is loaded and validated here, at start-up.
 
 ``bootstrap.py`` calls :func:`wire_claims` (adapters built on first use over the connector
 stack's httpx clients: in the sandbox, the in-process simulators); with explicit parts::
@@ -27,12 +28,14 @@ from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
+    GMD_BINDING,
     MEMBERDATA_BINDING,
     wsdl_file,
 )
 from ehealth_hub.connectors.mycarenet.attest import AttestClient
 from ehealth_hub.connectors.mycarenet.efact import EfactClient
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
+from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
@@ -41,12 +44,15 @@ from ehealth_hub.connectors.soap import create_client
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.mappings.mycarenet_types import (
     MYCARENET_CBE,
     AsyncMessage,
     InsurabilityFacts,
     PostReceipt,
 )
+from ehealth_hub.services.billing_check import BillingCheck
+from ehealth_hub.services.billing_rules import load_rules
 from ehealth_hub.services.claims import DESTINATION, ClaimsService
 from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
@@ -61,8 +67,8 @@ MYCARENET_ETK: Final = EtkId("CBE", MYCARENET_CBE, "MYCARENET")
 
 def build_adapters(
     settings: Settings, *, http: httpx.AsyncClient, trust: TrustLayer, clock: Callable[[], datetime]
-) -> tuple[MemberDataClient, AttestClient, EfactClient]:
-    """The three MyCareNet adapters on ``http``, signing with the practitioners' STS tokens."""
+) -> Adapters:
+    """The four MyCareNet adapters on ``http``, signing with the practitioners' STS tokens."""
     conf = settings.mycarenet
     if trust.hub_etk is None:
         raise ConfigurationError(
@@ -97,6 +103,7 @@ def build_adapters(
         ),
         AttestClient(soap(ATTEST_BINDING, conf.attest_url), envelope, tokens, clock=clock),
         EfactClient(soap(GENASYNC_BINDING, conf.genasync_url), envelope, tokens, clock=clock),
+        GlobalMedicalFileClient(soap(GMD_BINDING, conf.gmd_url), envelope, tokens, clock=clock),
     )
 
 
@@ -112,18 +119,21 @@ def build_claims(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ClaimsService:
     """The claims use case, with its delivery destination registered on ``delivery``."""
-    memberdata, attest, efact = build_adapters(settings, http=http, trust=trust, clock=clock)
+    memberdata, attest, efact, gmd = build_adapters(settings, http=http, trust=trust, clock=clock)
     delivery.register(
         DESTINATION, ClaimDelivery(engine, attest, efact, settings.mycarenet, clock=clock)
     )
-    return ClaimsService(gate, memberdata, engine, settings.mycarenet, audit=audit, clock=clock)
+    billing = BillingCheck(load_rules(settings.mycarenet.billing_rules_file), gmd)
+    return ClaimsService(
+        gate, memberdata, engine, settings.mycarenet, billing=billing, audit=audit, clock=clock
+    )
 
 
-Adapters = tuple[MemberDataClient, AttestClient, EfactClient]
+Adapters = tuple[MemberDataClient, AttestClient, EfactClient, GlobalMedicalFileClient]
 
 
 class LazyMyCareNet:
-    """The three MyCareNet ports, built on first use (the sandbox PKI derivation costs seconds)."""
+    """The four MyCareNet ports, built on first use (the sandbox PKI derivation costs seconds)."""
 
     def __init__(
         self, settings: Settings, stack: ConnectorStack, clock: Callable[[], datetime]
@@ -175,6 +185,9 @@ class LazyMyCareNet:
     async def confirm(self, actor: Actor, messages: list[AsyncMessage]) -> None:
         await (await self.adapters())[2].confirm(actor, messages)
 
+    async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
+        return await (await self.adapters())[3].consult_gmd(actor, ssin, on)
+
 
 def wire_claims(container: Container) -> None:
     """Journey 3 on the container's connector stack, consent gate and delivery engine."""
@@ -191,5 +204,7 @@ def wire_claims(container: Container) -> None:
         ports,
         container.engine,
         settings.mycarenet,
+        billing=BillingCheck(load_rules(settings.mycarenet.billing_rules_file), ports),
         audit=container.audit_log,
     )
+    container.gmd = ports

@@ -1,6 +1,8 @@
 """Reading what a consultation note names (HL7-BE be-documentreference, FHIR R4 4.0.1): the
-patient's SSIN, the author's NIHII and the recipient GP's NIHII, from the DocumentReference and
-its ``contained`` resources or a Bundle around it. Pure; refusals name the FHIR path and rule.
+patient's SSIN, the author's NIHII and the recipient GP's NIHII when the note names one
+(``Patient.generalPractitioner``; None when it does not: the GMD holder is then the recipient, see
+services/notes.py), from the DocumentReference and its ``contained`` resources or a Bundle around
+it. Pure; refusals name the FHIR path and rule.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ def _checked(kind: type[Ssin] | type[Nihii], value: str, path: str) -> str:
         raise _bad(path, exc.rule, exc.detail) from exc
 
 
-def note_parties(note: Json) -> tuple[str, list[str], str]:
-    """(patient SSIN, author NIHIIs, recipient GP NIHII) named by ``note``."""
+def note_parties(note: Json) -> tuple[str, list[str], str | None]:
+    """(patient SSIN, author NIHIIs, recipient GP NIHII or None) named by ``note``."""
     doc, pool = _resources(note)
     patient = _resolve(doc.get("subject"), pool, "DocumentReference.subject")
     ssin = _checked(Ssin, _identifier(patient, SSIN_SYSTEM, "Patient"), "Patient.identifier")
@@ -85,11 +87,7 @@ def note_parties(note: Json) -> tuple[str, list[str], str]:
         )
     gps = patient.get("generalPractitioner") or []
     if not gps:
-        raise _bad(
-            "Patient.generalPractitioner",
-            "note.recipient",
-            "the patient's GP must be named (NIHII)",
-        )
+        return ssin, authors, None
     gp = _resolve(gps[0], pool, "Patient.generalPractitioner[0]")
     gp_nihii = _checked(
         Nihii,

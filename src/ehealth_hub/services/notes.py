@@ -1,8 +1,12 @@
 """The consultation note to the patient's own GP (journey 2).
 
 Accepting (``POST /fhir/DocumentReference``): the note (HL7-BE be-documentreference, FHIR R4) names
-the patient, the author (must be the acting practitioner) and the patient's GP -> the consent gate
-(``write-note``, recipient = the GP) -> KMEHR 1.38 through
+the patient, the author (must be the acting practitioner) and, optionally, the patient's GP -> the
+recipient: the GP the note names (rule ``note.recipient.named``), else the holder of the
+patient's global medical file as MyCareNet GlobalMedicalFile names it today (rule
+``note.recipient.gmd-holder``); neither: 422 naming ``note.recipient.gmd-holder``; the rule is
+recorded in the Task (input ``recipient-rule``) and the AuditEvent -> the consent gate
+(``write-note``, recipient = that GP) -> KMEHR 1.38 through
 :func:`ehealth_hub.mappings.note_to_kmehr.note_to_kmehr` -> the eHealth AddressBook confirms the GP
 and their eHealthBox -> ONE database transaction writes the outbox item (destination ``ehbox``)
 and the AuditEvent -> the caller gets the Task that follows the delivery (202).
@@ -34,13 +38,14 @@ from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.connectors.ports import (
     Actor,
     AddressBookPort,
+    GlobalMedicalFilePort,
     MailboxPort,
     OutgoingMessage,
     ProviderEntry,
 )
 from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.delivery.outbox import OutboxItem, TaskInfo, enqueue
-from ehealth_hub.errors import InvalidInput
+from ehealth_hub.errors import InvalidInput, MappingError
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.mappings import kmehr_write as w
@@ -53,6 +58,8 @@ log = structlog.get_logger(__name__)
 DESTINATION: Final = "ehbox"
 KIND: Final = "consultation-note"
 _HCPARTY: Final = {"doctor": "persphysician", "clinical_psychologist": "persclinicalpsychologist"}
+NAMED: Final = "note.recipient.named"
+GMD_HOLDER: Final = "note.recipient.gmd-holder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,24 +88,27 @@ class NotesService:
         addressbook: AddressBookPort,
         engine: AsyncEngine,
         *,
+        gmd: GlobalMedicalFilePort | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.gate = gate
         self.addressbook = addressbook
+        self.gmd = gmd
         self.engine = engine
         self.audit = audit or AuditLog()
         self.clock = clock
 
     async def accept(self, note: Json, actor: Actor, *, client_id: str) -> NoteAccepted:
         """Check, translate and enqueue ``note``; ConsentDenied / InvalidInput when refused."""
-        ssin, authors, gp_nihii = note_parties(note)
+        ssin, authors, named = note_parties(note)
         if actor.nihii not in authors:
             raise InvalidInput(
                 "the note's author must be the practitioner the token acts for",
                 field="DocumentReference.author",
                 rule="note.author-is-actor",
             )
+        gp_nihii, rule = await self._recipient(ssin, named, actor)
         request = AccessRequest(
             ssin, actor, "write-note", recipient_nihii=gp_nihii, client_id=client_id
         )
@@ -110,10 +120,30 @@ class NotesService:
             note = {**note, "id": note_id}  # a create carries no id; the mapping resolves by id
         now = self.clock()
         kmehr = note_to_kmehr(note, now=now, new_id=uuid5_ids(digest), recipient=_recipient(gp))
-        accepted = _Accepted(note_id, ssin, actor, client_id, gp, permit.decision_id, now)
+        accepted = _Accepted(note_id, ssin, actor, client_id, gp, permit.decision_id, now, rule)
         item = await self._store(accepted, kmehr)
-        log.info("note_accepted", task=item.id, note=note_id)
+        log.info("note_accepted", task=item.id, note=note_id, recipient_rule=rule)
         return NoteAccepted(note_id, item)
+
+    async def _recipient(self, ssin: str, named: str | None, actor: Actor) -> tuple[str, str]:
+        """(recipient NIHII, the rule that chose it); see the module docstring."""
+        if named is not None:
+            return named, NAMED
+        if self.gmd is None:
+            raise InvalidInput(
+                "the patient's GP must be named (NIHII): no GMD lookup is configured",
+                field="Patient.generalPractitioner",
+                rule="note.recipient",
+            )
+        facts = await self.gmd.consult_gmd(actor, ssin, self.clock().date())
+        if facts.holder is None:
+            raise MappingError(
+                "the note names no GP and MyCareNet knows no holder of the patient's global "
+                "medical file: name the recipient in Patient.generalPractitioner",
+                field="Patient.generalPractitioner",
+                rule=GMD_HOLDER,
+            )
+        return facts.holder.nihii, GMD_HOLDER
 
     async def _store(self, note: _Accepted, kmehr: bytes) -> OutboxItem:
         """The outbox row and its AuditEvent, in one transaction (both or neither)."""
@@ -143,6 +173,8 @@ class _Accepted:
     gp: ProviderEntry
     decision_id: str
     now: datetime
+    rule: str
+    """The rule that chose the recipient (:data:`NAMED` or :data:`GMD_HOLDER`)."""
 
     def payload(self, kmehr: bytes) -> dict[str, Any]:
         """What the ``ehbox`` destination needs to deliver it (see :class:`NoteDelivery`)."""
@@ -171,6 +203,7 @@ class _Accepted:
             requester={"identifier": {"system": NIHDI_SYSTEM, "value": self.actor.nihii}},
             owner={"identifier": {"system": NIHDI_SYSTEM, "value": self.gp.nihii}},
             description="consultation note to the patient's GP (eHealthBox)",
+            extra={"recipient-rule": self.rule},
         )
 
     def audit(self, task_id: str) -> AuditRecord:
@@ -185,7 +218,12 @@ class _Accepted:
             actor_quality=self.actor.quality,
             client_id=self.client_id,
             decision_id=self.decision_id,
-            detail={"recipient": self.gp.nihii, "task": task_id, "note": self.note_id},
+            detail={
+                "recipient": self.gp.nihii,
+                "recipient_rule": self.rule,
+                "task": task_id,
+                "note": self.note_id,
+            },
         )
 
 

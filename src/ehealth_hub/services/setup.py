@@ -1,4 +1,5 @@
-"""Wiring of journeys 1 and 2 (called by the composition root only, once the ports exist)."""
+"""Wiring of journeys 1 and 2 and of the GP lookup (called by the composition root only, once the
+ports exist)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ehealth_hub.consent.permit import Permit
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.gp import ContainerGmd, GpLookup
 from ehealth_hub.services.notes import DESTINATION, NoteDelivery, NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import RecordsSettings
@@ -80,6 +82,15 @@ def wire_journeys(
             max_bytes=conf.content_cache_megabytes * 1024 * 1024,
         ),
     )
-    container.notes = NotesService(gate, addressbook, container.engine, audit=container.audit_log)
+    container.notes = NotesService(
+        gate, addressbook, container.engine, gmd=ContainerGmd(container), audit=container.audit_log
+    )
     if container.delivery is not None and DESTINATION not in container.delivery.destinations:
         container.delivery.register(DESTINATION, NoteDelivery(gate, mailbox))
+
+
+def wire_gp(container: Container) -> None:
+    """The GP lookup on the container's gate, GlobalMedicalFile port and AddressBook."""
+    if container.ports is None or container.gmd is None:
+        return
+    container.gps = GpLookup(ContainerGate(container), container.gmd, container.ports.addressbook)

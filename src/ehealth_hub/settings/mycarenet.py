@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final, Literal
 
 from pydantic import Field
@@ -41,6 +42,11 @@ class MyCareNetSettings(Section):
     """eAttest v3 endpoint."""
     genasync_url: str = "http://mycarenet.sandbox/MyCareNet/GenAsync/Efact/v1"
     """GenericAsync endpoint for eFact."""
+    gmd_url: str = "http://mycarenet.sandbox/MyCareNet/GlobalMedicalFile/v1"
+    """GlobalMedicalFile endpoint (ConsultGlobalMedicalFile: who holds the patient's GMD)."""
+    billing_rules_file: Path | None = None
+    """The tariff and rules table of the teleconsultation codes (CSV, see
+    services/billing_rules.py); None = the table packaged with the hub."""
     wait_seconds: float = Field(default=5.0, ge=0, le=60)
     """How long ``POST /fhir/Claim/$submit`` waits for the answer before 202 + Task."""
     call_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
@@ -59,5 +65,5 @@ class MyCareNetSettings(Section):
     def sandbox_defaults(self) -> list[str]:
         """The sandbox licence and simulator endpoints are refused outside the sandbox."""
         names = ["license_password"] if self.license_password == SANDBOX_LICENCE_SECRET else []
-        urls = ("memberdata_url", "attest_url", "genasync_url")
+        urls = ("memberdata_url", "attest_url", "genasync_url", "gmd_url")
         return names + [n for n in urls if ".sandbox" in getattr(self, n)]

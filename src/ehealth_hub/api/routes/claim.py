@@ -6,8 +6,10 @@ of the patient, the NIHII of the acting practitioner as provider), or a Paramete
 the mutuality answered within ``mycarenet.wait_seconds``, else ``202 Accepted`` with the Task that
 follows the delivery (``Location: /fhir/Task/{id}``). Submitting the same claim again (same claim
 id from the same practitioner) never bills twice; ``Idempotency-Key`` makes a retried request safe.
-Refusals before anything is sent: the patient is not insured on the date, or the mutuality is
-closed (422 with an OperationOutcome naming the reason).
+Refusals before anything is sent (422 with an OperationOutcome naming the rule): the code is not
+reimbursable on the date, the patient is not insured on the date, the mutuality is closed, eAttest
+is asked for an eFact-only code, no declared treatment relationship holds, or the medical house's
+own doctor bills (services/billing_check.py); 503 when MyCareNet cannot verify a declared GMD.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ patient is not insured on the date, unknown, or the answer partial. A body the h
 ``400`` with an OperationOutcome naming the field. The insurability comes from the claims use case
 (MyCareNet MemberData, cached per patient and date): the same answer the claim will be routed on.
 The consent gate decides first, as for the claim itself (``submit-claim``: role, therapeutic link,
-consultation consent), and the decision is audited.
+consultation consent), and the decision is audited. For an insured patient the answer also states
+the BIM status (extension ``increased-reimbursement``, from CT1) and whether the acting doctor has
+a treatment relationship through the GMD on the date (extension ``gmd-treatment-relationship``:
+``exists`` and the holder's NIHII; MyCareNet GlobalMedicalFile; 503 when it is unreachable).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import ELIGIBILITY_CHECK
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.mappings import mycarenet_eligibility as eligibility
+from ehealth_hub.mappings.gmd_fhir import eligibility_extensions
+from ehealth_hub.services.billing_rules import is_bim
 
 router = APIRouter(tags=["claims"])
 
@@ -77,6 +82,12 @@ async def submit_eligibility(
     answer = eligibility.response(
         query, facts, rid=str(uuid.uuid4()), requestor_nihii=actor.nihii, now=datetime.now(UTC)
     )
+    if facts.insured:
+        gmd = await container.claims.gmd(actor, query.ssin, query.serviced)
+        answer["extension"] = [
+            *answer.get("extension", []),
+            *eligibility_extensions(bim=is_bim(facts.ct1), gmd=gmd, requestor_nihii=actor.nihii),
+        ]
     return FhirResponse(answer, status_code=200)
 
 

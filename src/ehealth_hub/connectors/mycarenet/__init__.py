@@ -1,10 +1,12 @@
-"""MyCareNet adapters: MemberData (insurability), eAttest v3 and eFact through GenericAsync.
+"""MyCareNet adapters: MemberData (insurability), eAttest v3, eFact through GenericAsync, and
+GlobalMedicalFile (who holds the GMD).
 
 Each adapter takes its :class:`~ehealth_hub.connectors.soap.SoapClient` (zeep AsyncClient over
 httpx, WS-Security SAML holder-of-key plugin), the :class:`envelope.Envelope` (CommonInput,
 Routing, sealed Detail) and a token source (the STS client) as constructor arguments. Files:
-``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``wsdl/mycarenet_v1.wsdl``
-(the project's own WSDL of the three services; see its header for what it simplifies).
+``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``gmd.py``,
+``wsdl/mycarenet_v1.wsdl`` (the project's own WSDL of the four services; see its header for what
+it simplifies).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ NS = "urn:ehealth-hub:mycarenet:wsdl"
 MEMBERDATA_BINDING = f"{{{NS}}}MemberDataBinding"
 ATTEST_BINDING = f"{{{NS}}}AttestBinding"
 GENASYNC_BINDING = f"{{{NS}}}GenAsyncBinding"
+GMD_BINDING = f"{{{NS}}}GlobalMedicalFileBinding"
 
 
 def wsdl_file() -> str:

@@ -1,0 +1,88 @@
+"""The patient's GP from the GMD: ``GET /fhir/Patient?identifier=...`` and the notes' default
+recipient.
+
+:class:`GpLookup` answers who the patient's GP is: the consent gate decides first (``read-dossier``,
+decided and audited as any read of the patient's data), then MyCareNet GlobalMedicalFile names the
+GMD holder on today's date, then the eHealth AddressBook gives the holder's eHealthBox
+(:mod:`ehealth_hub.mappings.gmd_fhir` renders it). MyCareNet unreachable: DownstreamUnavailable
+(503 with Retry-After), never an answer without GP.
+
+:class:`ContainerGmd` is the container's GlobalMedicalFile port looked up at call time, so the
+notes (wired before journey 3) reach the port journey 3 builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ehealth_hub.connectors.ports import (
+    Actor,
+    AddressBookPort,
+    GlobalMedicalFilePort,
+    ProviderEntry,
+)
+from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.errors import ConfigurationError, NotFound
+from ehealth_hub.fhir.builders import Json
+from ehealth_hub.identifiers import mask_ssin
+from ehealth_hub.mappings import gmd_fhir
+from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
+from ehealth_hub.services.gate import PermitGate
+
+if TYPE_CHECKING:
+    from ehealth_hub.bootstrap import Container
+
+log = structlog.get_logger(__name__)
+
+
+class ContainerGmd:
+    """The container's GlobalMedicalFile port, looked up at call time."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
+        """Ask the wired port; ConfigurationError when MyCareNet is not wired."""
+        port = self.container.gmd
+        if port is None:
+            raise ConfigurationError("MyCareNet GlobalMedicalFile is not wired", system="gmd")
+        return await port.consult_gmd(actor, ssin, on)
+
+
+class GpLookup:
+    """Who the patient's GP is, as FHIR; see the module docstring."""
+
+    def __init__(
+        self,
+        gate: PermitGate,
+        gmd: GlobalMedicalFilePort,
+        addressbook: AddressBookPort,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.gate, self.gmd, self.addressbook, self.clock = gate, gmd, addressbook, clock
+
+    async def search(self, ssin: str, actor: Actor, *, client_id: str, include: bool) -> Json:
+        """The searchset Bundle: the patient with the GMD holder as generalPractitioner."""
+        await self.gate.permit(AccessRequest(ssin, actor, "read-dossier", client_id=client_id))
+        facts = await self.gmd.consult_gmd(actor, ssin, self.clock().date())
+        entry = await self._contact(facts, actor)
+        log.info(
+            "gp_lookup",
+            patient=mask_ssin(ssin),
+            holder=facts.holder.nihii if facts.holder else None,
+        )
+        return gmd_fhir.searchset(ssin, facts, entry, include=include)
+
+    async def _contact(self, facts: GmdFacts, actor: Actor) -> ProviderEntry | None:
+        """The holder's AddressBook entry (eHealthBox); None when the AddressBook has none."""
+        if facts.holder is None:
+            return None
+        try:
+            return await self.addressbook.find_provider(facts.holder.nihii, actor)
+        except NotFound:
+            return None  # the holder stays named from MyCareNet's answer, without a box
