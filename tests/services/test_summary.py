@@ -16,6 +16,7 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.services.summary import SourceResult, assemble
 from tests.fakes.records import sandbox_source
+from tests.mappings._support import kmehr_doc
 
 AN = sandbox.patient("an")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -186,3 +187,27 @@ def test_a_fact_two_sources_disagree_on_is_kept_twice() -> None:
         p for p in provenances if {"reference": f"urn:uuid:{resolved['id']}"} in p["target"]
     )
     assert [a["who"]["identifier"]["value"] for a in naming["agent"]] == ["gp"]
+
+
+def test_two_lines_of_one_transaction_stay_two_facts() -> None:
+    line = """
+<item><id S="ID-KMEHR" SV="1.0">{n}</id><cd S="CD-ITEM" SV="1.11">medication</cd>
+  <content><medicinalproduct><intendedcd S="CD-DRUG-CNK" SV="01-2016">0482554</intendedcd>
+    <intendedname>Kredex 25 mg</intendedname></medicinalproduct></content>
+  <beginmoment><date>2020-06-10</date></beginmoment>
+  <posology><text L="nl">{dose}</text></posology></item>"""
+    items = line.format(n=1, dose="1 's morgens") + line.format(n=2, dose="2 's avonds")
+    sumehr = translate_kmehr(kmehr_doc(items), now=NOW)
+    results = [
+        SourceResult("gp", "GP", (sumehr,), ("gp-sumehr",)),
+        SourceResult("rsw", "RSW", (sumehr,), ("rsw-sumehr",)),
+    ]
+    bundle = assemble(
+        AN.ssin, results, decision_id="d1", author={"display": "hub"}, now=NOW, new_id=uuid5_ids()
+    )
+    lines = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "MedicationStatement"
+    ]
+    assert sorted(line["dosage"][0]["text"] for line in lines) == ["1 's morgens", "2 's avonds"]

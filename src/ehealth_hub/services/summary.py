@@ -105,12 +105,12 @@ def _absorb(merge: _Merge, result: SourceResult) -> None:
             elif kind in _SHARED_TYPES:
                 merge.shared.setdefault(url, res)
             elif kind != "Composition":
-                merge.facts.add(url, res, (result.source, tx))
+                merge.facts.add(url, res, (result.source, tx), (result.source, index))
 
 
 def _kept(merge: _Merge) -> tuple[list[tuple[str, Json]], list[tuple[str, Json]]]:
     """The facts, and the parties they (or the Patient) refer to, with references repointed."""
-    aliases = {**merge.aliases, **merge.facts.aliases}
+    aliases = {**merge.aliases, **merge.facts.resolved_aliases()}
     facts: list[tuple[str, Json]] = []
     wanted: set[str] = set()
     for fact in merge.facts.facts:

@@ -23,6 +23,10 @@ scheme repeats the Sumehr's medication: read together they report one fact sever
    asserts nothing, so it agrees with any status. A fact whose statuses disagree (``active`` in
    one source, ``stopped`` in another) is a conflict the reader must see: kept twice.
 
+Two items of one transaction are never the same fact, whatever they say: a source that writes a
+product on two medication lines (two posologies) means two lines. Posology, notes, recorder and
+other details are no part of the fact: the kept copy's are shown.
+
 Resources of other types (RelatedPerson, OperationOutcome...) are merged only when they are the
 same resource (same ``fullUrl``, i.e. the same translated content).
 
@@ -122,21 +126,25 @@ class Fact:
     status: str
     reporters: dict[Reporter, None] = field(default_factory=dict)
     """Every (source, transaction) that reported it, in order (an ordered set)."""
+    origins: set[tuple[str, int]] = field(default_factory=set)
+    """The (source, Bundle index) pairs it came from: a transaction's items are never merged."""
 
 
 @dataclass
 class Facts:
-    """The facts of several sources, each once; ``aliases`` maps a dropped ``fullUrl`` to the
-    ``fullUrl`` of the fact kept in its place."""
+    """The facts of several sources, each once (:meth:`resolved_aliases` maps each dropped
+    ``fullUrl`` to the ``fullUrl`` of the fact kept in its place)."""
 
     facts: list[Fact] = field(default_factory=list)
-    aliases: dict[str, str] = field(default_factory=dict)
+    _aliases: dict[str, str] = field(default_factory=dict)
+    _cursors: dict[Any, int] = field(default_factory=dict)
     _by_url: dict[str, Fact] = field(default_factory=dict)
     _by_key: dict[Any, list[Fact]] = field(default_factory=dict)
 
-    def add(self, url: str, res: Json, reporter: Reporter) -> None:
-        """Record that ``reporter`` reported ``res`` (``fullUrl`` ``url``)."""
-        same = self._by_url.get(url) or self._match(url, res)
+    def add(self, url: str, res: Json, reporter: Reporter, origin: tuple[str, int]) -> None:
+        """Record that ``reporter`` reported ``res`` (``fullUrl`` ``url``) in the translated
+        transaction ``origin`` (source key, index of the Bundle in what that source gave)."""
+        same = self._by_url.get(url) or self._match(res, origin)
         if same is None:
             same = Fact(url, res, status_of(res))
             self.facts.append(same)
@@ -144,24 +152,42 @@ class Facts:
             if key is not None:
                 self._by_key.setdefault(key, []).append(same)
         elif same.status == UNKNOWN and (status := status_of(res)) != UNKNOWN:
-            self.aliases[same.url] = url  # the first known status is the one kept
-            self.aliases.update({old: url for old, new in self.aliases.items() if new == same.url})
+            self._aliases[same.url] = url  # the first known status is the one kept
             same.url, same.resource, same.status = url, res, status
         elif url != same.url:
-            self.aliases[url] = same.url
+            self._aliases[url] = same.url
         self._by_url[url] = same
         same.reporters[reporter] = None
+        same.origins.add(origin)
 
-    def _match(self, url: str, res: Json) -> Fact | None:
+    def _match(self, res: Json, origin: tuple[str, int]) -> Fact | None:
+        """The first fact of ``res``'s key that agrees on status and that ``origin`` did not
+        report yet. A cursor per (key, origin, status) skips the facts passed over before: what
+        made them fail (another known status; ``origin`` among their origins) never changes, so
+        a 21,000-item Sumehr read from two sources merges in linear time."""
         key = fact_key(res)
         if key is None:
             return None
         status = status_of(res)
-        return next(
-            (
-                f
-                for f in self._by_key.get(key, [])
-                if status == UNKNOWN or f.status in (UNKNOWN, status)
-            ),
-            None,
-        )
+        candidates = self._by_key.get(key, [])
+        slot = (key, origin, status)
+        index = self._cursors.get(slot, 0)
+        found: Fact | None = None
+        while found is None and index < len(candidates):
+            fact = candidates[index]
+            index += 1
+            agrees = status == UNKNOWN or fact.status in (UNKNOWN, status)
+            if agrees and origin not in fact.origins:
+                found = fact
+        self._cursors[slot] = index
+        return found
+
+    def resolved_aliases(self) -> dict[str, str]:
+        """Every dropped ``fullUrl`` -> the ``fullUrl`` of the copy kept in the end."""
+        out = {}
+        for old in self._aliases:
+            new = self._aliases[old]
+            while new in self._aliases:
+                new = self._aliases[new]
+            out[old] = new
+        return out
