@@ -109,11 +109,13 @@ async def _records(app: SandboxApp, report: Report, now: datetime) -> None:
     summary = await app.summary(an.ssin)
     if summary.status_code == 200:
         entries = [e["resource"] for e in summary.json()["entry"]]
-        sources = [
-            f"{p['agent'][0]['who'].get('display', '?')} ({len(p['target'])})"
-            for p in entries
-            if p["resourceType"] == "Provenance" and "reference" in p["target"][0]
-        ]
+        reported: dict[str, int] = {}  # facts each source reported (a fact from two counts twice)
+        for p in entries:
+            if p["resourceType"] == "Provenance":
+                for agent in p["agent"]:
+                    name = agent["who"].get("display", "?")
+                    reported[name] = reported.get(name, 0) + len(p["target"])
+        sources = [f"{name} ({count})" for name, count in reported.items()]
         kinds = sorted({e["resourceType"] for e in entries} - {"Provenance", "Composition"})
         missing = [e for e in entries if e["resourceType"] == "OperationOutcome"]
         report.add(

@@ -53,7 +53,8 @@ async def test_journey_1_consent_then_records(fhir_for: FhirFactory) -> None:
     assert document.type == "document"
     resources = [e["resource"] for e in bundle["entry"]]
     provenance = [r for r in resources if r["resourceType"] == "Provenance"]
-    assert {p["agent"][0]["who"]["identifier"]["value"] for p in provenance} >= {"rsw", "vitalink"}
+    agents = {a["who"]["identifier"]["value"] for p in provenance for a in p["agent"]}
+    assert agents >= {"rsw", "vitalink"}
     assert not [r for r in resources if r["resourceType"] == "OperationOutcome"]
     assert any(r["resourceType"] == "Condition" for r in resources)
 

@@ -35,12 +35,9 @@ from tests.mappings.profile_check import Packages, Report, check, check_all, loa
 from tests.mappings.test_corpus import _kmehr_files, _refusal
 from tests.mappings.test_note_to_kmehr import make_note
 
-KNOWN = {
-    # be-vaccination binds vaccineCode (required) to be-vs-vaccine-code, SNOMED CT vaccine types;
-    # KMEHR gives the product CNK and no published CNK -> SNOMED CT table is available, so the
-    # CNK stays in vaccineCode (and in be-ext-administeredProduct).
-    "Immunization.vaccineCode: binding",
-}
+KNOWN: frozenset[str] = frozenset()
+"""None left: the vaccineCode binding gap closed when vaccineCode took the be-vs-vaccine-code
+SNOMED CT product of the item's indications (the CNK moved to be-ext-administeredProduct)."""
 
 
 def _unknown(report: Report) -> list[str]:

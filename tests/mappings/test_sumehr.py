@@ -163,8 +163,14 @@ def test_takes_clinical_status_from_the_lifecycle(bundle: Json) -> None:
 
 def test_maps_risks_and_social_risks_to_risk_conditions(bundle: Json) -> None:
     risks = _by_category(bundle, "risk")
-    kinds = [c["category"][0]["coding"][1]["code"] for c in risks]
-    assert kinds == ["risk", "socialrisk"]
+    codings = [[(c["system"], c["code"]) for c in r["category"][0]["coding"]] for r in risks]
+    be_risk = (prof.PROBLEM_CATEGORY_SYSTEM, "risk")
+    problem_list = ("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item")
+    # a social risk keeps its KMEHR item type: no official category says "social risk"
+    assert codings == [
+        [be_risk, problem_list],
+        [be_risk, problem_list, (kmehr_table_system("CD-ITEM"), "socialrisk")],
+    ]
     assert risks[0]["note"][0]["text"] == "Alcoholmisbruik"
 
 
@@ -224,10 +230,8 @@ def test_maps_vaccines_with_product_and_every_indication(bundle: Json) -> None:
             "antigens (medicinal product)",
         }
     ]
-    assert [r["coding"][0]["code"] for r in immunization["reasonCode"]] == [
-        "hepatitisa",
-        "hepatitisb",
-    ]
+    # the SNOMED CT product says the indications: no KMEHR CD-VACCINEINDICATION beside it
+    assert "reasonCode" not in immunization
     assert immunization["occurrenceDateTime"] == "2016-03-28"
     product = immunization["extension"][1]
     assert product["url"].endswith("/be-ext-administeredProduct")
@@ -250,6 +254,30 @@ def test_maps_patient_wills_to_be_patientwill_consents(bundle: Json) -> None:
     assert will["category"][0]["coding"][0]["code"] == "resuscitation"
     assert will["provision"]["code"][0]["coding"][0]["code"] == "noresuscitation"
     assert will["provision"]["period"] == {"start": "2020-10-06"}
+    # the BE code only: "ntbr" means what be-cs-patientwill-code "noresuscitation" means
+    assert len(will["provision"]["code"][0]["coding"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "code", "be_code", "category", "system"),
+    [
+        ("CD-PATIENTWILL-RES", "dnr2", "dnr2", "resuscitation", prof.PATIENT_WILL_CODE_SYSTEM),
+        ("CD-PATIENTWILL-HOSP", "hos2", "hos2", "hospitalisation", prof.PATIENT_WILL_CODE_SYSTEM),
+        ("CD-PATIENTWILL-HOSP", "hos1", "hos1", "hospitalisation", None),
+    ],
+)
+def test_a_patient_will_takes_the_be_code_where_one_means_the_same(
+    now: datetime, table: str, code: str, be_code: str, category: str, system: str | None
+) -> None:
+    item = f"""
+<item><id S="ID-KMEHR" SV="1.0">1</id><cd S="CD-ITEM" SV="1.11">patientwill</cd>
+  <content><cd S="{table}" SV="1.0">{code}</cd></content></item>"""
+    will = only(translate_kmehr(kmehr_doc(item), now=now), "Consent")
+    assert will["category"][0]["coding"][0]["code"] == category
+    assert will["provision"]["code"][0]["coding"] == [
+        {"system": system or kmehr_table_system(table), "code": be_code}
+        | ({} if system else {"version": "1.0"})
+    ]
 
 
 def test_keeps_other_item_types_as_observations(bundle: Json) -> None:
@@ -297,3 +325,15 @@ def test_refuses_items_that_cannot_be_mapped_faithfully(
         translate_kmehr(kmehr_doc(xml), now=now, new_id=ids)
     assert caught.value.rule == rule
     assert "/item" in caught.value.field
+
+
+def test_a_vaccine_no_bound_product_covers_keeps_its_indications(now: datetime) -> None:
+    item = """
+<item><id S="ID-KMEHR" SV="1.0">1</id><cd S="CD-ITEM" SV="1.11">vaccine</cd>
+  <content><cd S="CD-VACCINEINDICATION" SV="1.0">rabies</cd>
+    <cd S="CD-VACCINEINDICATION" SV="1.0">hepatitisa</cd></content>
+  <content><medicinalproduct><intendedname>Test vaccine</intendedname></medicinalproduct></content>
+  <beginmoment><date>2020-01-01</date></beginmoment></item>"""
+    immunization = only(translate_kmehr(kmehr_doc(item), now=now), "Immunization")
+    assert immunization["vaccineCode"]["coding"][0]["code"] == "787859002"
+    assert [r["coding"][0]["code"] for r in immunization["reasonCode"]] == ["rabies", "hepatitisa"]

@@ -29,7 +29,16 @@ from ehealth_hub.fhir.builders import (
     kmehr_table_system,
     language_text,
 )
-from ehealth_hub.mappings.kmehr_read import Cd, Element, Reader, Text, fail, to_fhir_datetime
+from ehealth_hub.mappings.kmehr_read import (
+    Cd,
+    Element,
+    Reader,
+    Text,
+    fail,
+    spaced,
+    squeezed,
+    to_fhir_datetime,
+)
 
 _SYSTEMS = {
     "ICPC": prof.ICPC2_SYSTEM,
@@ -98,21 +107,34 @@ def _scan(r: Reader, item: Element) -> _Children:
     for child in item:
         tag = child.tag
         if tag == content:
-            seen.codes.extend(r.cds(child))
-            seen.texts.extend(r.texts(child))
+            _scan_content(seen, child, cd, text)
         elif tag == cd:
-            if value := "".join((child.text or "").split()):
+            if value := squeezed(child.text):
                 get = child.get
                 seen.item_codes.append(Cd(get("S", ""), get("SV", ""), value, get("SL"), get("DN")))
         elif tag == text:
-            if value := " ".join((child.text or "").split()):
+            if value := spaced(child.text):
                 seen.item_texts.append(Text(value, child.get("L")))
         elif tag == id_:
             if seen.kmehr_id is None and child.get("S") == "ID-KMEHR":
-                seen.kmehr_id = "".join((child.text or "").split()) or None
+                seen.kmehr_id = squeezed(child.text) or None
         elif isinstance(tag, str) and tag not in seen.found:
             seen.found[tag] = child
     return seen
+
+
+def _scan_content(seen: _Children, content: Element, cd: str, text: str) -> None:
+    """The codes and texts of one ``content`` in one pass (as Reader.cds and Reader.texts)."""
+    for child in content:
+        tag = child.tag
+        if tag == cd:
+            if value := squeezed(child.text):
+                get = child.get
+                seen.codes.append(
+                    Cd(get("S", ""), get("SV", ""), value, get("SL"), get("DN"), get("L"))
+                )
+        elif tag == text and (value := spaced(child.text)):
+            seen.texts.append(Text(value, child.get("L")))
 
 
 def parse_item(r: Reader, item: Element, seed: str) -> Parsed:
@@ -170,7 +192,7 @@ def products(r: Reader, item: Element) -> tuple[list[Json], str | None]:
             first_name = first_name or name
             delivered = r.text(product, "deliveredname")
             for c in r.cds(product, "intendedcd"):
-                out.append(to_coding(c._replace(dn=c.dn or name)))
+                out.append(to_coding(Cd(c.s, c.sv, c.value, c.sl, c.dn or name, c.lang)))
             for c in r.cds(product, "deliveredcd"):
-                out.append(to_coding(c._replace(dn=c.dn or delivered)))
+                out.append(to_coding(Cd(c.s, c.sv, c.value, c.sl, c.dn or delivered, c.lang)))
     return out, first_name

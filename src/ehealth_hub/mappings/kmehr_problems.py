@@ -8,10 +8,13 @@ Mapping decisions:
   anything else under the hub's kmehr table system); clinicalStatus from CD-LIFECYCLE (``active``,
   ``inactive``, ``resolved``; ``notpresent``/``excluded`` -> inactive + verificationStatus
   ``refuted``); without a lifecycle: ``resolved`` when an endmoment exists, else ``active``.
-- ``risk`` and ``socialrisk`` -> Condition (be-problem) with the be-problem category ``risk``
-  plus the KMEHR CD-ITEM coding (so a social risk stays distinguishable). Why not RiskAssessment:
-  KMEHR risks are coded facts about the patient (ICPC Z04, P15), not predictions; be-problem has a
-  ``risk`` category made for them, and GP software lists them with the problems.
+- ``risk`` and ``socialrisk`` -> Condition (be-problem) with the be-problem category ``risk``;
+  a ``socialrisk`` keeps its KMEHR CD-ITEM coding too (neither be-cs-problem-category nor HL7's
+  condition-category has a "social risk"). Every category also carries HL7's
+  ``problem-list-item`` (a Sumehr lists the problems the GP keeps on the patient's list).
+  Why not RiskAssessment: KMEHR risks are coded facts about the patient (ICPC Z04, P15), not
+  predictions; be-problem has a ``risk`` category made for them, and GP software lists them with
+  the problems.
 - ``allergy`` -> AllergyIntolerance (be-allergyintolerance) of type SNOMED 609328004 "Allergy";
   ``adr`` (adverse drug reaction) -> type 782197009 "Intolerance to substance", category
   ``medication``. be-allergyintolerance forbids ``AllergyIntolerance.type`` (max 0): the type goes
@@ -33,6 +36,7 @@ from ehealth_hub.mappings.kmehr_items import (
 from ehealth_hub.mappings.kmehr_read import fail
 
 _CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 _VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 _ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 
@@ -43,7 +47,11 @@ def condition(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         raise fail(p.element, "sumehr.problem-code", f"{p.kind.value} item without code or text")
     category_code = "risk" if p.kind.value in ("risk", "socialrisk") else "problem"
     category = concept(
-        [coding(prof.PROBLEM_CATEGORY_SYSTEM, category_code), to_coding(p.kind)],
+        [
+            coding(prof.PROBLEM_CATEGORY_SYSTEM, category_code),
+            coding(_CATEGORY, "problem-list-item", "Problem List Item"),
+            *([to_coding(p.kind)] if p.kind.value == "socialrisk" else []),
+        ],
     )
     status, verification = _condition_status(p)
     return resource(

@@ -52,6 +52,29 @@ class Text(NamedTuple):
     lang: str | None
 
 
+def squeezed(text: str | None) -> str:
+    """``text`` without any whitespace (a code); "" for None.
+
+    The split/join is only paid for the rare code with inner whitespace: reading codes is the
+    bulk of reading a Sumehr."""
+    if not text:
+        return ""
+    value = text.strip()
+    if " " in value or "\n" in value or "\t" in value or "\r" in value:
+        return "".join(value.split())
+    return value
+
+
+def spaced(text: str | None) -> str:
+    """``text`` with its whitespace runs collapsed to one space and trimmed; "" for None."""
+    if not text:
+        return ""
+    value = text.strip()
+    if "  " in value or "\n" in value or "\t" in value or "\r" in value:
+        return " ".join(value.split())
+    return value
+
+
 def where(element: Element) -> str:
     """A readable location of ``element``: ``/kmehrmessage/folder[1]/... (line N)``."""
     parts: list[str] = []
@@ -97,20 +120,18 @@ class Reader:
         """Whitespace-normalised text of ``el`` (or of its child ``name``); None when empty."""
         if el is not None and name is not None:
             el = next(el.iterchildren(self.p + name), None)
-        if el is None or el.text is None:
+        if el is None:
             return None
-        value = " ".join(el.text.split())
-        return value or None
+        return spaced(el.text) or None
 
     def cds(self, el: Element, name: str = "cd") -> list[Cd]:
         """The ``cd`` (or ``id``) children of ``el``, codes normalised."""
         out = []
         for c in el.iterchildren(self.p + name):
-            value = "".join((c.text or "").split())
-            if not value:
-                continue
-            get = c.get
-            out.append(Cd(get("S", ""), get("SV", ""), value, get("SL"), get("DN"), get("L")))
+            value = squeezed(c.text)
+            if value:
+                get = c.get
+                out.append(Cd(get("S", ""), get("SV", ""), value, get("SL"), get("DN"), get("L")))
         return out
 
     def cd(self, el: Element | None, s: str, tag: str = "cd") -> Cd | None:
@@ -119,7 +140,7 @@ class Reader:
             return None
         for c in el.iterchildren(self.p + tag):
             get = c.get
-            if get("S") == s and (value := "".join((c.text or "").split())):
+            if get("S") == s and (value := squeezed(c.text)):
                 return Cd(s, get("SV", ""), value, get("SL"), get("DN"), get("L"))
         return None
 
@@ -127,7 +148,7 @@ class Reader:
         """The ``text`` children of ``el`` with their language."""
         out = []
         for c in el.iterchildren(self.p + name):
-            value = " ".join((c.text or "").split())
+            value = spaced(c.text)
             if value:
                 out.append(Text(value, c.get("L")))
         return out

@@ -3,11 +3,11 @@
 Entry point: :func:`translate_kmehr` (bytes in, FHIR JSON dict out; pure: ``now`` and the id
 factory are passed in). What comes out:
 
-- a message with a ``sumehr`` transaction -> a FHIR *document* Bundle: Composition first (LOINC
-  60591-5 Patient summary, sections allergies, problems, risks, medications, immunizations,
-  patient wills, contacts, other), then Patient, Practitioner/PractitionerRole/Organization, and
-  one resource per item (see :mod:`~ehealth_hub.mappings.kmehr_items` and
-  :mod:`~ehealth_hub.mappings.kmehr_medication` for the decisions per item type);
+- a message with a ``sumehr`` transaction -> a FHIR *document* Bundle: Composition first (the
+  layout of :mod:`ehealth_hub.fhir.composition`, shared with ``$summary``), then Patient,
+  Practitioner/PractitionerRole/Organization, and one resource per item (see
+  :mod:`~ehealth_hub.mappings.kmehr_items` and :mod:`~ehealth_hub.mappings.kmehr_medication`
+  for the decisions per item type);
 - any other message (medication scheme: ``medicationscheme`` + ``medicationschemeelement``;
   ``vaccination``; contact reports...) -> a ``collection`` Bundle of the same resources.
 
@@ -34,19 +34,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import (
     IdFactory,
     Json,
-    coding,
-    concept,
     full_url,
     identifier,
     kmehr_id_system,
     ref,
-    resource,
     uuid5_ids,
 )
+from ehealth_hub.fhir.composition import composition
 from ehealth_hub.mappings import kmehr_items as items
 from ehealth_hub.mappings.kmehr_medication import medication_statement
 from ehealth_hub.mappings.kmehr_observation import CodeTables, observation
@@ -67,30 +64,20 @@ from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 Mapper = Callable[[items.ItemContext, items.Parsed, str], Json]
 
-_MAPPERS: Final[dict[str, tuple[Mapper, str]]] = {
-    "allergy": (allergy, "allergies"),
-    "adr": (allergy, "allergies"),
-    "problem": (condition, "problems"),
-    "healthissue": (condition, "problems"),
-    "healthcareelement": (condition, "problems"),
-    "risk": (condition, "risks"),
-    "socialrisk": (condition, "risks"),
-    "medication": (medication_statement, "medications"),
-    "vaccine": (immunization, "immunizations"),
-    "patientwill": (patient_will, "patientwills"),
+_MAPPERS: Final[dict[str, Mapper]] = {
+    "allergy": allergy,
+    "adr": allergy,
+    "problem": condition,
+    "healthissue": condition,
+    "healthcareelement": condition,
+    "risk": condition,
+    "socialrisk": condition,
+    "medication": medication_statement,
+    "vaccine": immunization,
+    "patientwill": patient_will,
 }
-_HUB_SECTIONS: Final = f"{prof.HUB_SYSTEM_BASE}/CodeSystem/summary-section"
-SECTIONS: Final = {
-    "allergies": ("Allergies and intolerances", prof.LOINC_SYSTEM, "48765-2"),
-    "problems": ("Problems", prof.LOINC_SYSTEM, "11450-4"),
-    "risks": ("Risks", prof.LOINC_SYSTEM, "75310-3"),
-    "medications": ("Medications", prof.LOINC_SYSTEM, "10160-0"),
-    "immunizations": ("Immunizations", prof.LOINC_SYSTEM, "11369-6"),
-    "patientwills": ("Patient wills", prof.LOINC_SYSTEM, "42348-3"),
-    "contacts": ("Contact persons", _HUB_SECTIONS, "contacts"),
-    "other": ("Other items", _HUB_SECTIONS, "other"),
-}
-"""Composition sections: key -> (title, code system, code), in document order."""
+"""CD-ITEM -> mapper; the Composition section follows from the resource
+(:func:`ehealth_hub.fhir.composition.section_of`)."""
 _REFUSED: Final = frozenset({"pharmaceuticalprescription"})
 _CONTACT: Final = ("relationship", "name", "telecom", "gender")
 """RelatedPerson fields repeated in ``Patient.contact`` (Patient readers see the contacts too)."""
@@ -104,7 +91,6 @@ class _Build:
     patient_ref: Json
     patient: Json
     entries: list[Json] = field(default_factory=list)
-    sections: dict[str, list[Json]] = field(default_factory=dict)
     sumehr: list[tuple[Element, list[Json]]] = field(default_factory=list)
     """Sumehr transactions and their authors (the first one heads the Composition)."""
     message_id: str = ""
@@ -192,7 +178,7 @@ def _scheme_line(
     if folded is None:
         return indexed
     if folded.suspension is None:
-        _add(b, "medications", folded.statement)
+        _add(b, folded.statement)
         b.lines[tx_id] = folded.statement
     else:
         b.suspensions.append(folded)
@@ -220,18 +206,17 @@ def _item(b: _Build, ctx: items.ItemContext, item: Element, seed: str) -> None:
             raise fail(item, "sumehr.contactperson", "contactperson item without a person")
         relation = next((c for c in parsed.item_codes if c.s == "CD-CONTACT-PERSON"), None)
         related = related_person(r, person, relation, rid, b.patient_ref)
-        _add(b, "contacts", related)
+        _add(b, related)
         contact = {
             k: related[k][0] if k == "name" else related[k] for k in _CONTACT if k in related
         }
         b.patient.setdefault("contact", []).append(contact)
         return
     if kind in _MAPPERS:
-        mapper, section = _MAPPERS[kind]
-        _add(b, section, mapper(ctx, parsed, rid))
+        _add(b, _MAPPERS[kind](ctx, parsed, rid))
         return
     b.tables = b.tables or CodeTables.load()
-    _add(b, "other", observation(ctx, parsed, rid, b.issues, b.tables))
+    _add(b, observation(ctx, parsed, rid, b.issues, b.tables))
 
 
 def _content_child(r: Reader, item: Element, name: str) -> Element | None:
@@ -251,9 +236,8 @@ def _gmd_manager(b: _Build, item: Element) -> None:
     b.patient.setdefault("generalPractitioner", []).append(b.parties.parties(b.r, content)[0])
 
 
-def _add(b: _Build, section: str, res: Json) -> None:
+def _add(b: _Build, res: Json) -> None:
     b.entries.append(res)
-    b.sections.setdefault(section, []).append({"reference": full_url(res["id"])})
 
 
 def _bundle(b: _Build, message: Element, now: datetime) -> Json:
@@ -265,7 +249,7 @@ def _bundle(b: _Build, message: Element, now: datetime) -> Json:
         resources.append(outcome)
     bundle_type = "collection"
     if b.sumehr:
-        resources.insert(0, _composition(b))
+        resources.insert(0, _composition(b, resources))
         bundle_type = "document"
     bundle: Json = {
         "resourceType": "Bundle",
@@ -290,7 +274,7 @@ def _suspend(b: _Build, folded: Folded) -> None:
     target = folded.suspends or "?"
     statement = folded.statement
     statement["partOf"] = [{"identifier": identifier(kmehr_id_system("ID-KMEHR"), target)}]
-    _add(b, "medications", statement)
+    _add(b, statement)
     b.issues.warn(
         folded.element,
         "scheme.suspension-line",
@@ -303,27 +287,13 @@ def _message_id(r: Reader, message: Element) -> str | None:
     return next((i.value for i in r.cds(header, "id")), None) if header is not None else None
 
 
-def _composition(b: _Build) -> Json:
+def _composition(b: _Build, resources: list[Json]) -> Json:
     tx, authors = b.sumehr[0]
-    date = b.r.moment(tx)
-    sections = [
-        {
-            "title": title,
-            "code": concept([coding(system, code)]),
-            "entry": b.sections[key],
-        }
-        for key, (title, system, code) in SECTIONS.items()
-        if key in b.sections
-    ]
-    return resource(
-        "Composition",
+    return composition(
         b.new_id("composition"),
-        "http://hl7.org/fhir/StructureDefinition/Composition",
-        status="final",
-        type=concept([coding(prof.LOINC_SYSTEM, "60591-5", "Patient summary Document")], "Sumehr"),
+        resources,
         subject=b.patient_ref,
-        date=date,
+        date=b.r.moment(tx),
         author=authors,
         title="Sumehr",
-        section=sections,
     )

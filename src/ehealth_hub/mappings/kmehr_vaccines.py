@@ -10,8 +10,10 @@ Mapping decisions:
   ``be-ext-administeredProduct`` extension, where be-vaccination puts it (rule
   be-rule-vaccination-2 wants the CNK under ``.../medication/NamingSystem/be-ns-cnk-codes``);
   ``batch`` -> that extension's ``lotNumber`` (be-vaccination forbids ``Immunization.lotNumber``).
-  Every CD-VACCINEINDICATION is a ``reasonCode`` (KMEHR gives no dose number, so
-  ``protocolApplied`` would need an invented one); lifecycle
+  The indications are said by that SNOMED CT product; only when no product of the value set
+  covers them (``unspecified vaccine``) is each CD-VACCINEINDICATION a ``reasonCode`` under the
+  KMEHR table (be-vaccination forbids ``protocolApplied.targetDisease``, and its reasonCode value
+  set holds only pre-/post-exposure prophylaxis); lifecycle
   ``notadministered`` -> ``not-done``. A vaccine without a date is refused
   (rule ``vaccine.occurrence``).
 """
@@ -65,6 +67,8 @@ def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
     if not codings and not name:
         raise fail(p.element, "vaccine.product", "vaccine item without a product")
     indications = [c for c in p.codes if c.s == "CD-VACCINEINDICATION"]
+    code = vaccine_code([c.value for c in indications], name)
+    unspecified = code["coding"][0]["code"] == _UNSPECIFIED[0]
     product = [{"url": "coded", "valueCodeableConcept": concept(codings, name)}]
     if batch := ctx.r.text(p.element, "batch"):
         product.append({"url": "lotNumber", "valueString": batch})
@@ -78,10 +82,10 @@ def immunization(ctx: ItemContext, p: Parsed, rid: str) -> Json:
         ],
         identifier=item_identifier(ctx, p),
         status="not-done" if p.lifecycle == "notadministered" else "completed",
-        vaccineCode=vaccine_code([c.value for c in indications], name),
+        vaccineCode=code,
         patient=ctx.patient,
         occurrenceDateTime=p.begin,
         recorded=p.recorded or ctx.recorded,
-        reasonCode=[concept([to_coding(c)]) for c in indications],
+        reasonCode=[concept([to_coding(c)]) for c in indications] if unspecified else None,
         note=notes(p.texts),
     )

@@ -4,7 +4,8 @@ Flow (ports and adapters): the consent gate (action ``read-dossier``) issues a P
 ConsentDenied -> every configured record source (the regional hubs through IntraHub v3, the GP
 system) is asked concurrently for the Sumehr, medication scheme and vaccination transactions ->
 each KMEHR message is translated by :func:`ehealth_hub.mappings.kmehr_to_fhir.translate_kmehr`
--> :func:`ehealth_hub.services.summary.assemble` builds the document with a Provenance per source.
+-> :func:`ehealth_hub.services.summary.assemble` builds the document: each fact once, with a
+Provenance naming every source that reported it.
 A source that fails (HubError, timeout) or a message that cannot be mapped never fails the read:
 the others still answer and the Bundle's OperationOutcome says what is missing.
 

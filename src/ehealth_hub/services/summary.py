@@ -6,19 +6,25 @@ FHIR R4 (4.0.1) document rules: ``Bundle.type = document``, a Composition first 
 - one Patient: the first source's Patient (richest demographics) or, when no source answered, a
   be-patient holding only the SSIN; every other source's Patient is dropped and references to it
   are re-pointed at the kept one;
-- the source documents' own Compositions are dropped; the hub's Composition has one section per
-  source (its resources, practitioners and organisations excluded) so that a reader sees where
-  each record came from;
-- one Provenance per source (target = its resources, agent = the source as an Organization with
-  its hub id, entity = the KMEHR transactions read, policy = the consent decision);
+- the same fact from several sources (RSW, Vitalink, the GP system; a Sumehr and a medication
+  scheme) appears once: :mod:`ehealth_hub.services.summary_facts` says what "the same fact" is
+  and which copy is kept; references to a dropped copy are re-pointed at the kept one, and
+  practitioners and organisations no kept resource refers to are dropped;
+- the source documents' own Compositions are dropped; the hub's Composition is the layout of
+  :mod:`ehealth_hub.fhir.composition` (sections by clinical topic, LOINC-coded, as ``translate``
+  writes a Sumehr); the IPS sections that are always present say ``unavailable`` when empty and
+  a source failed, else ``nilknown``;
+- one Provenance per distinct set of reporters: its targets are the facts those reported, with
+  an agent per source (custodian, the hub's source key) and an entity per KMEHR transaction
+  read, so every fact is the target of exactly one Provenance naming every source that reported
+  it; policy = the consent decision;
 - when a source failed or a transaction could not be mapped: an OperationOutcome entry (one issue
-  per problem, naming the source) and a Composition section "Missing information" with
-  ``emptyReason = unavailable`` pointing at it.
+  per problem, naming the source), listed in the section "Missing information".
 """
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,13 +33,13 @@ from typing import Final
 import orjson
 
 from ehealth_hub.fhir import profiles as prof
-from ehealth_hub.fhir.builders import IdFactory, Json, coding, concept, full_url, identifier, ref
+from ehealth_hub.fhir.builders import IdFactory, Json, coding, concept, full_url, identifier
+from ehealth_hub.fhir.composition import composition as build_composition
+from ehealth_hub.services.summary_facts import Fact, Facts, Reporter
 
 _SHARED_TYPES: Final = frozenset({"Patient", "Practitioner", "PractitionerRole", "Organization"})
 _PROVENANCE: Final = "http://hl7.org/fhir/StructureDefinition/Provenance"
-_COMPOSITION: Final = "http://hl7.org/fhir/StructureDefinition/Composition"
 _OUTCOME: Final = "http://hl7.org/fhir/StructureDefinition/OperationOutcome"
-_EMPTY_REASON: Final = "http://terminology.hl7.org/CodeSystem/list-empty-reason"
 _PROVENANCE_ROLE: Final = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 _HUB_ID_SYSTEM: Final = f"{prof.HUB_SYSTEM_BASE}/NamingSystem/record-source"
 DECISION_SYSTEM: Final = f"{prof.HUB_SYSTEM_BASE}/NamingSystem/consent-decision"
@@ -59,47 +65,67 @@ class SourceResult:
 class _Merge:
     patient: Json | None = None
     patient_url: str = ""
-    entries: dict[str, Json] = field(default_factory=dict)
-    per_source: dict[str, dict[str, None]] = field(default_factory=dict)
-    """Per source, the fullUrls of its records (an ordered set)."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Every other source's Patient ``fullUrl`` -> the kept Patient's."""
+    shared: dict[str, Json] = field(default_factory=dict)
+    """Patient-independent parties (practitioners, roles, organisations) by ``fullUrl``."""
+    facts: Facts = field(default_factory=Facts)
 
 
-def _repoint(resource: Json, aliases: dict[str, str]) -> Json:
-    """``resource`` with every reference to an alias replaced (on its JSON text: fullUrls are
-    ``urn:uuid:`` values, unique as quoted strings, and the C codec is ~10x a Python walk)."""
+_URN: Final = re.compile(rb'"(urn:uuid:[0-9a-f-]+)"')
+
+
+def _repoint(resource: Json, aliases: dict[str, str]) -> tuple[Json, set[str]]:
+    """``resource`` with every reference to an alias replaced, and the ``urn:uuid:`` references
+    it holds (one pass over its JSON text: ~10x a Python walk of the dict)."""
     text = orjson.dumps(resource)
-    changed = text
-    for old, new in aliases.items():
-        changed = changed.replace(orjson.dumps(old), orjson.dumps(new))
-    if changed is text or changed == text:
-        return resource
-    repointed: Json = orjson.loads(changed)
-    return repointed
+    found: set[str] = set()
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        url = match.group(1).decode()
+        url = aliases.get(url, url)
+        found.add(url)
+        return orjson.dumps(url)
+
+    changed = _URN.sub(swap, text)
+    return (resource if changed == text else orjson.loads(changed)), found
 
 
 def _absorb(merge: _Merge, result: SourceResult) -> None:
-    urls = merge.per_source.setdefault(result.source, {})
-    for bundle in result.bundles:
-        aliases: dict[str, str] = {}
-        for entry in bundle.get("entry", []):
-            if entry["resource"]["resourceType"] == "Patient":
-                if merge.patient is None:
-                    merge.patient, merge.patient_url = entry["resource"], entry["fullUrl"]
-                if entry["fullUrl"] != merge.patient_url:
-                    aliases[entry["fullUrl"]] = merge.patient_url
+    for index, bundle in enumerate(result.bundles):
+        tx = result.transaction_ids[index] if index < len(result.transaction_ids) else None
         for entry in bundle.get("entry", []):
             res, url = entry["resource"], entry["fullUrl"]
-            if res["resourceType"] in ("Patient", "Composition"):
-                continue
-            if url not in merge.entries:  # the same record from two sources is shown once
-                merge.entries[url] = _repoint(res, aliases) if aliases else res
-            if res["resourceType"] not in _SHARED_TYPES:
-                urls[url] = None
+            kind = res["resourceType"]
+            if kind == "Patient":
+                if merge.patient is None:
+                    merge.patient, merge.patient_url = res, url
+                elif url != merge.patient_url:
+                    merge.aliases[url] = merge.patient_url
+            elif kind in _SHARED_TYPES:
+                merge.shared.setdefault(url, res)
+            elif kind != "Composition":
+                merge.facts.add(url, res, (result.source, tx), (result.source, index))
 
 
-def _narrative(text: str) -> Json:
-    div = f'<div xmlns="http://www.w3.org/1999/xhtml">{html.escape(text)}</div>'
-    return {"status": "generated", "div": div}
+def _kept(merge: _Merge) -> tuple[list[tuple[str, Json]], list[tuple[str, Json]]]:
+    """The facts, and the parties they (or the Patient) refer to, with references repointed."""
+    aliases = {**merge.aliases, **merge.facts.resolved_aliases()}
+    facts: list[tuple[str, Json]] = []
+    wanted: set[str] = set()
+    for fact in merge.facts.facts:
+        res, refs = _repoint(fact.resource, aliases)
+        facts.append((fact.url, res))
+        wanted |= refs
+    merge.patient, refs = _repoint(merge.patient or {}, aliases)
+    wanted |= refs
+    parties: dict[str, Json] = {}
+    while pending := [u for u in wanted if u in merge.shared and u not in parties]:
+        wanted = set()
+        for url in pending:  # roles refer to practitioners and organisations
+            parties[url], refs = _repoint(merge.shared[url], aliases)
+            wanted |= refs
+    return facts, [(u, r) for u, r in merge.shared.items() if u in parties]
 
 
 def _minimal_patient(ssin: str, new_id: IdFactory) -> Json:
@@ -111,33 +137,46 @@ def _minimal_patient(ssin: str, new_id: IdFactory) -> Json:
     }
 
 
-def _provenance(
-    result: SourceResult, urls: list[str], decision_id: str, now: str, rid: str
-) -> Json:
-    return {
-        "resourceType": "Provenance",
-        "id": rid,
-        "meta": {"profile": [_PROVENANCE]},
-        "target": [{"reference": u} for u in urls] or [{"display": "no records"}],
-        "recorded": now,
-        "policy": [f"urn:ehealth-hub:consent-decision:{decision_id}"],
-        "agent": [
-            {
-                "type": concept([coding(_PROVENANCE_ROLE, "custodian", "Custodian")]),
-                "who": {
-                    "identifier": identifier(_HUB_ID_SYSTEM, result.source),
-                    "display": result.display,
-                },
-            }
-        ],
-        "entity": [
-            {
-                "role": "source",
-                "what": {"identifier": identifier(prof.KMEHR_ID_BASE + "id-kmehr", t)},
-            }
-            for t in result.transaction_ids
-        ],
-    }
+def _provenances(
+    facts: list[Fact], displays: dict[str, str], decision_id: str, now: str, new_id: IdFactory
+) -> list[Json]:
+    """One Provenance per distinct set of reporters: its targets are the facts that set reported,
+    an agent per source and an entity per KMEHR transaction read."""
+    grouped: dict[tuple[Reporter, ...], list[str]] = {}
+    for fact in facts:
+        grouped.setdefault(tuple(fact.reporters), []).append(fact.url)
+    return [
+        {
+            "resourceType": "Provenance",
+            "id": new_id("provenance:" + "|".join(f"{s}/{t}" for s, t in reporters)),
+            "meta": {"profile": [_PROVENANCE]},
+            "target": [{"reference": u} for u in urls],
+            "recorded": now,
+            "policy": [f"urn:ehealth-hub:consent-decision:{decision_id}"],
+            "agent": [
+                {
+                    "type": concept([coding(_PROVENANCE_ROLE, "custodian", "Custodian")]),
+                    "who": {
+                        "identifier": identifier(_HUB_ID_SYSTEM, source),
+                        "display": displays[source],
+                    },
+                }
+                for source in dict.fromkeys(s for s, _ in reporters)
+            ],
+            "entity": [
+                {
+                    "role": "source",
+                    "what": {
+                        "identifier": identifier(prof.KMEHR_ID_BASE + "id-kmehr", tx),
+                        "display": f"{displays[source]}: {tx}",
+                    },
+                }
+                for source, tx in reporters
+                if tx is not None
+            ],
+        }
+        for reporters, urls in grouped.items()
+    ]
 
 
 def _outcome(results: Sequence[SourceResult], rid: str) -> Json | None:
@@ -178,49 +217,27 @@ def assemble(
         merge.patient = _minimal_patient(ssin, new_id)
         merge.patient_url = full_url(merge.patient["id"])
     stamp = now.isoformat()
-    extra: list[Json] = []
-    sections: list[Json] = []
-    for result in results:
-        urls = list(merge.per_source.get(result.source, {}))
-        prov = _provenance(result, urls, decision_id, stamp, new_id(f"provenance-{result.source}"))
-        extra.append(prov)
-        section: Json = {
-            "title": result.display,
-            "code": concept([coding(_HUB_ID_SYSTEM, result.source)]),
-        }
-        if urls:
-            section["entry"] = [{"reference": u} for u in urls]
-        else:  # cmp-1: an empty section still says why, in its narrative
-            reason = "unavailable" if result.failed else "nilknown"
-            section["emptyReason"] = concept([coding(_EMPTY_REASON, reason)])
-            section["text"] = _narrative(f"{result.display}: no records ({reason})")
-        sections.append(section)
+    facts, parties = _kept(merge)
+    displays = {r.source: r.display for r in results}
+    extra = _provenances(merge.facts.facts, displays, decision_id, stamp, new_id)
+    listed = [res for _, res in facts]
     problems = _outcome(results, new_id("outcome"))
     if problems is not None:
         extra.append(problems)
-        sections.append(
-            {
-                "title": "Missing information",
-                "entry": [ref(problems["id"])],
-            }
-        )
-    composition_id = new_id("composition")
-    composition: Json = {
-        "resourceType": "Composition",
-        "id": composition_id,
-        "meta": {"profile": [_COMPOSITION]},
-        "status": "final",
-        "type": concept([coding(prof.LOINC_SYSTEM, "60591-5", "Patient summary Document")]),
-        "subject": {"reference": merge.patient_url},
-        "date": stamp,
-        "author": [author],
-        "title": "Patient summary (ehealth-hub)",
-        "section": sections,
-    }
+        listed.append(problems)
+    composition = build_composition(
+        new_id("composition"),
+        listed,
+        subject={"reference": merge.patient_url},
+        date=stamp,
+        author=[author],
+        title="Patient summary (ehealth-hub)",
+        empty_reason="unavailable" if any(r.failed for r in results) else "nilknown",
+    )
     entries = [
-        {"fullUrl": full_url(composition_id), "resource": composition},
+        {"fullUrl": full_url(composition["id"]), "resource": composition},
         {"fullUrl": merge.patient_url, "resource": merge.patient},
-        *({"fullUrl": url, "resource": res} for url, res in merge.entries.items()),
+        *({"fullUrl": url, "resource": res} for url, res in (*facts, *parties)),
         *({"fullUrl": full_url(res["id"]), "resource": res} for res in extra),
     ]
     bundle_id = new_id("bundle")
