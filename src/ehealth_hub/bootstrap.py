@@ -31,6 +31,7 @@ from ehealth_hub.logs import configure_logging
 from ehealth_hub.services.claims import ClaimsService
 from ehealth_hub.services.claims_setup import wire_claims
 from ehealth_hub.services.notes import NotesService
+from ehealth_hub.services.operations_setup import Operations, build_operations
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.services.setup import wire_from_ports
 from ehealth_hub.settings import Settings
@@ -61,6 +62,8 @@ class Container:
     """The outbox engine: ``container.delivery.register(name, handler)`` adds a destination."""
     claims: ClaimsService | None = None
     """Journey 3: teleconsultation claims to the mutualities (``services.claims_setup``)."""
+    operations: Operations | None = None
+    """The operations console's services (``services.operations_setup``)."""
 
     consent_store: ConsentStore = field(default_factory=ConsentStore)
     """Per-consultation FHIR Consents recorded through the hub."""
@@ -122,4 +125,7 @@ async def build_container(
     wire_claims(container)  # journey 3: teleconsultation claims (services/claims_setup.py)
     container.delivery.start(worker=runs_in_process_worker(settings))
     container.closers.append(container.delivery.stop)
+    container.operations = build_operations(container)  # console (services/operations_setup)
+    container.operations.start()
+    container.closers.append(container.operations.stop)
     return container
