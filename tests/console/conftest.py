@@ -1,4 +1,4 @@
-"""Console fixtures: the sandbox hub in-process (httpx), a ``lab`` destination, signed-in clients."""
+"""Console fixtures: the sandbox hub in-process (httpx) with a ``lab`` destination."""
 
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ async def _dead(container: Container, note: str = "1") -> str:
     await Worker(container.delivery).run_once()
     async with container.engine.connect() as conn:
         stored = await store.get(conn, item.id)
-    assert stored is not None and stored.status is Status.DEAD
+    assert stored is not None
+    assert stored.status is Status.DEAD
     return item.id
 
 
@@ -81,7 +82,8 @@ async def test_an_operator_finds_a_dead_delivery_by_patient_replays_it_and_it_is
     await Worker(container.delivery).run_once()
     page = await client.get(f"/console/deliveries/{item_id}")
     assert 'id="status">completed<' in page.text
-    assert "replayed" in page.text and "by operator" in page.text
+    assert "replayed" in page.text
+    assert "by operator" in page.text
     assert len(lab.received) == 1
 
 
@@ -98,7 +100,8 @@ async def test_a_replay_is_tracked_as_its_own_audited_entry(hub: Hub) -> None:
     details = entry.details()
     assert entry.client_id == "console:operator"
     assert set(details["deliveries"].split()) == {first, second}
-    assert details["count"] == "2" and details["filter"] == "destination=lab"
+    assert details["count"] == "2"
+    assert details["filter"] == "destination=lab"
     replays = await client.get("/console/replays")
     assert details["replay"] in replays.text
 
@@ -169,7 +172,8 @@ async def test_an_export_is_masked_and_audited(hub: Hub) -> None:
     )
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
-    assert mask_ssin(PATIENT.ssin) in answer.text and PATIENT.ssin not in answer.text
+    assert mask_ssin(PATIENT.ssin) in answer.text
+    assert PATIENT.ssin not in answer.text
     async with container.engine.connect() as conn:
         [entry] = await find(conn, AuditQuery(action="console-export"))
     assert entry.details()["count"] == "1"
@@ -179,12 +183,16 @@ async def test_pages_carry_a_strict_csp_and_the_session_cookie_is_locked_down(hu
     client, _ = hub
     login = await client.get("/console/login")
     csp = login.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     cookie = login.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/console" in cookie
     script = await client.get("/console/static/htmx.min.js")
-    assert script.status_code == 200 and script.text.startswith("/*! htmx 2.")
+    assert script.status_code == 200
+    assert script.text.startswith("/*! htmx 2.")
 
 
 async def test_a_bad_ssin_in_the_search_names_the_field(hub: Hub) -> None:

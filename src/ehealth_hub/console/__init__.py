@@ -18,8 +18,6 @@ bearer-token check does not apply here (a mounted app has its own routes); the c
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Depends, FastAPI
 from starlette.staticfiles import StaticFiles
 
@@ -33,7 +31,7 @@ from ehealth_hub.settings import Settings
 __all__ = ["build"]
 
 
-def build(parent: FastAPI, settings: Settings, *, oidc_transport: Any = None) -> FastAPI:
+def build(parent: FastAPI, settings: Settings) -> FastAPI:
     """The console app for the hub app ``parent`` (whose container it uses once started)."""
     app = FastAPI(
         title="ehealth-hub console",
@@ -48,7 +46,7 @@ def build(parent: FastAPI, settings: Settings, *, oidc_transport: Any = None) ->
         redirect = settings.console.oidc.redirect_url or (
             f"{settings.api.public_base_url}/console/oidc/callback"
         )
-        oidc = OidcClient(settings.console.oidc, redirect, sessions, transport=oidc_transport)
+        oidc = OidcClient(settings.console.oidc, redirect, sessions)
     app.state.console = Console(parent, sessions, templates(), oidc)
     app.add_exception_handler(HubError, on_error)
     app.add_middleware(SecurityHeaders)
