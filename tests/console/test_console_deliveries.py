@@ -81,7 +81,7 @@ async def test_an_operator_finds_a_dead_delivery_by_patient_replays_it_and_it_is
     assert container.delivery is not None
     await Worker(container.delivery).run_once()
     page = await client.get(f"/console/deliveries/{item_id}")
-    assert 'id="status">completed<' in page.text
+    assert 'id="delivery-status">completed<' in page.text
     assert "replayed" in page.text
     assert "by operator" in page.text
     assert len(lab.received) == 1

@@ -100,7 +100,8 @@ async def csrf_guard(request: Request) -> None:
         raise InvalidInput("the form is too large", field="body", rule="max-size")
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     request.state.form = fields
-    sent = request.headers.get("x-csrf-token") or next(iter(fields.get("csrf_token", [])), None)
+    # the form's own field first: it is rendered with the session that shows the form
+    sent = next(iter(fields.get("csrf_token", [])), None) or request.headers.get("x-csrf-token")
     check_csrf(session_of(request), sent)
 
 

@@ -19,7 +19,7 @@ class OperatorAccount(Section):
     """The login name."""
     password_hash: str = Field(pattern=r"^scrypt\$\d+\$\d+\$\d+\$[0-9a-f]+\$[0-9a-f]+$")
     """``scrypt$n$r$p$<salt hex>$<hash hex>`` (hashlib.scrypt); make one with
-    ``ehealth-hub console hash-password``."""
+    ``ehealth-hub console-password``."""
     role: ConsoleRole = "operator"
     """operator: deliveries, replay, downstreams, consent explanations; auditor: also message
     bodies (with an audited reason), the audit trail and ``audit verify``."""
