@@ -13,6 +13,11 @@ UV     := $(TOOLS)/bin/uv
 COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
           --extra dev --custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
 
+# axe-core (accessibility checker, MPL-2.0) for the console's browser tests: from the npm registry,
+# pinned, into a git-ignored folder; never shipped with the hub.
+AXE_VERSION := 4.14.1
+AXE := .cache/axe-core-$(AXE_VERSION)/axe.min.js
+
 .PHONY: demo test bench lint typecheck lock upgrade system-deps fhir-validator clean
 
 $(UV):
@@ -36,14 +41,28 @@ lock: $(UV)
 upgrade: $(UV)
 	$(COMPILE) --upgrade
 
-# Debian tools the interoperability tests compare against (xmlsec1, openssl). Installed when we
-# are root with apt; otherwise those tests skip and say why.
-system-deps:
+# Debian tools the interoperability tests compare against (xmlsec1, openssl), and the headless
+# browser the console's browser tests drive (chromium + chromium-driver). Installed when we are
+# root with apt; otherwise those tests skip and say why.
+system-deps: $(AXE)
 	@command -v xmlsec1 >/dev/null && command -v openssl >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 openssl >/dev/null) \
 	      || echo "warning: could not install xmlsec1/openssl; interoperability tests will skip"; \
 	  else echo "note: xmlsec1/openssl missing and not root; interoperability tests will skip"; fi; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the console's browser tests will skip"; \
+	  else echo "note: chromium missing and not root; the console's browser tests will skip"; fi; }
+
+# axe-core for the console's accessibility checks (see AXE above).
+$(AXE):
+	@command -v npm >/dev/null || { echo "note: npm missing; the accessibility checks will skip"; exit 0; }; \
+	  mkdir -p $(@D) && cd $(@D) && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar -xzf axe-core-$(AXE_VERSION).tgz package/axe.min.js && mv package/axe.min.js . \
+	  && rm -rf package axe-core-$(AXE_VERSION).tgz \
+	  || echo "warning: could not fetch axe-core; the accessibility checks will skip"
 
 # Independent FHIR validators (FHIR.js and @medplum/core, pinned by the lock beside them) that the
 # conformance tests run against the HL7-BE profiles; installed when missing or when the lock
@@ -75,4 +94,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(VALIDATOR)/node_modules .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) $(VALIDATOR)/node_modules .cache .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

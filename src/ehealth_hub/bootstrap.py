@@ -34,6 +34,7 @@ from ehealth_hub.services.claims import ClaimsService
 from ehealth_hub.services.claims_setup import wire_claims
 from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
+from ehealth_hub.services.operations_setup import Operations, build_operations
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.services.setup import wire_from_ports, wire_gp
 from ehealth_hub.settings import Settings
@@ -68,6 +69,8 @@ class Container:
     """MyCareNet GlobalMedicalFile: who holds the patient's GMD (``services.claims_setup``)."""
     gps: GpLookup | None = None
     """``GET /fhir/Patient``: the patient's GP from the GMD (``services.gp``)."""
+    operations: Operations | None = None
+    """The operations console's services (``services.operations_setup``)."""
 
     consent_store: ConsentStore = field(default_factory=ConsentStore)
     """Per-consultation FHIR Consents recorded through the hub."""
@@ -132,4 +135,7 @@ async def build_container(
     wire_gp(container)  # the patient's GP from the GMD (services/gp.py, services/setup.py)
     container.delivery.start(worker=runs_in_process_worker(settings))
     container.closers.append(container.delivery.stop)
+    container.operations = build_operations(container)  # console (services/operations_setup)
+    container.operations.start()
+    container.closers.append(container.operations.stop)
     return container

@@ -17,6 +17,7 @@ from ehealth_hub import __version__
 from ehealth_hub.audit.cli import app as audit_app
 from ehealth_hub.auth.cli import sandbox_info, sandbox_token
 from ehealth_hub.connectors.trust_cli import register as register_trust
+from ehealth_hub.console.cli import console_password
 from ehealth_hub.delivery.cli import outbox_app, replay, worker
 from ehealth_hub.errors import ConfigurationError, HubError
 from ehealth_hub.fixtures.simulate import simulate_command
@@ -142,3 +143,4 @@ app.command()(worker)
 app.command()(replay)
 app.add_typer(outbox_app, name="outbox")
 app.command("simulate")(simulate_command)
+app.command("console-password")(console_password)

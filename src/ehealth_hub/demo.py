@@ -282,4 +282,16 @@ async def run_demo(settings: Settings, console: Console) -> int:
         else f"[red]{report.failures} step(s) failed[/red]"
     )
     console.print(verdict)
+    _console_login(settings, console)
     return 1 if report.failures else 0
+
+
+def _console_login(settings: Settings, console: Console) -> None:
+    """Where the operations console is, and the sandbox sign-ins (public sandbox secrets)."""
+    if not settings.console.enabled:
+        return
+    logins = ", ".join(f"{user} / {password}" for user, password in sandbox.CONSOLE_LOGINS.items())
+    console.print(
+        f"operations console: {settings.api.public_base_url}/console "
+        f"(run `ehealth-hub serve`; sandbox sign-in {logins})"
+    )

@@ -26,6 +26,8 @@ async def test_the_demo_succeeds_from_an_empty_folder(tmp_path: Path, pki_dir: P
     assert code == 0, report
     assert "FAILED" not in report
     assert "Sofie" in report
+    assert "operations console: http://127.0.0.1:8000/console" in report
+    assert "operator / sandbox-operator" in report
 
 
 async def test_the_demo_refuses_outside_the_sandbox(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Final
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from ehealth_hub import __version__
+from ehealth_hub import __version__, console
 from ehealth_hub.api.auth import install_auth
 from ehealth_hub.api.capability import Capabilities
 from ehealth_hub.api.conventions import install_conventions
@@ -126,4 +126,6 @@ def create_app(
     eligibility.install(app)  # CoverageEligibilityRequest/$submit: insurability before billing
     consent.install(app)  # Consent CRUD + $explain (consent gate)
     audit.install(app)  # AuditEvent search (auditors)
+    if settings.console.enabled:  # the operations console, its own sign-in (console/)
+        app.mount("/console", console.build(app, settings))
     return app

@@ -35,6 +35,7 @@ from ehealth_hub.settings.base import (
     normalise_database_url,
 )
 from ehealth_hub.settings.consent import AuditSettings, ConsentSettings, RoleRule
+from ehealth_hub.settings.console import ConsoleSettings, OidcSettings, OperatorAccount
 from ehealth_hub.settings.delivery import DeliverySettings, RetentionSettings, RetryPolicySettings
 from ehealth_hub.settings.endpoints import EndpointSettings, GpSystemSettings
 from ehealth_hub.settings.limits import InputLimits
@@ -50,6 +51,7 @@ __all__ = [
     "AuditSettings",
     "AuthSettings",
     "ConsentSettings",
+    "ConsoleSettings",
     "DeliverySettings",
     "EndpointSettings",
     "Environment",
@@ -57,6 +59,8 @@ __all__ = [
     "GpSystemSettings",
     "LogSettings",
     "MyCareNetSettings",
+    "OidcSettings",
+    "OperatorAccount",
     "RecordsSettings",
     "RetentionSettings",
     "RetryPolicySettings",
@@ -107,6 +111,8 @@ class Settings(BaseSettings):
     """MyCareNet: licence, endpoints, claim wait, per-federation routing."""
     records: RecordsSettings = RecordsSettings()
     """``Patient/$summary`` reads: per-source timeout, the content cache."""
+    console: ConsoleSettings = ConsoleSettings()
+    """The operations console (``/console``): accounts, sessions, OpenID Connect."""
 
     @classmethod
     def settings_customise_sources(
