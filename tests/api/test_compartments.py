@@ -30,7 +30,7 @@ from ehealth_hub.settings import Settings
 from tests.api.claims_hub import claims_hub, claims_hub_settings
 from tests.api.conftest import access_token
 from tests.consent._support import consent_resource
-from tests.mycarenet.claims_data import app_claim
+from tests.mycarenet.claims_data import app_claim, recently
 
 AN, LUC, THOMAS = (sandbox.patient(k) for k in ("an", "luc", "thomas"))
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
@@ -91,8 +91,8 @@ async def _deliveries(client: httpx.AsyncClient, settings: Settings) -> dict[str
             consultation_note(THOMAS, SARAH, "b", now=NOW),
         ),
         "psy-note-an": (koen, "/fhir/DocumentReference", consultation_note(AN, KOEN, "c", now=NOW)),
-        "claim-an": (sarah, "/fhir/Claim/$submit", app_claim("c-an", "an", route="eattest")),
-        "claim-luc": (sarah, "/fhir/Claim/$submit", app_claim("c-luc", "luc", route="eattest")),
+        "claim-an": (sarah, "/fhir/Claim/$submit", app_claim("c-an", "an", serviced=recently())),
+        "claim-luc": (sarah, "/fhir/Claim/$submit", app_claim("c-luc", "luc", serviced=recently())),
     }
     ids = {}
     for label, (headers, url, body) in posts.items():

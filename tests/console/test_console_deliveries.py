@@ -201,5 +201,5 @@ async def test_a_bad_ssin_in_the_search_names_the_field(hub: Hub) -> None:
     answer = await client.post(
         "/console/deliveries", data={"csrf_token": token, "patient": "12345678901"}
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 422  # well-formed (11 ASCII digits), wrong check digits
     assert "SSIN" in answer.text
