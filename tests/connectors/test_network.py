@@ -11,15 +11,15 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from ehealth_hub.connectors.network import (
+from ehealth_hub.errors import DownstreamUnavailable, HubError
+from ehealth_hub.transport.network import (
     DirectClient,
     DirectPost,
     NetworkTransport,
     network_client,
 )
-from ehealth_hub.connectors.soap import translate
-from ehealth_hub.connectors.timing import close_spans, open_spans
-from ehealth_hub.errors import DownstreamUnavailable, HubError
+from ehealth_hub.transport.soap import translate
+from ehealth_hub.transport.timing import close_spans, open_spans
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -1,5 +1,5 @@
 """The zeep-less SOAP path of IntraHub: the same messages zeep built from the WSDL, and every
-way an answer can go wrong translated like :mod:`ehealth_hub.connectors.soap` does."""
+way an answer can go wrong translated like :mod:`ehealth_hub.transport.soap` does."""
 
 from __future__ import annotations
 
@@ -18,13 +18,7 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.intrahub import ACTIONS
-from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import wsdl_path
-from ehealth_hub.connectors.soap_lean import LeanSoapClient
-from ehealth_hub.connectors.wsse import use_token, verify_envelope
-from ehealth_hub.connectors.wsse_sign import SPLICE_TAG, serialize_spliced
 from ehealth_hub.errors import (
     BusinessRejection,
     DownstreamProtocolError,
@@ -33,6 +27,13 @@ from ehealth_hub.errors import (
     SignatureError,
 )
 from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.transport.network import DirectClient, DirectPost
+from ehealth_hub.transport.soap import wsdl_path
+from ehealth_hub.transport.soap_lean import LeanSoapClient
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.wsse import use_token, verify_envelope
+from ehealth_hub.trust.wsse_plugins import SamlSigner
+from ehealth_hub.trust.wsse_sign import SPLICE_TAG, serialize_spliced
 from tests.trust.conftest import Clock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -46,7 +47,7 @@ def _client(transport: httpx.MockTransport | None = None) -> LeanSoapClient:
     endpoint = DirectPost(
         DirectClient(transport or httpx.MockTransport(_unreachable), TIMEOUT), url
     )
-    return LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=lambda: NOW)
+    return LeanSoapClient(endpoint, ACTIONS, system="rsw", sign=SamlSigner(lambda: NOW))
 
 
 def _unreachable(request: httpx.Request) -> httpx.Response:
@@ -189,7 +190,7 @@ async def test_a_signed_call_carries_the_assertion_byte_for_byte_and_verifies(
     endpoint = DirectPost(
         DirectClient(httpx.MockTransport(hub), TIMEOUT), httpx.URL("https://hub.test/v3")
     )
-    client = LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=clock)
+    client = LeanSoapClient(endpoint, ACTIONS, system="rsw", sign=SamlSigner(clock))
     with use_token(token):
         await client.call("GetTransactionList", payload=etree.Element("x"))
     (envelope,) = sent

@@ -14,21 +14,17 @@ from zeep import Plugin
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.network import DirectClient
-from ehealth_hub.connectors.resilience import (
-    DownstreamPolicy,
-    ProtectedSoap,
-    Resilience,
-    RetryPolicy,
-)
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.errors import ConfigurationError, DownstreamUnavailable, HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
+from ehealth_hub.transport.network import DirectClient
+from ehealth_hub.transport.resilience import DownstreamPolicy, Resilience, RetryPolicy
+from ehealth_hub.transport.soap import create_client, wsdl_path
+from ehealth_hub.trust.protected import ProtectedSoap
+from ehealth_hub.trust.wsse import WsseSignPlugin
 from tests.connectors.conftest import Clock, actor, permit
 
-ONCE = DownstreamPolicy(timeout=10.0, retry=RetryPolicy(attempts=1))
+ONCE = DownstreamPolicy(timeout=10.0, retry=RetryPolicy(max_attempts=1))
 REQUEST = httpx.Request("POST", SANDBOX_BASE)
 
 

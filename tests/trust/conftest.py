@@ -13,12 +13,12 @@ import pytest
 from starlette.types import ASGIApp
 from zeep import Plugin
 
-from ehealth_hub.connectors.etee import EtkDepotClient
-from ehealth_hub.connectors.soap import SoapClient, create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from ehealth_hub.transport.soap import SoapClient, create_client, wsdl_path
+from ehealth_hub.trust.etee import EtkDepotClient
+from ehealth_hub.trust.sts import StsClient
 from tests.fakes.clock import ManualClock
 
 

@@ -9,9 +9,6 @@ import pytest
 import zeep.exceptions as zx
 from lxml import etree
 
-from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
-from ehealth_hub.connectors.soap import create_client, translate, wsdl_path
-from ehealth_hub.connectors.wsse import WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.errors import (
     BusinessRejection,
     ConfigurationError,
@@ -25,6 +22,9 @@ from ehealth_hub.errors import (
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import CORE_NS, ETK_NS, EtkDepotSimulator
 from ehealth_hub.fixtures.soap_server import SoapFault, SoapRequest, SoapSimulator
+from ehealth_hub.transport.soap import create_client, translate, wsdl_path
+from ehealth_hub.trust.etee import EtkDepotClient, EtkId
+from ehealth_hub.trust.wsse import WsseSignPlugin, WsseVerifyPlugin
 from tests.trust.conftest import Clock
 
 

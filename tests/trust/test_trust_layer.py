@@ -6,12 +6,12 @@ from pathlib import Path
 
 import httpx
 
-from ehealth_hub.connectors.trust import TrustLayer
-from ehealth_hub.connectors.wsse import use_token
-from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.fixtures.pki import SandboxPki, sandbox_identities
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator
 from ehealth_hub.settings import load_settings
+from ehealth_hub.trust.layer import TrustLayer
+from ehealth_hub.trust.wsse import use_token
 from tests.trust.conftest import Clock
 
 
@@ -28,7 +28,7 @@ async def test_builds_a_working_sandbox_trust_layer_from_settings(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=etk_sim.app)) as etk_http,
     ):
         trust = TrustLayer.from_settings(
-            settings, sts_http=sts_http, etk_http=etk_http, clock=clock
+            settings, sts_http=sts_http, etk_http=etk_http, clock=clock, sandbox=sandbox_identities
         )
         token = await trust.token("11530231003", "doctor")
         etk = await trust.etk_depot.get_etk(sandbox_pki.mycarenet_id)

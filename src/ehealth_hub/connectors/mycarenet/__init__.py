@@ -1,6 +1,6 @@
 """MyCareNet adapters: MemberData (insurability), eAttest v3 and eFact through GenericAsync.
 
-Each adapter takes its :class:`~ehealth_hub.connectors.soap.SoapClient` (zeep AsyncClient over
+Each adapter takes its :class:`~ehealth_hub.transport.soap.SoapClient` (zeep AsyncClient over
 httpx, WS-Security SAML holder-of-key plugin), the :class:`envelope.Envelope` (CommonInput,
 Routing, sealed Detail) and a token source (the STS client) as constructor arguments. Files:
 ``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``wsdl/mycarenet_v1.wsdl``

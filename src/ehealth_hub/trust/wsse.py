@@ -38,15 +38,15 @@ This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
 envelope shape check).
 """
 
-from ehealth_hub.connectors.wsse_plugins import (
+from ehealth_hub.trust.wsse_plugins import (
     ExpectedSigner,
     WsseSignPlugin,
     WsseVerifyPlugin,
     use_credential,
     use_token,
 )
-from ehealth_hub.connectors.wsse_sign import sign_envelope
-from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
+from ehealth_hub.trust.wsse_sign import sign_envelope
+from ehealth_hub.trust.wsse_verify import VerifiedEnvelope, verify_envelope
 
 __all__ = [
     "ExpectedSigner",

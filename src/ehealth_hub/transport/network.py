@@ -5,7 +5,7 @@ of a read pays the HTTP client's CPU, and httpx's httpcore/anyio stack spent 1.1
 request against 0.20 ms for the same request through aiohttp's connection pool and parser
 (loopback, 12 KB SOAP request, 3 KB answer, 20 in flight; ``docs/benchmarks.md``). The
 connectors keep one API (``httpx.AsyncClient``, ``httpx.Response``) and one error translation
-(:func:`ehealth_hub.connectors.soap.translate`), so nothing above this module knows aiohttp.
+(:func:`ehealth_hub.transport.soap.translate`), so nothing above this module knows aiohttp.
 
 SOAP calls and the GP systems' REST calls skip ``httpx.AsyncClient`` itself
 (:class:`DirectClient`): they go straight to the client's transport, with httpx's request and
@@ -30,7 +30,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from ehealth_hub import __version__
-from ehealth_hub.connectors.timing import event_hooks, record
+from ehealth_hub.transport.timing import event_hooks, record
 
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
 """Connections per client: the hubs, the STS, MyCareNet and the GP systems share it."""

@@ -29,15 +29,16 @@ from typing import Final
 import httpx
 from cryptography import x509
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.etee import EtkDepotClient
-from ehealth_hub.connectors.keystores import KeystoreRegistry
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
-from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.settings import Settings
+from ehealth_hub.transport.soap import create_client, wsdl_path
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.etee import EtkDepotClient
+from ehealth_hub.trust.keystores import KeystoreRegistry
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.sts import StsClient
+from ehealth_hub.trust.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
+from ehealth_hub.trust.wsse_plugins import SamlSigner
 
 EHEALTH_SIGNER: Final = ExpectedSigner("CBE", "0809394427")
 """eHealth's own CBE: the platform's services (Consent, Therapeutic Link, AddressBook,
@@ -49,6 +50,58 @@ def _pem_bundle(path: Path) -> tuple[x509.Certificate, ...]:
         return tuple(x509.load_pem_x509_certificates(path.read_bytes()))
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"certificate bundle {path} unreadable", system="trust") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """Whom the hub trusts and who signs for it."""
+
+    truststore: tuple[x509.Certificate, ...]
+    """Roots and intermediates answers and tokens must chain to."""
+    sts_certificates: tuple[x509.Certificate, ...]
+    """The pinned STS signing certificates."""
+    credentials: Callable[[str], Credential]
+    """NIHII -> the practitioner's signing credential."""
+    hub_etk: Credential | None = None
+    """The hub's own ETK (the sandbox has one)."""
+
+
+SandboxIdentities = Callable[[Path], Identities]
+"""The sandbox PKI's identities, from its directory (``fixtures.pki.sandbox_identities``)."""
+
+
+def _identities(
+    settings: Settings, clock: Callable[[], datetime], sandbox: SandboxIdentities | None
+) -> Identities:
+    conf = settings.trust
+    if conf.truststore_file is not None and conf.sts_certificate_file is not None:
+        registry = KeystoreRegistry(
+            conf.keystore_registry or settings.data_dir / "keystores.json",
+            environ=os.environ,
+            clock=clock,
+            warning_days=conf.expiry_warning_days,
+        )
+        truststore = _pem_bundle(conf.truststore_file)
+        return Identities(truststore, _pem_bundle(conf.sts_certificate_file), registry.credential)
+    if sandbox is None:
+        raise ConfigurationError(
+            "trust.truststore_file and trust.sts_certificate_file are required outside the sandbox",
+            system="trust",
+        )
+    return sandbox(conf.pki_dir or settings.data_dir / "sandbox" / "pki")
+
+
+def _etk_depot(
+    settings: Settings, http: httpx.AsyncClient, ids: Identities, clock: Callable[[], datetime]
+) -> EtkDepotClient:
+    soap = create_client(
+        wsdl_path("etkdepot_v1.wsdl"),
+        http=http,
+        address=settings.trust.etkdepot_url,
+        system="etkdepot",
+    )
+    ttl = timedelta(seconds=settings.trust.etk_cache_seconds)
+    return EtkDepotClient(soap, truststore=ids.truststore, clock=clock, ttl=ttl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,33 +124,14 @@ class TrustLayer:
         sts_http: httpx.AsyncClient,
         etk_http: httpx.AsyncClient,
         clock: Callable[[], datetime],
+        sandbox: SandboxIdentities | None = None,
     ) -> TrustLayer:
-        """Build from ``settings.trust``; the httpx clients are owned (and closed) by the caller."""
-        conf = settings.trust
-        hub_etk: Credential | None = None
-        credentials: Callable[[str], Credential]
-        truststore: tuple[x509.Certificate, ...]
-        sts_certs: tuple[x509.Certificate, ...]
-        if conf.truststore_file is None or conf.sts_certificate_file is None:
-            from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: never in production
+        """Build from ``settings.trust``; the httpx clients are owned (and closed) by the caller.
 
-            pki = SandboxPki.load_or_create(conf.pki_dir or settings.data_dir / "sandbox" / "pki")
-            truststore, sts_certs, credentials, hub_etk = (
-                pki.truststore,
-                (pki.sts.certificate,),
-                pki.practitioner,
-                pki.hub_etk,
-            )
-        else:
-            truststore = _pem_bundle(conf.truststore_file)
-            sts_certs = _pem_bundle(conf.sts_certificate_file)
-            registry = KeystoreRegistry(
-                conf.keystore_registry or settings.data_dir / "keystores.json",
-                environ=os.environ,
-                clock=clock,
-                warning_days=conf.expiry_warning_days,
-            )
-            credentials = registry.credential
+        Without a configured truststore and STS certificate the identities come from
+        ``sandbox`` (the sandbox PKI in ``trust.pki_dir``, ``data_dir/sandbox/pki`` when unset)."""
+        conf = settings.trust
+        ids = _identities(settings, clock, sandbox)
         ttl = timedelta(seconds=conf.message_ttl_seconds)
         skew = timedelta(seconds=conf.clock_skew_seconds)
         sts_soap = create_client(
@@ -109,25 +143,24 @@ class TrustLayer:
         )
         sts = StsClient(
             sts_soap,
-            truststore=truststore,
-            sts_certificates=sts_certs,
+            truststore=ids.truststore,
+            sts_certificates=ids.sts_certificates,
             clock=clock,
             renew_at=conf.token_renew_at,
             max_skew=skew,
         )
-        etk_soap = create_client(
-            wsdl_path("etkdepot_v1.wsdl"),
-            http=etk_http,
-            address=conf.etkdepot_url,
-            system="etkdepot",
+        depot = _etk_depot(settings, etk_http, ids, clock)
+        return cls(
+            ids.truststore,
+            ids.sts_certificates,
+            sts,
+            depot,
+            ids.credentials,
+            clock,
+            skew,
+            ttl,
+            ids.hub_etk,
         )
-        depot = EtkDepotClient(
-            etk_soap,
-            truststore=truststore,
-            clock=clock,
-            ttl=timedelta(seconds=conf.etk_cache_seconds),
-        )
-        return cls(truststore, tuple(sts_certs), sts, depot, credentials, clock, skew, ttl, hub_etk)
 
     def credential(self, nihii: str) -> Credential:
         return self.credentials(nihii)
@@ -139,6 +172,10 @@ class TrustLayer:
     def saml_plugin(self) -> WsseSignPlugin:
         """Signs business calls with the token bound by ``wsse.use_token``."""
         return WsseSignPlugin("saml", clock=self.clock, ttl=self.ttl)
+
+    def saml_signer(self) -> SamlSigner:
+        """Signs the lxml SOAP client's envelopes with the token bound by ``wsse.use_token``."""
+        return SamlSigner(self.clock, self.ttl)
 
     def verify_plugin(self, signer: ExpectedSigner, *, system: str) -> WsseVerifyPlugin:
         """Verifies the signed answers of ``system``: signature, chain to the truststore, the
