@@ -32,8 +32,7 @@ from ehealth_hub.connectors.wiring import (
 )
 from ehealth_hub.errors import DownstreamUnavailable
 from ehealth_hub.settings import Settings
-from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client
-from ehealth_hub.transport.soap import translate
+from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client, translate_http
 from ehealth_hub.transport.timing import event_hooks
 from ehealth_hub.trust.layer import Identities, TrustLayer
 
@@ -146,7 +145,7 @@ class ConnectorStack:
                     url, params={"wsdl": ""}, timeout=resilience.policy.timeout
                 )
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise translate(exc, system=name, operation="ready") from exc
+                raise translate_http(exc, system=name, operation="ready") from exc
             if response.status_code >= 400:
                 raise DownstreamUnavailable(
                     f"WSDL answered HTTP {response.status_code}", system=name, operation="ready"

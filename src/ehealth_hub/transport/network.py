@@ -1,20 +1,24 @@
-"""The connectors' HTTP client for the network: httpx's API over aiohttp's connections.
+"""The hub's HTTP client for the network (connectors and webhook deliveries): httpx's API over
+aiohttp's connections, and the one translation of its errors into HubErrors
+(:func:`translate_http`).
 
 Why httpx-aiohttp (``AiohttpTransport``) rather than httpx's own transport: every downstream call
 of a read pays the HTTP client's CPU, and httpx's httpcore/anyio stack spent 1.11 ms per
 request against 0.20 ms for the same request through aiohttp's connection pool and parser
 (loopback, 12 KB SOAP request, 3 KB answer, 20 in flight; ``docs/benchmarks.md``). The
-connectors keep one API (``httpx.AsyncClient``, ``httpx.Response``) and one error translation
-(:func:`ehealth_hub.transport.soap.translate`), so nothing above this module knows aiohttp.
+callers keep one API (``httpx.AsyncClient``, ``httpx.Response``) and one error translation
+(:func:`translate_http`), so nothing above this module knows aiohttp.
 
-SOAP calls and the GP systems' REST calls skip ``httpx.AsyncClient`` itself
-(:class:`DirectClient`): they go straight to the client's transport, with httpx's request and
+SOAP calls, the GP systems' REST calls and the webhook deliveries skip ``httpx.AsyncClient``
+itself (:class:`DirectClient`): they go straight to the client's transport, with httpx's request and
 response objects.
 
 Errors: httpx-aiohttp maps aiohttp's connection, timeout, payload and proxy errors onto httpx's
 exception classes; :class:`NetworkTransport` maps whatever else aiohttp or asyncio raise
 (another ``aiohttp.ClientError``, a bare ``asyncio.TimeoutError``) onto ``httpx.NetworkError`` /
-``httpx.TimeoutException``, so that a foreign exception never crosses the connector boundary.
+``httpx.TimeoutException``, so that a foreign exception never crosses the transport boundary, and
+corrects httpx-aiohttp's one wrong mapping (a refused connection is a ``ConnectError``, not a
+``ConnectTimeout``).
 """
 
 from __future__ import annotations
@@ -30,22 +34,77 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from ehealth_hub import __version__
+from ehealth_hub.errors import (
+    ConfigurationError,
+    DownstreamProtocolError,
+    DownstreamUnavailable,
+    HubError,
+)
 from ehealth_hub.transport.timing import event_hooks, record
 
+_UNAVAILABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
 """Connections per client: the hubs, the STS, MyCareNet and the GP systems share it."""
 
 
+HTTPX_ERRORS: Final = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
+"""What an exchange through this module may raise; :func:`translate_http` takes each."""
+
+
 @contextlib.contextmanager
-def _as_httpx(request: httpx.Request) -> Iterator[None]:
+def as_httpx(request: httpx.Request) -> Iterator[None]:
+    """Re-raise what aiohttp or asyncio raise inside the block as the httpx exception."""
     try:
         yield
+    except httpx.ConnectTimeout as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            # httpx-aiohttp maps every ClientConnectionError (a refused connection too) to
+            # ConnectTimeout: only a timeout is one
+            raise httpx.ConnectError(type(cause).__name__, request=request) from cause
+        raise
     except httpx.HTTPError:
         raise
     except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError since 3.11
         raise httpx.TimeoutException(f"timeout: {exc}", request=request) from exc
+    except aiohttp.InvalidURL as exc:  # as httpx-aiohttp maps InvalidUrlClientError
+        raise httpx.UnsupportedProtocol(type(exc).__name__, request=request) from exc
     except aiohttp.ClientError as exc:
-        raise httpx.NetworkError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        raise httpx.NetworkError(type(exc).__name__, request=request) from exc
+
+
+def translate_http(exc: BaseException, *, system: str, operation: str) -> HubError:
+    """The HubError for an httpx exception (what every exchange here raises)::
+
+    timeouts                                    -> DownstreamUnavailable code "timeout"
+    network, remote protocol, proxy errors      -> DownstreamUnavailable code "transport"
+    HTTPStatusError                             -> by status (:func:`status_error`)
+    invalid URL, unsupported scheme             -> ConfigurationError
+    others (decoding, redirects, streams, ...)  -> DownstreamProtocolError
+    """
+    if isinstance(exc, HubError):
+        return exc
+    if not isinstance(exc, HTTPX_ERRORS):
+        raise TypeError(f"translate_http() handles httpx exceptions, not {type(exc).__name__}")
+    name = type(exc).__name__
+    where: dict[str, Any] = {"system": system, "operation": operation}
+    if isinstance(exc, httpx.HTTPStatusError):
+        return status_error(exc.response.status_code, **where)
+    if isinstance(exc, httpx.TimeoutException):
+        return DownstreamUnavailable(f"timeout: {name}", code="timeout", **where)
+    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
+        return DownstreamUnavailable(f"transport failure: {name}", code="transport", **where)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ConfigurationError(f"endpoint URL unusable: {exc}", **where)
+    return DownstreamProtocolError(f"HTTP exchange failed: {name}", **where)
+
+
+def status_error(status: int, *, system: str, operation: str) -> HubError:
+    """An HTTP error status: 408, 429 and 5xx are unavailability, others a protocol error."""
+    where: dict[str, Any] = {"system": system, "operation": operation, "code": f"http-{status}"}
+    if status in _UNAVAILABLE_STATUS or status >= 500:
+        return DownstreamUnavailable(f"HTTP {status}", **where)
+    return DownstreamProtocolError(f"unexpected HTTP {status}", **where)
 
 
 class _MappedStream(httpx.AsyncByteStream):
@@ -55,12 +114,12 @@ class _MappedStream(httpx.AsyncByteStream):
         self.inner, self.request = inner, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _as_httpx(self.request):
+        with as_httpx(self.request):
             async for chunk in self.inner:
                 yield chunk
 
     async def aclose(self) -> None:
-        with _as_httpx(self.request):
+        with as_httpx(self.request):
             await self.inner.aclose()
 
 
@@ -68,7 +127,7 @@ class NetworkTransport(AiohttpTransport):
     """httpx-aiohttp's transport, with every aiohttp/asyncio failure as an httpx exception."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        with _as_httpx(request):
+        with as_httpx(request):
             response = await super().handle_async_request(request)
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)  # an async transport's response

@@ -17,10 +17,7 @@ Translation (:func:`translate`)::
     zeep DTD/entities/external forbidden -> HostileXmlError
     zeep SignatureVerificationFailed     -> SignatureError
     zeep WsdlSyntaxError                 -> ConfigurationError
-    httpx timeouts, network, remote protocol, proxy errors -> DownstreamUnavailable (retryable)
-    httpx HTTPStatusError                -> by status, as above
-    httpx invalid URL, unsupported scheme -> ConfigurationError
-    other httpx errors (decoding, redirects, streams, cookies) -> DownstreamProtocolError
+    httpx errors                         -> as transport.network.translate_http says
 
 Public API (stable)::
 
@@ -49,7 +46,6 @@ from ehealth_hub.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,
-    DownstreamUnavailable,
     HostileXmlError,
     HubError,
     InvalidInput,
@@ -57,8 +53,8 @@ from ehealth_hub.errors import (
     SignatureError,
 )
 from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.transport.network import HTTPX_ERRORS, status_error, translate_http
 
-_UNAVAILABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 ZEEP_SETTINGS: Final = zeep.Settings(
     strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
 )
@@ -114,13 +110,7 @@ class SoapClient:
             return await getattr(self.service, operation)(**kwargs)
         except HubError:
             raise
-        except (
-            zx.Error,
-            httpx.HTTPError,
-            httpx.InvalidURL,
-            httpx.CookieConflict,
-            httpx.StreamError,
-        ) as exc:
+        except (zx.Error, *HTTPX_ERRORS) as exc:
             raise translate(exc, system=self.system, operation=operation) from exc
 
 
@@ -154,16 +144,6 @@ def create_client(
     return SoapClient(client, AsyncServiceProxy(client, bound, address=address), system)  # type: ignore[no-untyped-call]  # zeep is untyped
 
 
-def status_error(status: int, *, system: str, operation: str) -> HubError:
-    if status in _UNAVAILABLE_STATUS or status >= 500:
-        return DownstreamUnavailable(
-            f"HTTP {status}", system=system, operation=operation, code=f"http-{status}"
-        )
-    return DownstreamProtocolError(
-        f"unexpected HTTP {status}", system=system, operation=operation, code=f"http-{status}"
-    )
-
-
 def _fault(exc: zx.Fault, *, system: str, operation: str) -> HubError:
     code = None
     if exc.detail is not None:
@@ -194,10 +174,8 @@ def translate(exc: BaseException, *, system: str, operation: str) -> HubError:
         return exc
     if isinstance(exc, zx.Error):
         return _translate_zeep(exc, system=system, operation=operation)
-    if isinstance(
-        exc, httpx.HTTPError | httpx.InvalidURL | httpx.CookieConflict | httpx.StreamError
-    ):
-        return _translate_httpx(exc, system=system, operation=operation)
+    if isinstance(exc, HTTPX_ERRORS):
+        return translate_http(exc, system=system, operation=operation)
     raise TypeError(f"translate() handles zeep and httpx exceptions, not {type(exc).__name__}")
 
 
@@ -228,25 +206,4 @@ def _translate_zeep(exc: zx.Error, *, system: str, operation: str) -> HubError:
         return ConfigurationError(f"WSDL invalid: {exc}", system=system, operation=operation)
     return DownstreamProtocolError(
         f"unexpected SOAP response: {name}: {exc}", system=system, operation=operation
-    )
-
-
-def _translate_httpx(exc: Exception, *, system: str, operation: str) -> HubError:
-    name = type(exc).__name__
-    if isinstance(exc, httpx.HTTPStatusError):
-        return status_error(exc.response.status_code, system=system, operation=operation)
-    if isinstance(exc, httpx.TimeoutException):
-        return DownstreamUnavailable(
-            f"timeout: {name}", code="timeout", system=system, operation=operation
-        )
-    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-        return DownstreamUnavailable(
-            f"transport failure: {name}", code="transport", system=system, operation=operation
-        )
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ConfigurationError(
-            f"endpoint URL unusable: {exc}", system=system, operation=operation
-        )
-    return DownstreamProtocolError(
-        f"HTTP exchange failed: {name}", system=system, operation=operation
     )

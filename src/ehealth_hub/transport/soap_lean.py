@@ -15,8 +15,8 @@ the answer with it, checking every part they use (a missing one is a
 What is kept from :mod:`.soap`: every response passes the hardened parser (no DTD, no entities,
 size limit) before anything reads it, its signature is verified (``verifier``: an answer not
 believed is :class:`~ehealth_hub.errors.UnverifiedAnswer`), and errors are translated with the
-same table (:func:`~ehealth_hub.transport.soap.translate` for httpx,
-:func:`~.soap.fault_error` for Faults, :func:`~.soap.status_error` for HTTP statuses).
+same tables (:func:`~.network.translate_http` for httpx, :func:`~.soap.fault_error` for
+Faults, :func:`~.network.status_error` for HTTP statuses).
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ from lxml import etree
 
 from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
 from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
-from ehealth_hub.transport.network import DirectPost
-from ehealth_hub.transport.soap import fault_error, status_error, translate
+from ehealth_hub.transport.network import HTTPX_ERRORS, DirectPost, status_error, translate_http
+from ehealth_hub.transport.soap import fault_error
 
 _ENVELOPE: Final = f"{{{SOAP11_NS}}}Envelope"
 _BODY: Final = f"{{{SOAP11_NS}}}Body"
 _FAULT: Final = f"{{{SOAP11_NS}}}Fault"
-_HTTPX_ERRORS: Final = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
 
 
 class EnvelopeSigner(Protocol):
@@ -82,8 +81,8 @@ class LeanSoapClient:
         }
         try:
             response = await self.endpoint.post(data, headers)
-        except _HTTPX_ERRORS as exc:
-            raise translate(exc, system=self.system, operation=operation) from exc
+        except HTTPX_ERRORS as exc:
+            raise translate_http(exc, system=self.system, operation=operation) from exc
         return self.answer(response, operation)
 
     def answer(self, response: httpx.Response, operation: str) -> etree._Element:
