@@ -1,5 +1,5 @@
 """The connectors' network client (httpx over aiohttp): answers read, and every way the network
-fails leaves as an httpx exception that :func:`network.translate_http` turns into a HubError."""
+fails leaves as an httpx exception that :func:`http_errors.translate_http` turns into a HubError."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ import httpx
 import pytest
 
 from ehealth_hub.errors import DownstreamUnavailable, HubError
-from ehealth_hub.transport.network import (
-    DirectClient,
-    DirectPost,
-    NetworkTransport,
-    network_client,
-    translate_http,
-)
+from ehealth_hub.transport.http_errors import translate_http
+from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport, network_client
 from ehealth_hub.transport.timing import close_spans, open_spans
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -18,7 +18,7 @@ from ehealth_hub.errors import (
     HubError,
 )
 from ehealth_hub.fixtures.receiver import Receiver, serve
-from ehealth_hub.transport.network import as_httpx, translate_http
+from ehealth_hub.transport.http_errors import as_httpx, translate_http
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ note's identifier so a resend by the delivery layer creates nothing twice). Toke
 80% of their life; a 401 fetches a new token and repeats the request once (a 401 means nothing was
 processed). A listed export is read in one call: the search names its Binary and its
 ``meta.versionId``. httpx errors are translated by
-:func:`ehealth_hub.transport.network.translate_http`.
+:func:`ehealth_hub.transport.http_errors.translate_http`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from ehealth_hub.errors import (
     HubError,
     NotFound,
 )
-from ehealth_hub.transport.network import HTTPX_ERRORS, DirectClient, translate_http
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
+from ehealth_hub.transport.network import DirectClient
 from ehealth_hub.transport.resilience import Resilience
 
 SSIN_SYSTEM: Final = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"

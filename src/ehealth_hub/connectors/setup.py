@@ -32,7 +32,8 @@ from ehealth_hub.connectors.wiring import (
 )
 from ehealth_hub.errors import DownstreamUnavailable
 from ehealth_hub.settings import Settings
-from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client, translate_http
+from ehealth_hub.transport.http_errors import translate_http
+from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client
 from ehealth_hub.transport.timing import event_hooks
 from ehealth_hub.trust.layer import Identities, TrustLayer
 

@@ -8,7 +8,7 @@ characters as the reason).
 
 The client is the hub's one network path (:mod:`ehealth_hub.transport.network`): a
 :class:`~ehealth_hub.transport.network.DirectClient` over aiohttp's connection pool, whose errors
-:func:`~ehealth_hub.transport.network.translate_http` turns into HubErrors (a refused connection
+:func:`~ehealth_hub.transport.http_errors.translate_http` turns into HubErrors (a refused connection
 or a timeout is retryable, an unusable URL a ConfigurationError). A webhook delivery is the hot
 path of the outbox: going straight to the transport, it costs about what raw aiohttp did
 (benchmarks/outbox.py), where ``httpx.AsyncClient`` over httpcore cost ten times more CPU.
@@ -23,12 +23,8 @@ import httpx
 import orjson
 
 from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, DownstreamUnavailable
-from ehealth_hub.transport.network import (
-    HTTPX_ERRORS,
-    DirectClient,
-    NetworkTransport,
-    translate_http,
-)
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
+from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport
 
 _RETRYABLE: Final = frozenset({408, 425, 429})
 
@@ -53,14 +49,13 @@ class WebhookDestination:
         self.name = name
         self.url = url
         self.session = session
+        self._endpoint = DirectPost(session.client, httpx.URL(url))  # the URL parsed once
 
     async def __call__(self, payload: Mapping[str, Any], message_id: str) -> Mapping[str, Any]:
         """Deliver one item; the receiver's JSON answer is the receipt."""
         headers = {"Idempotency-Key": message_id, "Content-Type": "application/json"}
         try:
-            response = await self.session.client.request(
-                "POST", self.url, content=orjson.dumps(payload), headers=headers
-            )
+            response = await self._endpoint.post(orjson.dumps(payload), headers)
         except HTTPX_ERRORS as exc:
             raise translate_http(exc, system=self.name, operation="post") from exc
         status, body = response.status_code, response.content

@@ -1,138 +1,99 @@
-"""The hub's HTTP client for the network (connectors and webhook deliveries): httpx's API over
-aiohttp's connections, and the one translation of its errors into HubErrors
-(:func:`translate_http`).
+"""The hub's one HTTP client path for the network (connectors, STS, GP systems, webhook deliveries):
+httpx's request and response objects over aiohttp's connection pool and parser.
 
-Why httpx-aiohttp (``AiohttpTransport``) rather than httpx's own transport: every downstream call
-of a read pays the HTTP client's CPU, and httpx's httpcore/anyio stack spent 1.11 ms per
-request against 0.20 ms for the same request through aiohttp's connection pool and parser
-(loopback, 12 KB SOAP request, 3 KB answer, 20 in flight; ``docs/benchmarks.md``). The
-callers keep one API (``httpx.AsyncClient``, ``httpx.Response``) and one error translation
-(:func:`translate_http`), so nothing above this module knows aiohttp.
+Why aiohttp underneath rather than httpx's own transport: every downstream call of a read and
+every webhook delivery pays the HTTP client's CPU, and httpx's httpcore/anyio stack spent 1.11 ms
+per request against 0.20 ms for the same request through aiohttp (loopback, 12 KB SOAP request,
+3 KB answer, 20 in flight; ``docs/benchmarks.md``). :class:`NetworkTransport` is an httpx
+transport that sends through one ``aiohttp.ClientSession`` and reads each answer whole (the hub
+reads every answer whole), so the callers keep one API (``httpx.Request``, ``httpx.Response``),
+the in-process sandbox (``httpx.ASGITransport``) is a drop-in replacement for it, and nothing
+above this module knows aiohttp.
 
-SOAP calls, the GP systems' REST calls and the webhook deliveries skip ``httpx.AsyncClient``
-itself (:class:`DirectClient`): they go straight to the client's transport, with httpx's request and
-response objects.
-
-Errors: httpx-aiohttp maps aiohttp's connection, timeout, payload and proxy errors onto httpx's
-exception classes; :class:`NetworkTransport` maps whatever else aiohttp or asyncio raise
-(another ``aiohttp.ClientError``, a bare ``asyncio.TimeoutError``) onto ``httpx.NetworkError`` /
-``httpx.TimeoutException``, so that a foreign exception never crosses the transport boundary, and
-corrects httpx-aiohttp's one wrong mapping (a refused connection is a ``ConnectError``, not a
-``ConnectTimeout``).
+Calls skip ``httpx.AsyncClient`` (:class:`DirectClient`): they go straight to a transport, and
+each call's wait is recorded for ``Server-Timing`` (:mod:`.timing`). Errors: whatever aiohttp or
+asyncio raise leaves the transport as the httpx exception that names it
+(:func:`.http_errors.as_httpx`), which :func:`.http_errors.translate_http` makes a HubError.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
+import yarl
 
 from ehealth_hub import __version__
-from ehealth_hub.errors import (
-    ConfigurationError,
-    DownstreamProtocolError,
-    DownstreamUnavailable,
-    HubError,
-)
+from ehealth_hub.transport.http_errors import as_httpx
 from ehealth_hub.transport.timing import event_hooks, record
 
-_UNAVAILABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
 """Connections per client: the hubs, the STS, MyCareNet and the GP systems share it."""
 
 
-HTTPX_ERRORS: Final = (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError)
-"""What an exchange through this module may raise; :func:`translate_http` takes each."""
+def _timeouts(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    """httpx's connect/read/pool timeouts as aiohttp's (write has no aiohttp counterpart)."""
+    return aiohttp.ClientTimeout(
+        sock_connect=timeout.get("connect"),
+        sock_read=timeout.get("read"),
+        connect=timeout.get("pool"),
+    )
 
 
-@contextlib.contextmanager
-def as_httpx(request: httpx.Request) -> Iterator[None]:
-    """Re-raise what aiohttp or asyncio raise inside the block as the httpx exception."""
-    try:
-        yield
-    except httpx.ConnectTimeout as exc:
-        cause = exc.__cause__
-        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
-            # httpx-aiohttp maps every ClientConnectionError (a refused connection too) to
-            # ConnectTimeout: only a timeout is one
-            raise httpx.ConnectError(type(cause).__name__, request=request) from cause
-        raise
-    except httpx.HTTPError:
-        raise
-    except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError since 3.11
-        raise httpx.TimeoutException(f"timeout: {exc}", request=request) from exc
-    except aiohttp.InvalidURL as exc:  # as httpx-aiohttp maps InvalidUrlClientError
-        raise httpx.UnsupportedProtocol(type(exc).__name__, request=request) from exc
-    except aiohttp.ClientError as exc:
-        raise httpx.NetworkError(type(exc).__name__, request=request) from exc
+class NetworkTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over one aiohttp session (TLS verified as httpx verifies: its default
+    context), opened on first use inside the running event loop; no redirects, no proxies, no
+    decompression by aiohttp (httpx decodes the body as its headers say)."""
 
+    def __init__(self, *, limits: httpx.Limits = LIMITS) -> None:
+        self._limits = limits
+        self._ssl = httpx.create_ssl_context()
+        self._session: aiohttp.ClientSession | None = None
 
-def translate_http(exc: BaseException, *, system: str, operation: str) -> HubError:
-    """The HubError for an httpx exception (what every exchange here raises)::
-
-    timeouts                                    -> DownstreamUnavailable code "timeout"
-    network, remote protocol, proxy errors      -> DownstreamUnavailable code "transport"
-    HTTPStatusError                             -> by status (:func:`status_error`)
-    invalid URL, unsupported scheme             -> ConfigurationError
-    others (decoding, redirects, streams, ...)  -> DownstreamProtocolError
-    """
-    if isinstance(exc, HubError):
-        return exc
-    if not isinstance(exc, HTTPX_ERRORS):
-        raise TypeError(f"translate_http() handles httpx exceptions, not {type(exc).__name__}")
-    name = type(exc).__name__
-    where: dict[str, Any] = {"system": system, "operation": operation}
-    if isinstance(exc, httpx.HTTPStatusError):
-        return status_error(exc.response.status_code, **where)
-    if isinstance(exc, httpx.TimeoutException):
-        return DownstreamUnavailable(f"timeout: {name}", code="timeout", **where)
-    if isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-        return DownstreamUnavailable(f"transport failure: {name}", code="transport", **where)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ConfigurationError(f"endpoint URL unusable: {exc}", **where)
-    return DownstreamProtocolError(f"HTTP exchange failed: {name}", **where)
-
-
-def status_error(status: int, *, system: str, operation: str) -> HubError:
-    """An HTTP error status: 408, 429 and 5xx are unavailability, others a protocol error."""
-    where: dict[str, Any] = {"system": system, "operation": operation, "code": f"http-{status}"}
-    if status in _UNAVAILABLE_STATUS or status >= 500:
-        return DownstreamUnavailable(f"HTTP {status}", **where)
-    return DownstreamProtocolError(f"unexpected HTTP {status}", **where)
-
-
-class _MappedStream(httpx.AsyncByteStream):
-    """The response body, read with the same error mapping as the request."""
-
-    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
-        self.inner, self.request = inner, request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with as_httpx(self.request):
-            async for chunk in self.inner:
-                yield chunk
-
-    async def aclose(self) -> None:
-        with as_httpx(self.request):
-            await self.inner.aclose()
-
-
-class NetworkTransport(AiohttpTransport):
-    """httpx-aiohttp's transport, with every aiohttp/asyncio failure as an httpx exception."""
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._limits.max_connections or 0,
+                keepalive_timeout=self._limits.keepalive_expiry,
+                ssl=self._ssl,
+            )
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; the answer with its body read (aiohttp failures as httpx's)."""
+        content = await request.aread()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         with as_httpx(request):
-            response = await super().handle_async_request(request)
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)  # an async transport's response
-        response.stream = _MappedStream(stream, request)
-        return response
+            async with self._client().request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),  # httpx already encoded it
+                headers=headers,
+                data=content or None,
+                allow_redirects=False,
+                timeout=_timeouts(request.extensions.get("timeout", {})),
+            ) as answer:
+                body = await answer.read()
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            content=body,
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (answer.reason or "").encode(),
+            },
+        )
+
+    async def aclose(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 def network_client(
@@ -141,8 +102,8 @@ def network_client(
     limits: httpx.Limits = LIMITS,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` over ``transport`` (default: a :class:`NetworkTransport`: TLS
-    verified, env proxies), timing its calls for ``Server-Timing`` (:mod:`.timing`)."""
+    """An ``httpx.AsyncClient`` over ``transport`` (default: a :class:`NetworkTransport`),
+    timing its calls for ``Server-Timing`` (:mod:`.timing`)."""
     return httpx.AsyncClient(
         transport=transport or NetworkTransport(limits=limits),
         timeout=timeout,

@@ -17,7 +17,7 @@ Translation (:func:`translate`)::
     zeep DTD/entities/external forbidden -> HostileXmlError
     zeep SignatureVerificationFailed     -> SignatureError
     zeep WsdlSyntaxError                 -> ConfigurationError
-    httpx errors                         -> as transport.network.translate_http says
+    httpx errors                         -> as transport.http_errors.translate_http says
 
 Public API (stable)::
 
@@ -53,7 +53,7 @@ from ehealth_hub.errors import (
     SignatureError,
 )
 from ehealth_hub.mappings.xml import parse_xml
-from ehealth_hub.transport.network import HTTPX_ERRORS, status_error, translate_http
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, status_error, translate_http
 
 ZEEP_SETTINGS: Final = zeep.Settings(
     strict=True, xml_huge_tree=False, forbid_dtd=True, forbid_entities=True, forbid_external=True

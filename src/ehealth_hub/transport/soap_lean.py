@@ -15,8 +15,8 @@ the answer with it, checking every part they use (a missing one is a
 What is kept from :mod:`.soap`: every response passes the hardened parser (no DTD, no entities,
 size limit) before anything reads it, its signature is verified (``verifier``: an answer not
 believed is :class:`~ehealth_hub.errors.UnverifiedAnswer`), and errors are translated with the
-same tables (:func:`~.network.translate_http` for httpx, :func:`~.soap.fault_error` for
-Faults, :func:`~.network.status_error` for HTTP statuses).
+same tables (:func:`~.http_errors.translate_http` for httpx, :func:`~.soap.fault_error` for
+Faults, :func:`~.http_errors.status_error` for HTTP statuses).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from lxml import etree
 
 from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
 from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
-from ehealth_hub.transport.network import HTTPX_ERRORS, DirectPost, status_error, translate_http
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, status_error, translate_http
+from ehealth_hub.transport.network import DirectPost
 from ehealth_hub.transport.soap import fault_error
 
 _ENVELOPE: Final = f"{{{SOAP11_NS}}}Envelope"
