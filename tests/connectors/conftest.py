@@ -29,15 +29,15 @@ from ehealth_hub.transport.resilience import (
     Resilience,
     RetryPolicy,
 )
-from ehealth_hub.transport.soap import create_client, wsdl_path
-from ehealth_hub.transport.soap_lean import LeanSoapClient
+from ehealth_hub.transport.soap import LxmlMessages, SoapClient
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
 from ehealth_hub.trust.etee import EtkDepotClient, EtkId
 from ehealth_hub.trust.layer import EHEALTH_SIGNER
 from ehealth_hub.trust.protected import ProtectedSoap, SoapCaller
 from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.sts import StsClient
-from ehealth_hub.trust.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
-from ehealth_hub.trust.wsse_plugins import SamlSigner
+from ehealth_hub.trust.wsse import ExpectedSigner, WsseVerifier, X509Signer
+from ehealth_hub.trust.wsse_calls import SamlSigner
 from tests.trust.conftest import Clock  # the hand-moved clock (certificates valid 2025-2045)
 
 FAST = DownstreamPolicy(
@@ -93,7 +93,7 @@ def tokens(
     soap = create_client(
         wsdl_path("sts_v1.wsdl"),
         http=http,
-        plugins=[WsseSignPlugin("x509", clock=clock)],
+        sign=X509Signer(clock),
         address=SANDBOX_BASE + sims.sts.path,
         system="sts",
     )
@@ -140,9 +140,9 @@ def protect(
     monotonic: Monotonic,
     sandbox_pki: SandboxPki,
 ) -> Callable[..., ProtectedSoap]:
-    def answers(signer: ExpectedSigner, system: str) -> WsseVerifyPlugin:
-        """Answers verified as wiring.py verifies them (TrustLayer.verify_plugin)."""
-        return WsseVerifyPlugin(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
+    def answers(signer: ExpectedSigner, system: str) -> WsseVerifier:
+        """Answers verified as wiring.py verifies them (TrustLayer.verifier)."""
+        return WsseVerifier(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
 
     def build(
         wsdl: str,
@@ -153,17 +153,18 @@ def protect(
         policy: DownstreamPolicy = FAST,
     ) -> ProtectedSoap:
         soap: SoapCaller
-        if wsdl == "intrahub_v3.wsdl":  # IntraHub speaks without zeep, as wiring.py builds it
+        if wsdl == "intrahub_v3.wsdl":  # IntraHub's payloads are lxml, as wiring.py builds them
             endpoint = DirectPost(direct, httpx.URL(SANDBOX_BASE + path))
             hub_id = next(h.hub_id for h in sandbox.HUBS if h.key == system)
             verifier = answers(ExpectedSigner("EHP", hub_id), system)
-            signer = SamlSigner(clock)
-            soap = LeanSoapClient(endpoint, ACTIONS, system=system, sign=signer, verifier=verifier)
+            messages = LxmlMessages(ACTIONS)
+            soap = SoapClient(endpoint, messages, system, sign=SamlSigner(clock), verifier=verifier)
         else:
             soap = create_client(
                 wsdl_path(wsdl),
-                http=http,
-                plugins=[WsseSignPlugin("saml", clock=clock), answers(EHEALTH_SIGNER, system)],
+                http=direct,
+                sign=SamlSigner(clock),
+                verifier=answers(EHEALTH_SIGNER, system),
                 address=SANDBOX_BASE + path,
                 binding=binding,
                 system=system,

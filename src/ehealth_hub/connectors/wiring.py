@@ -34,8 +34,8 @@ from ehealth_hub.transport.resilience import (
     Resilience,
     RetryPolicy,
 )
-from ehealth_hub.transport.soap import create_client, wsdl_path
-from ehealth_hub.transport.soap_lean import LeanSoapClient
+from ehealth_hub.transport.soap import LxmlMessages, SoapClient
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
 from ehealth_hub.trust.etee import EtkId
 from ehealth_hub.trust.layer import EHEALTH_SIGNER, TrustLayer
 from ehealth_hub.trust.protected import ProtectedSoap
@@ -131,8 +131,9 @@ def _soap(
     official = settings.endpoints.wsdl.get(kind)
     soap = create_client(
         str(official) if official else wsdl_path(OWN_WSDL[kind]),
-        http=http.for_url(url),
-        plugins=[trust.saml_plugin(), trust.verify_plugin(EHEALTH_SIGNER, system=name)],
+        http=http.direct(url),
+        sign=trust.saml_signer(),
+        verifier=trust.verifier(EHEALTH_SIGNER, system=name),
         address=url,
         binding=None if official else binding,
         system=name,
@@ -147,8 +148,8 @@ def _soap(
 def _intrahub(
     settings: Settings, http: HttpClients, trust: TrustLayer, clock: Clock, name: str, url: str
 ) -> ProtectedSoap:
-    """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path); each hub
-    signs its answers with a certificate naming its hub id."""
+    """IntraHub's payloads are built and read with lxml (:class:`LxmlMessages`, no WSDL codec: the
+    hot read path); each hub signs its answers with a certificate naming its hub id."""
     hub_id = settings.endpoints.hub_ids.get(name, "")
     if not hub_id:
         raise ConfigurationError(
@@ -156,15 +157,15 @@ def _intrahub(
             system=name,
         )
     endpoint = DirectPost(http.direct(url), httpx.URL(url))
-    verifier = trust.verify_plugin(ExpectedSigner("EHP", hub_id), system=name)
-    lean = LeanSoapClient(
-        endpoint, ACTIONS, system=name, sign=trust.saml_signer(), verifier=verifier
+    verifier = trust.verifier(ExpectedSigner("EHP", hub_id), system=name)
+    soap = SoapClient(
+        endpoint, LxmlMessages(ACTIONS), name, sign=trust.saml_signer(), verifier=verifier
     )
 
     async def tokens(actor: Actor) -> Any:
         return await trust.token(actor.nihii, actor.quality)
 
-    return ProtectedSoap(lean, Resilience(name, policy(settings.endpoints, name)), tokens)
+    return ProtectedSoap(soap, Resilience(name, policy(settings.endpoints, name)), tokens)
 
 
 def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:

@@ -48,7 +48,7 @@ from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.setup import ContainerGate
 from ehealth_hub.settings import Settings
-from ehealth_hub.transport.soap import create_client
+from ehealth_hub.transport.wsdl import create_client
 from ehealth_hub.trust.etee import EtkId
 from ehealth_hub.trust.layer import TrustLayer
 from ehealth_hub.trust.saml import SamlToken
@@ -85,7 +85,7 @@ def build_adapters(
         return create_client(
             wsdl_file(),
             http=http,
-            plugins=[trust.saml_plugin()],
+            sign=trust.saml_signer(),
             address=address,
             binding=binding,
             system="mycarenet",

@@ -65,9 +65,9 @@ class EndpointSettings(Section):
     )
     """GP record systems by key (the key is the record source name)."""
     wsdl: dict[str, Path] = Field(default_factory=dict)
-    """Optional official WSDL per zeep connector (consent, therlink, addressbook, ehbox) used
-    instead of the project's own; absent = the packaged WSDL. IntraHub needs none: its calls are
-    built without zeep (``connectors/soap_lean.py``)."""
+    """Optional official WSDL per WSDL-described connector (consent, therlink, addressbook, ehbox)
+    whose messages are built and read instead of the project's own; absent = the packaged WSDL.
+    IntraHub needs none: its messages are built with lxml (``connectors/hubservices_xml.py``)."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     """Default time one attempt of a downstream call may take."""
     timeouts: dict[str, float] = Field(default_factory=dict)

@@ -7,12 +7,12 @@ from the sandbox PKI in ``settings.trust.pki_dir`` (``data_dir/sandbox/pki`` whe
 
 Public API (stable)::
 
-    TrustLayer.from_settings(settings, *, sts_http, etk_http, clock) -> TrustLayer
+    TrustLayer.from_settings(settings, *, sts_http, etk_http, clock, sandbox=None) -> TrustLayer
     trust.truststore ; trust.sts_certificates ; trust.sts (StsClient) ; trust.etk_depot
     trust.credential(nihii) -> Credential             # the practitioner's authentication identity
     await trust.token(nihii, quality) -> SamlToken     # cached HoK token for business calls
-    trust.saml_plugin()                                # signs business calls (zeep plugin)
-    trust.verify_plugin(signer, *, system)             # verifies their signed answers
+    trust.saml_signer()                                # signs business calls (SAML HoK)
+    trust.verifier(signer, *, system)                  # verifies their signed answers
     EHEALTH_SIGNER                                     # who signs eHealth's answers (CBE)
     trust.hub_etk -> Credential | None                 # the hub's own ETK (sandbox)
 """
@@ -31,14 +31,13 @@ from cryptography import x509
 
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.settings import Settings
-from ehealth_hub.transport.soap import create_client, wsdl_path
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.etee import EtkDepotClient
 from ehealth_hub.trust.keystores import KeystoreRegistry
 from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.sts import StsClient
-from ehealth_hub.trust.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
-from ehealth_hub.trust.wsse_plugins import SamlSigner
+from ehealth_hub.trust.wsse import ExpectedSigner, SamlSigner, WsseVerifier, X509Signer
 
 EHEALTH_SIGNER: Final = ExpectedSigner("CBE", "0809394427")
 """eHealth's own CBE: the platform's services (Consent, Therapeutic Link, AddressBook,
@@ -137,7 +136,7 @@ class TrustLayer:
         sts_soap = create_client(
             wsdl_path("sts_v1.wsdl"),
             http=sts_http,
-            plugins=[WsseSignPlugin("x509", clock=clock, ttl=ttl)],
+            sign=X509Signer(clock, ttl),
             address=conf.sts_url,
             system="sts",
         )
@@ -169,18 +168,14 @@ class TrustLayer:
         """The cached holder-of-key token of ``nihii`` acting as ``quality``."""
         return await self.sts.token(self.credential(nihii), quality)
 
-    def saml_plugin(self) -> WsseSignPlugin:
-        """Signs business calls with the token bound by ``wsse.use_token``."""
-        return WsseSignPlugin("saml", clock=self.clock, ttl=self.ttl)
-
     def saml_signer(self) -> SamlSigner:
-        """Signs the lxml SOAP client's envelopes with the token bound by ``wsse.use_token``."""
+        """Signs business calls with the token bound by ``wsse.use_token``."""
         return SamlSigner(self.clock, self.ttl)
 
-    def verify_plugin(self, signer: ExpectedSigner, *, system: str) -> WsseVerifyPlugin:
+    def verifier(self, signer: ExpectedSigner, *, system: str) -> WsseVerifier:
         """Verifies the signed answers of ``system``: signature, chain to the truststore, the
-        ``signer`` expected, a fresh Timestamp (within the clock skew); see WsseVerifyPlugin."""
-        return WsseVerifyPlugin(
+        ``signer`` expected, a fresh Timestamp (within the clock skew); see WsseVerifier."""
+        return WsseVerifier(
             self.truststore,
             clock=self.clock,
             max_skew=self.skew,

@@ -1,7 +1,7 @@
 """MyCareNet adapters: MemberData (insurability), eAttest v3 and eFact through GenericAsync.
 
-Each adapter takes its :class:`~ehealth_hub.transport.soap.SoapClient` (zeep AsyncClient over
-httpx, WS-Security SAML holder-of-key plugin), the :class:`envelope.Envelope` (CommonInput,
+Each adapter takes its :class:`~ehealth_hub.transport.soap.SoapClient` (messages from the WSDL,
+WS-Security SAML holder-of-key signer), the :class:`envelope.Envelope` (CommonInput,
 Routing, sealed Detail) and a token source (the STS client) as constructor arguments. Files:
 ``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``wsdl/mycarenet_v1.wsdl``
 (the project's own WSDL of the three services; see its header for what it simplifies).

@@ -1,6 +1,6 @@
 """What the three MyCareNet adapters share: a SOAP client, the envelope, STS tokens, a clock.
 
-Every call binds the acting practitioner's SAML holder-of-key token for the WS-Security plugin
+Every call binds the acting practitioner's SAML holder-of-key token for the WS-Security signer
 (:func:`ehealth_hub.trust.wsse.use_token`) and logs with masked identifiers only.
 """
 
