@@ -90,6 +90,30 @@ def _identities(
     return sandbox(conf.pki_dir or settings.data_dir / "sandbox" / "pki")
 
 
+def _sts(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    ids: Identities,
+    clock: Callable[[], datetime],
+    ttl: timedelta,
+) -> StsClient:
+    soap = create_client(
+        wsdl_path("sts_v1.wsdl"),
+        http=http,
+        sign=X509Signer(clock, ttl),
+        address=settings.trust.sts_url,
+        system="sts",
+    )
+    return StsClient(
+        soap,
+        truststore=ids.truststore,
+        sts_certificates=ids.sts_certificates,
+        clock=clock,
+        renew_at=settings.trust.token_renew_at,
+        max_skew=timedelta(seconds=settings.trust.clock_skew_seconds),
+    )
+
+
 def _etk_depot(
     settings: Settings, http: httpx.AsyncClient, ids: Identities, clock: Callable[[], datetime]
 ) -> EtkDepotClient:
@@ -133,21 +157,7 @@ class TrustLayer:
         ids = _identities(settings, clock, sandbox)
         ttl = timedelta(seconds=conf.message_ttl_seconds)
         skew = timedelta(seconds=conf.clock_skew_seconds)
-        sts_soap = create_client(
-            wsdl_path("sts_v1.wsdl"),
-            http=sts_http,
-            sign=X509Signer(clock, ttl),
-            address=conf.sts_url,
-            system="sts",
-        )
-        sts = StsClient(
-            sts_soap,
-            truststore=ids.truststore,
-            sts_certificates=ids.sts_certificates,
-            clock=clock,
-            renew_at=conf.token_renew_at,
-            max_skew=skew,
-        )
+        sts = _sts(settings, sts_http, ids, clock, ttl)
         depot = _etk_depot(settings, etk_http, ids, clock)
         return cls(
             ids.truststore,
