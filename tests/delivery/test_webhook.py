@@ -18,7 +18,7 @@ from ehealth_hub.errors import (
     HubError,
 )
 from ehealth_hub.fixtures.receiver import Receiver, serve
-from ehealth_hub.transport.http_errors import as_httpx, translate_http
+from ehealth_hub.transport.http_errors import httpx_error, translate_http
 
 
 @pytest.fixture
@@ -72,12 +72,10 @@ def _all_subclasses(cls: type[BaseException]) -> list[type[BaseException]]:
     return found
 
 
-def _through_the_network_path(exc: BaseException) -> HubError:
+def _through_the_network_path(exc: aiohttp.ClientError | TimeoutError) -> HubError:
     """What a delivery raises when aiohttp raised ``exc`` under the network transport."""
     request = httpx.Request("POST", "http://receiver.test/x")
-    with pytest.raises(httpx.HTTPError) as mapped, as_httpx(request):
-        raise exc
-    return translate_http(mapped.value, system="gp", operation="post")
+    return translate_http(httpx_error(exc, request), system="gp", operation="post")
 
 
 @pytest.mark.parametrize("cls", _all_subclasses(aiohttp.ClientError), ids=lambda c: c.__name__)

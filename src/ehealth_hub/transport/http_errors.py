@@ -1,5 +1,5 @@
 """What can go wrong in an HTTP exchange, said once: aiohttp's and asyncio's exceptions as httpx's
-(:func:`as_httpx`), and httpx's as HubErrors (:func:`translate_http`, :func:`status_error`).
+(:func:`httpx_error`), and httpx's as HubErrors (:func:`translate_http`, :func:`status_error`).
 
 Every exchange of the hub, over the network (:mod:`.network`) or in-process to the sandbox
 simulators (``httpx.ASGITransport``), raises httpx exceptions only; the SOAP clients, the GP
@@ -8,8 +8,6 @@ client, the readiness probes and the webhook deliveries translate them with the 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any, Final
 
 import aiohttp
@@ -41,16 +39,10 @@ _AIOHTTP: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ..
 )
 
 
-@contextlib.contextmanager
-def as_httpx(request: httpx.Request) -> Iterator[None]:
-    """Re-raise what aiohttp or asyncio raise inside the block as the httpx exception."""
-    try:
-        yield
-    except httpx.HTTPError:
-        raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        mapped = next(to for cls, to in _AIOHTTP if isinstance(exc, cls))
-        raise mapped(type(exc).__name__, request=request) from exc
+def httpx_error(exc: aiohttp.ClientError | TimeoutError, request: httpx.Request) -> httpx.HTTPError:
+    """The httpx exception naming what aiohttp or asyncio raised during ``request``."""
+    mapped = next(to for cls, to in _AIOHTTP if isinstance(exc, cls))
+    return mapped(type(exc).__name__, request=request)
 
 
 def translate_http(exc: BaseException, *, system: str, operation: str) -> HubError:

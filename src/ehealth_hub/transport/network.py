@@ -13,7 +13,7 @@ above this module knows aiohttp.
 Calls skip ``httpx.AsyncClient`` (:class:`DirectClient`): they go straight to a transport, and
 each call's wait is recorded for ``Server-Timing`` (:mod:`.timing`). Errors: whatever aiohttp or
 asyncio raise leaves the transport as the httpx exception that names it
-(:func:`.http_errors.as_httpx`), which :func:`.http_errors.translate_http` makes a HubError.
+(:func:`.http_errors.httpx_error`), which :func:`.http_errors.translate_http` makes a HubError.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import httpx
 import yarl
 
 from ehealth_hub import __version__
-from ehealth_hub.transport.http_errors import as_httpx
+from ehealth_hub.transport.http_errors import httpx_error
 from ehealth_hub.transport.timing import event_hooks, record
 
 LIMITS: Final = httpx.Limits(max_connections=200, max_keepalive_connections=100)
@@ -68,25 +68,44 @@ class NetworkTransport(httpx.AsyncBaseTransport):
         """Send ``request``; the answer with its body read (aiohttp failures as httpx's)."""
         content = await request.aread()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        with as_httpx(request):
+        limits = request.extensions.get("timeout", {})
+        response = await self._send(request.method, request.url, headers, content, limits, request)
+        response.request = request
+        return response
+
+    async def post(
+        self, url: httpx.URL, content: bytes, headers: Mapping[str, str], limits: httpx.Timeout
+    ) -> httpx.Response:
+        """A POST without an ``httpx.Request`` built first (:class:`DirectPost`: every SOAP call
+        and webhook delivery): same session, errors and answer (which carries no request)."""
+        return await self._send("POST", url, headers, content, limits.as_dict(), None)
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str] | list[tuple[str, str]],
+        content: bytes,
+        limits: Mapping[str, float | None],
+        request: httpx.Request | None,
+    ) -> httpx.Response:
+        try:
             async with self._client().request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),  # httpx already encoded it
+                method,
+                yarl.URL(str(url), encoded=True),  # httpx already encoded it
                 headers=headers,
                 data=content or None,
                 allow_redirects=False,
-                timeout=_timeouts(request.extensions.get("timeout", {})),
+                timeout=_timeouts(limits),
             ) as answer:
                 body = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failed = request or httpx.Request(method, url, headers=headers)
+            raise httpx_error(exc, failed) from exc
+        reason = (answer.reason or "").encode()
+        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": reason}
         return httpx.Response(
-            answer.status,
-            headers=answer.raw_headers,
-            content=body,
-            request=request,
-            extensions={
-                "http_version": b"HTTP/1.1",
-                "reason_phrase": (answer.reason or "").encode(),
-            },
+            answer.status, headers=answer.raw_headers, content=body, extensions=extensions
         )
 
     async def aclose(self) -> None:
@@ -175,5 +194,13 @@ class DirectPost:
     """The endpoint."""
 
     async def post(self, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        """Send ``content``; the answer, read."""
-        return await self.client.request("POST", self.url, content=content, headers=headers)
+        """Send ``content``; the answer, read (over the network without an ``httpx.Request``:
+        ~20 us less CPU a call, the outbox's hot path)."""
+        transport = self.client.transport
+        if not isinstance(transport, NetworkTransport):
+            return await self.client.request("POST", self.url, content=content, headers=headers)
+        sent = time.perf_counter()
+        all_headers = {**DEFAULT_HEADERS, **headers}
+        response = await transport.post(self.url, content, all_headers, self.client.timeout)
+        record(sent, time.perf_counter())
+        return response
