@@ -54,11 +54,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from benchmarks._api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.setup import token_endpoint
-from ehealth_hub.connectors.network import network_client
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import consultation_consent
 from ehealth_hub.settings import Settings, load_settings
+from ehealth_hub.transport.network import network_client
 
 CLIENTS = 50
 SECONDS = float(os.environ.get("EHEALTH_HUB_BENCH_SECONDS", "20"))

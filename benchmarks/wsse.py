@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from ehealth_hub.connectors import saml
-from ehealth_hub.connectors.etee import EtkId, seal, unseal
-from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from ehealth_hub.trust import saml
+from ehealth_hub.trust.etee import EtkId, seal, unseal
+from ehealth_hub.trust.wsse import sign_envelope, verify_envelope
 
 SECONDS = 2.0
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -13,38 +13,38 @@ import pytest
 from ehealth_hub.connectors.addressbook import AddressBookClient
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
-from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, IntraHubClient
-from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.resilience import (
-    BreakerPolicy,
-    DownstreamPolicy,
-    ProtectedSoap,
-    Resilience,
-    RetryPolicy,
-    SoapCaller,
-)
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.soap_lean import LeanSoapClient
-from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.connectors.trust import EHEALTH_SIGNER
-from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.consent.permit import Action, Permit, mint
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_gp import SANDBOX_CLIENTS
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators, build_simulators
+from ehealth_hub.transport.network import DirectClient, DirectPost
+from ehealth_hub.transport.resilience import (
+    BreakerPolicy,
+    DownstreamPolicy,
+    Resilience,
+    RetryPolicy,
+)
+from ehealth_hub.transport.soap import LxmlMessages, SoapClient
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
+from ehealth_hub.trust.etee import EtkDepotClient, EtkId
+from ehealth_hub.trust.layer import EHEALTH_SIGNER
+from ehealth_hub.trust.protected import ProtectedSoap, SoapCaller
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.sts import StsClient
+from ehealth_hub.trust.wsse import ExpectedSigner, WsseVerifier, X509Signer
+from ehealth_hub.trust.wsse_calls import SamlSigner
 from tests.trust.conftest import Clock  # the hand-moved clock (certificates valid 2025-2045)
 
 FAST = DownstreamPolicy(
     # generous: no test here waits for it (timeout tests take their own), and a loaded CI machine
     # must not turn a slow in-process call into a spurious failure
     timeout=10.0,
-    retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.02, jitter=0.0),
+    retry=RetryPolicy(base_delay=0.01, max_delay=0.02, jitter=0.0, max_attempts=3),
     breaker=BreakerPolicy(failure_threshold=3, reset_after=30.0),
 )
 
@@ -93,7 +93,7 @@ def tokens(
     soap = create_client(
         wsdl_path("sts_v1.wsdl"),
         http=http,
-        plugins=[WsseSignPlugin("x509", clock=clock)],
+        sign=X509Signer(clock),
         address=SANDBOX_BASE + sims.sts.path,
         system="sts",
     )
@@ -112,7 +112,7 @@ def tokens(
 
 @dataclass
 class Sleeps:
-    """Records the backoffs tenacity asked for instead of sleeping."""
+    """Records the backoffs the retry policy asked for instead of sleeping."""
 
     delays: list[float] = field(default_factory=list)
 
@@ -140,9 +140,9 @@ def protect(
     monotonic: Monotonic,
     sandbox_pki: SandboxPki,
 ) -> Callable[..., ProtectedSoap]:
-    def answers(signer: ExpectedSigner, system: str) -> WsseVerifyPlugin:
-        """Answers verified as wiring.py verifies them (TrustLayer.verify_plugin)."""
-        return WsseVerifyPlugin(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
+    def answers(signer: ExpectedSigner, system: str) -> WsseVerifier:
+        """Answers verified as wiring.py verifies them (TrustLayer.verifier)."""
+        return WsseVerifier(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
 
     def build(
         wsdl: str,
@@ -153,16 +153,18 @@ def protect(
         policy: DownstreamPolicy = FAST,
     ) -> ProtectedSoap:
         soap: SoapCaller
-        if wsdl == "intrahub_v3.wsdl":  # IntraHub speaks without zeep, as wiring.py builds it
+        if wsdl == "intrahub_v3.wsdl":  # IntraHub's payloads are lxml, as wiring.py builds them
             endpoint = DirectPost(direct, httpx.URL(SANDBOX_BASE + path))
             hub_id = next(h.hub_id for h in sandbox.HUBS if h.key == system)
             verifier = answers(ExpectedSigner("EHP", hub_id), system)
-            soap = LeanSoapClient(endpoint, ACTIONS, system=system, clock=clock, verifier=verifier)
+            messages = LxmlMessages(ACTIONS)
+            soap = SoapClient(endpoint, messages, system, sign=SamlSigner(clock), verifier=verifier)
         else:
             soap = create_client(
                 wsdl_path(wsdl),
-                http=http,
-                plugins=[WsseSignPlugin("saml", clock=clock), answers(EHEALTH_SIGNER, system)],
+                http=direct,
+                sign=SamlSigner(clock),
+                verifier=answers(EHEALTH_SIGNER, system),
                 address=SANDBOX_BASE + path,
                 binding=binding,
                 system=system,

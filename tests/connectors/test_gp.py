@@ -11,8 +11,6 @@ import httpx
 import pytest
 
 from ehealth_hub.connectors.gp import FHIR_JSON, SSIN_SYSTEM, GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.network import DirectClient
-from ehealth_hub.connectors.resilience import Resilience
 from ehealth_hub.errors import (
     AuthenticationError,
     BusinessRejection,
@@ -24,6 +22,8 @@ from ehealth_hub.errors import (
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
+from ehealth_hub.transport.network import DirectClient
+from ehealth_hub.transport.resilience import Resilience
 from tests.connectors.conftest import FAST, Clock, actor, permit
 
 AN = sandbox.patient("an")
@@ -283,7 +283,8 @@ async def test_gives_up_on_a_gp_system_that_does_not_answer(
     quick = Resilience(
         "gp",
         type(FAST)(
-            timeout=0.05, retry=type(FAST.retry)(attempts=2, initial=0.0, maximum=0.0, jitter=0.0)
+            timeout=0.05,
+            retry=type(FAST.retry)(base_delay=0.0, max_delay=0.0, jitter=0.0, max_attempts=2),
         ),
     )
     client = GpSystemClient(direct, gp_config, quick, clock=clock)

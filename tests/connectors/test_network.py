@@ -1,5 +1,5 @@
 """The connectors' network client (httpx over aiohttp): answers read, and every way the network
-fails leaves as an httpx exception that :func:`soap.translate` turns into a HubError."""
+fails leaves as an httpx exception that :func:`http_errors.translate_http` turns into a HubError."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from ehealth_hub.connectors.network import (
-    DirectClient,
-    DirectPost,
-    NetworkTransport,
-    network_client,
-)
-from ehealth_hub.connectors.soap import translate
-from ehealth_hub.connectors.timing import close_spans, open_spans
 from ehealth_hub.errors import DownstreamUnavailable, HubError
+from ehealth_hub.transport.http_errors import translate_http
+from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport, network_client
+from ehealth_hub.transport.timing import close_spans, open_spans
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -81,7 +76,7 @@ async def _failure(peer: Peer, seconds: float = 5.0, way: str = "client") -> Hub
     async with _serve(peer) as url:
         with pytest.raises(httpx.HTTPError) as caught:
             await _fetch(url, seconds, way)
-    return translate(caught.value, system="peer", operation="get")
+    return translate_http(caught.value, system="peer", operation="get")
 
 
 WAYS = pytest.mark.parametrize("way", ["client", "direct"])
@@ -94,14 +89,15 @@ async def test_reads_an_answer_over_loopback() -> None:
     assert response.content == b"<a/>"
 
 
-async def test_a_refused_connection_is_unavailable() -> None:
+async def test_a_refused_connection_is_unavailable_and_not_a_timeout() -> None:
     with socket.socket() as probe:  # a port nobody listens on once closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(httpx.HTTPError) as caught:
         await _fetch(f"http://127.0.0.1:{port}/", 5)
-    error = translate(caught.value, system="peer", operation="get")
+    error = translate_http(caught.value, system="peer", operation="get")
     assert isinstance(error, DownstreamUnavailable)
+    assert error.code == "transport"
 
 
 @WAYS

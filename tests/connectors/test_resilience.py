@@ -9,14 +9,6 @@ import pytest
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
-from ehealth_hub.connectors.resilience import (
-    BreakerPolicy,
-    CircuitBreaker,
-    DownstreamPolicy,
-    ProtectedSoap,
-    Resilience,
-    RetryPolicy,
-)
 from ehealth_hub.errors import (
     BusinessRejection,
     DownstreamProtocolError,
@@ -25,6 +17,14 @@ from ehealth_hub.errors import (
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.fixtures.soap_server import SoapFault
+from ehealth_hub.transport.resilience import (
+    BreakerPolicy,
+    CircuitBreaker,
+    DownstreamPolicy,
+    Resilience,
+    RetryPolicy,
+)
+from ehealth_hub.trust.protected import ProtectedSoap
 from tests.connectors.conftest import FAST, Clock, Monotonic, Sleeps, actor, permit
 
 AN = sandbox.patient("an").ssin
@@ -47,7 +47,7 @@ async def test_a_server_that_never_answers_times_out_after_every_attempt(
     protect: Callable[..., ProtectedSoap], sims: Simulators, clock: Clock
 ) -> None:
     policy = DownstreamPolicy(
-        timeout=0.05, retry=RetryPolicy(attempts=2, initial=0.0, maximum=0.0, jitter=0.0)
+        timeout=0.05, retry=RetryPolicy(base_delay=0.0, max_delay=0.0, jitter=0.0, max_attempts=2)
     )
     client = ConsentClient(
         protect("consent_v3.wsdl", sims.consent.path, "consent", policy=policy), clock=clock
@@ -66,8 +66,8 @@ async def test_persistent_5xx_is_unavailable_after_the_last_attempt(
     with pytest.raises(DownstreamUnavailable) as unavailable:
         await consent_client.get_consent(AN, actor("sarah"))
     assert (unavailable.value.code, unavailable.value.retryable) == ("http-503", True)
-    assert received(sims) == FAST.retry.attempts
-    assert len(sleeps.delays) == FAST.retry.attempts - 1
+    assert received(sims) == FAST.retry.max_attempts
+    assert len(sleeps.delays) == FAST.retry.max_attempts - 1
     assert sleeps.delays[1] >= sleeps.delays[0] > 0
 
 

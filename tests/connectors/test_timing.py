@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ehealth_hub.connectors.network import network_client
-from ehealth_hub.connectors.timing import close_spans, open_spans, waited
+from ehealth_hub.transport.network import network_client
+from ehealth_hub.transport.timing import close_spans, open_spans, waited
 
 
 def test_overlapping_waits_count_once() -> None:

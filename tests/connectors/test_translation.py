@@ -1,34 +1,32 @@
 """Every zeep and httpx exception reaching a connector leaves it as a HubError (the translation
-table itself is soap.translate; these tests pin that the connectors route everything through it)."""
+tables are transport.wsdl.translate and transport.http_errors.translate_http; these tests pin that
+the connectors route everything through them)."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 import zeep.exceptions as zx
-from zeep import Plugin
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.network import DirectClient
-from ehealth_hub.connectors.resilience import (
-    DownstreamPolicy,
-    ProtectedSoap,
-    Resilience,
-    RetryPolicy,
-)
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.errors import ConfigurationError, DownstreamUnavailable, HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
+from ehealth_hub.transport.network import DirectClient
+from ehealth_hub.transport.resilience import DownstreamPolicy, Resilience, RetryPolicy
+from ehealth_hub.transport.wsdl import WsdlMessages, create_client, wsdl_path
+from ehealth_hub.trust.protected import ProtectedSoap
+from ehealth_hub.trust.wsse import SamlSigner
 from tests.connectors.conftest import Clock, actor, permit
 
-ONCE = DownstreamPolicy(timeout=10.0, retry=RetryPolicy(attempts=1))
+ONCE = DownstreamPolicy(timeout=10.0, retry=RetryPolicy(max_attempts=1))
 REQUEST = httpx.Request("POST", SANDBOX_BASE)
 
 
@@ -77,12 +75,18 @@ class Raising(httpx.AsyncBaseTransport):
         raise self.error
 
 
-class RaisingPlugin(Plugin):  # type: ignore[misc]  # zeep ships no type information
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+@dataclass(frozen=True)
+class RaisingBinding:
+    """A WSDL binding whose every message zeep fails to build with ``error``."""
 
-    def egress(self, envelope: Any, http_headers: Any, operation: Any, binding_options: Any) -> Any:
-        raise self.error
+    binding: Any
+    error: BaseException
+
+    def get(self, operation: str) -> Any:
+        def create(**parts: Any) -> Any:
+            raise self.error
+
+        return SimpleNamespace(soapaction=self.binding.get(operation).soapaction, create=create)
 
 
 def consent_over(
@@ -90,16 +94,19 @@ def consent_over(
     sims: Simulators,
     tokens: Any,
     clock: Clock,
-    plugin: Plugin | None = None,
+    error: BaseException | None = None,
 ) -> ConsentClient:
-    plugins = [WsseSignPlugin("saml", clock=clock), *([plugin] if plugin else [])]
     soap = create_client(
         wsdl_path("consent_v3.wsdl"),
         http=http,
-        plugins=plugins,
+        sign=SamlSigner(clock),
         address=SANDBOX_BASE + sims.consent.path,
         system="consent",
     )
+    if error is not None:
+        assert isinstance(soap.messages, WsdlMessages)
+        failing = WsdlMessages(RaisingBinding(soap.messages.binding, error), "consent")
+        soap = replace(soap, messages=failing)
     return ConsentClient(ProtectedSoap(soap, Resilience("consent", ONCE), tokens), clock=clock)
 
 
@@ -136,7 +143,7 @@ async def test_every_httpx_error_leaves_the_gp_connector_as_a_hub_error(
 async def test_every_zeep_error_leaves_the_soap_connector_as_a_hub_error(
     error: BaseException, http: httpx.AsyncClient, sims: Simulators, tokens: Any, clock: Clock
 ) -> None:
-    client = consent_over(http, sims, tokens, clock, RaisingPlugin(error))
+    client = consent_over(http, sims, tokens, clock, error)
     with pytest.raises(HubError) as translated:
         await client.get_consent(sandbox.patient("an").ssin, actor("sarah"))
     assert translated.value.__cause__ is error

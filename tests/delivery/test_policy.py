@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ehealth_hub.delivery.policy import CircuitBreaker, RetryPolicy
+from ehealth_hub.transport.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy
 
 
 def test_backoff_doubles_from_the_base_delay_up_to_the_cap_without_jitter() -> None:
@@ -38,7 +38,9 @@ def test_an_item_dies_after_max_attempts_or_max_age() -> None:
 
 def test_breaker_opens_after_consecutive_failures_and_lets_one_trial_through_later() -> None:
     now = [0.0]
-    breaker = CircuitBreaker(failures=2, reset=30, clock=lambda: now[0])
+    breaker = CircuitBreaker(
+        "x", BreakerPolicy(failure_threshold=2, reset_after=30), clock=lambda: now[0]
+    )
     breaker.record_failure()
     assert breaker.allows() == -1
     breaker.record_failure()
@@ -55,7 +57,9 @@ def test_breaker_opens_after_consecutive_failures_and_lets_one_trial_through_lat
 
 
 def test_a_trial_that_found_nothing_to_deliver_is_granted_again() -> None:
-    breaker = CircuitBreaker(failures=1, reset=0, clock=lambda: 0.0)
+    breaker = CircuitBreaker(
+        "x", BreakerPolicy(failure_threshold=1, reset_after=0), clock=lambda: 0.0
+    )
     breaker.record_failure()
     assert breaker.allows() == 1
     breaker.cancel_trial()

@@ -1,4 +1,5 @@
-"""The webhook destination against the loopback receiver, and its aiohttp error translation."""
+"""The webhook destination against the loopback receiver, and the translation of every aiohttp
+error its network path (transport.network) can meet."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
+import httpx
 import pytest
 
-from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession, translate
+from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession
 from ehealth_hub.errors import (
     BusinessRejection,
     ConfigurationError,
-    DownstreamProtocolError,
     DownstreamUnavailable,
     HubError,
 )
 from ehealth_hub.fixtures.receiver import Receiver, serve
+from ehealth_hub.transport.http_errors import httpx_error, translate_http
 
 
 @pytest.fixture
@@ -70,21 +72,32 @@ def _all_subclasses(cls: type[BaseException]) -> list[type[BaseException]]:
     return found
 
 
+def _through_the_network_path(exc: aiohttp.ClientError | TimeoutError) -> HubError:
+    """What a delivery raises when aiohttp raised ``exc`` under the network transport."""
+    request = httpx.Request("POST", "http://receiver.test/x")
+    return translate_http(httpx_error(exc, request), system="gp", operation="post")
+
+
 @pytest.mark.parametrize("cls", _all_subclasses(aiohttp.ClientError), ids=lambda c: c.__name__)
 def test_every_aiohttp_client_error_translates_into_a_hub_error(
     cls: type[BaseException],
 ) -> None:
     exc = aiohttp.InvalidURL("nope") if issubclass(cls, aiohttp.InvalidURL) else cls.__new__(cls)
-    error = translate(exc, system="gp", operation="post")
+    error = _through_the_network_path(exc)
     assert isinstance(error, HubError)
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ServerTimeoutError):
-        assert isinstance(error, DownstreamUnavailable)
-    elif isinstance(exc, aiohttp.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidURL):
         assert isinstance(error, ConfigurationError)
-    else:
-        assert isinstance(error, DownstreamProtocolError)
+    else:  # one mapping for connectors and webhooks: the exchange failed, a retry may succeed
+        assert isinstance(error, DownstreamUnavailable)
+        assert error.retryable
+
+
+def test_a_timeout_is_retryable_unavailability() -> None:
+    error = _through_the_network_path(TimeoutError())
+    assert isinstance(error, DownstreamUnavailable)
+    assert error.code == "timeout"
 
 
 def test_translate_refuses_foreign_exceptions() -> None:
     with pytest.raises(TypeError):
-        translate(ValueError("x"), system="gp", operation="post")
+        translate_http(ValueError("x"), system="gp", operation="post")

@@ -25,13 +25,13 @@ from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import create_client
-from ehealth_hub.connectors.wsse import WsseSignPlugin
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from ehealth_hub.transport.wsdl import create_client
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.wsse import SamlSigner
 from tests.fakes.clock import ManualClock
 
 BASE = "http://mycarenet.sandbox"
@@ -98,7 +98,7 @@ async def mycarenet(pki: SandboxPki, clock: Clock, tokens: object) -> AsyncItera
             return create_client(
                 wsdl_file(),
                 http=http,
-                plugins=[WsseSignPlugin("saml", clock=clock)],
+                sign=SamlSigner(clock),
                 address=f"{BASE}/MyCareNet{path}",
                 binding=binding,
                 system="mycarenet",

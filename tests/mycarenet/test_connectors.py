@@ -13,8 +13,6 @@ import pytest
 from cryptography import x509
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Sealing
 from ehealth_hub.errors import (
     DownstreamProtocolError,
@@ -31,6 +29,8 @@ from ehealth_hub.mappings import mycarenet_efact_answers as ans
 from ehealth_hub.mappings import mycarenet_insurability as ins
 from ehealth_hub.mappings.mycarenet_types import CareProvider
 from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.trust import xades
+from ehealth_hub.trust.credentials import Credential
 from tests.mycarenet.claims_data import app_claim, luc_insurability
 from tests.mycarenet.conftest import Clock, MyCareNet, actor
 

@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.mycarenet.attest import FHIR_JSON
 from ehealth_hub.errors import BusinessRejection, SignatureError
 from ehealth_hub.fixtures.pki import SandboxPki
@@ -27,6 +25,8 @@ from ehealth_hub.fixtures.sim_mycarenet_base import XADES_INVALID, XADES_MISSING
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings.mycarenet_types import CareProvider, InsurabilityFacts
 from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.trust import xades
+from ehealth_hub.trust.credentials import Credential
 from tests.mycarenet.claims_data import app_claim
 from tests.mycarenet.conftest import MyCareNet, actor
 

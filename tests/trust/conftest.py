@@ -1,9 +1,9 @@
-"""Trust-layer fixtures: a controllable clock and the STS / ETK depot simulators behind real zeep
-clients over httpx.ASGITransport (in-process, no sockets)."""
+"""Trust-layer fixtures: a controllable clock and the STS / ETK depot simulators behind the real
+SOAP client over httpx.ASGITransport (in-process, no sockets)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from starlette.types import ASGIApp
-from zeep import Plugin
 
-from ehealth_hub.connectors.etee import EtkDepotClient
-from ehealth_hub.connectors.soap import SoapClient, create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
+from ehealth_hub.transport.soap import EnvelopeSigner, SoapClient
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
+from ehealth_hub.trust.etee import EtkDepotClient
+from ehealth_hub.trust.sts import StsClient
 from tests.fakes.clock import ManualClock
 
 
@@ -31,13 +31,13 @@ class Clock(ManualClock):
 
 @asynccontextmanager
 async def soap_over_asgi(
-    app: ASGIApp, path: str, wsdl: str, system: str, plugins: Sequence[Plugin] = ()
+    app: ASGIApp, path: str, wsdl: str, system: str, sign: EnvelopeSigner | None = None
 ) -> AsyncIterator[SoapClient]:
-    """A zeep client of ``wsdl`` talking to the simulator ``app`` in-process (no sockets)."""
+    """A SOAP client of ``wsdl`` talking to the simulator ``app`` in-process (no sockets)."""
     base = f"http://{system}.sandbox"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as http:
         yield create_client(
-            wsdl_path(wsdl), http=http, plugins=plugins, address=base + path, system=system
+            wsdl_path(wsdl), http=http, sign=sign, address=base + path, system=system
         )
 
 

@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehealth_hub.connectors.etee import EtkDepotClient, EtkId, _sign, seal, unseal
 from ehealth_hub.errors import BusinessRejection, EncryptionError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
+from ehealth_hub.trust.etee import EtkDepotClient, EtkId, _sign, seal, unseal
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 SARAH = EtkId("SSIN", "80021512354")

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ehealth_hub.cli import app
-from ehealth_hub.connectors.keystores import KeystoreEntry, KeystoreRegistry
 from ehealth_hub.errors import ConfigurationError, NotFound
 from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.trust.keystores import KeystoreEntry, KeystoreRegistry
 
 SARAH = "11530231003"
 

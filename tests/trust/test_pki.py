@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ehealth_hub.connectors.credentials import Credential, verify_chain
-from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.errors import ConfigurationError, SignatureError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.drbg import derive_rsa_key
 from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.trust.credentials import Credential, verify_chain
+from ehealth_hub.trust.etee import EtkId
 
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
 

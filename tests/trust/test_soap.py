@@ -9,9 +9,6 @@ import pytest
 import zeep.exceptions as zx
 from lxml import etree
 
-from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
-from ehealth_hub.connectors.soap import create_client, translate, wsdl_path
-from ehealth_hub.connectors.wsse import WsseSignPlugin, WsseVerifyPlugin
 from ehealth_hub.errors import (
     BusinessRejection,
     ConfigurationError,
@@ -25,6 +22,9 @@ from ehealth_hub.errors import (
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import CORE_NS, ETK_NS, EtkDepotSimulator
 from ehealth_hub.fixtures.soap_server import SoapFault, SoapRequest, SoapSimulator
+from ehealth_hub.transport.wsdl import create_client, translate, wsdl_path
+from ehealth_hub.trust.etee import EtkDepotClient, EtkId
+from ehealth_hub.trust.wsse import WsseVerifier, X509Signer
 from tests.trust.conftest import Clock
 
 
@@ -177,17 +177,16 @@ async def test_verifies_signed_responses_and_refuses_an_unsigned_one(
         clock=clock,
         signer=pki.hub_etk,
     )
-    plugins = [
-        WsseSignPlugin("x509", pki.practitioner("sarah"), clock=clock),
-        WsseVerifyPlugin(pki.truststore, clock=clock),
-    ]
+    signer = X509Signer(clock, credential=pki.practitioner("sarah"))
+    verifier = WsseVerifier(pki.truststore, clock=clock)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=signing.app), base_url="http://s"
     ) as http:
         soap = create_client(
             wsdl_path("etkdepot_v1.wsdl"),
             http=http,
-            plugins=plugins,
+            sign=signer,
+            verifier=verifier,
             address="http://s/",
             system="s",
         )

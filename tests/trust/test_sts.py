@@ -9,14 +9,14 @@ import httpx
 import pytest
 from lxml import etree
 
-from ehealth_hub.connectors.saml import SAML11_NS
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.sts import StsClient
-from ehealth_hub.connectors.wsse import WsseSignPlugin, use_token
 from ehealth_hub.errors import BusinessRejection, SignatureError, TokenError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 from ehealth_hub.fixtures.soap_server import SoapRequest, SoapSimulator
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
+from ehealth_hub.trust.saml import SAML11_NS
+from ehealth_hub.trust.sts import StsClient
+from ehealth_hub.trust.wsse import SamlSigner, use_token
 from tests.trust.conftest import Clock
 
 
@@ -127,7 +127,7 @@ async def test_business_call_carries_the_token_and_is_signed_with_the_holder_key
         soap = create_client(
             wsdl_path("etkdepot_v1.wsdl"),
             http=http,
-            plugins=[WsseSignPlugin("saml", clock=clock)],
+            sign=SamlSigner(clock),
             address="http://b/",
             system="business",
         )

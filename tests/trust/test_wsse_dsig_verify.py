@@ -31,18 +31,18 @@ from signxml import (  # type: ignore[attr-defined]  # re-exported names without
 )
 from signxml.exceptions import InvalidInput, InvalidSignature
 
-from ehealth_hub.connectors import saml
-from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
-from ehealth_hub.connectors.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256, exclusive_c14n
-from ehealth_hub.connectors.wsse_dsig_verify import (
+from ehealth_hub.errors import SignatureError
+from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
+from ehealth_hub.trust import saml
+from ehealth_hub.trust.wsse import sign_envelope, verify_envelope
+from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256, exclusive_c14n
+from ehealth_hub.trust.wsse_dsig_verify import (
     DIGEST_METHODS,
     SIGNATURE_METHODS,
     verify_detached,
 )
-from ehealth_hub.connectors.wsse_verify import _verify_xml_signature
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
+from ehealth_hub.trust.wsse_verify import _verify_xml_signature
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NS = {"s": SOAP11_NS, "wsse": WSSE_NS, "wsu": WSU_NS, "ds": DSIG_NS}

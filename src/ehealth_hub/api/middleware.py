@@ -15,7 +15,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ehealth_hub.connectors.timing import Spans, close_spans, open_spans, waited
+from ehealth_hub.transport.timing import Spans, close_spans, open_spans, waited
 
 log = structlog.get_logger("ehealth_hub.access")
 
@@ -44,7 +44,7 @@ class HttpMetrics:
 class RequestContextMiddleware:
     """Give every request an id (``X-Request-ID``), log it once, count it, and (``timing``) say
     in ``Server-Timing`` how long it waited for the downstream systems and how long the hub
-    itself took (:mod:`ehealth_hub.connectors.timing`)."""
+    itself took (:mod:`ehealth_hub.transport.timing`)."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics, *, timing: bool = True) -> None:
         self.app = app

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from ehealth_hub.connectors.ports import Actor, ProviderEntry
-from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.errors import BusinessRejection, NotFound
+from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "addressbook"
 SUCCESS: Final = "urn:be:fgov:ehealth:2.0:status:Success"

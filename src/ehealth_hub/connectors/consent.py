@@ -17,8 +17,8 @@ from typing import Any
 
 from ehealth_hub.connectors.hubservices_xml import BRUSSELS, HCPARTY_QUALITY
 from ehealth_hub.connectors.ports import Actor, NationalConsent
-from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "consent"
 

@@ -29,12 +29,12 @@ from typing import Any, Final
 
 from cryptography import x509
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.etee import EtkDepotClient, EtkId, seal, unseal
 from ehealth_hub.connectors.ports import Actor, OutgoingMessage, SendReceipt
-from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.consent.permit import Permit, require
 from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.etee import EtkDepotClient, EtkId, seal, unseal
+from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "ehbox"
 SUCCESS: Final = "100"

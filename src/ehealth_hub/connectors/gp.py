@@ -11,7 +11,8 @@ is a ``Binary`` holding the KMEHR message. ``read_summary`` returns the GP's FHI
 note's identifier so a resend by the delivery layer creates nothing twice). Tokens are cached until
 80% of their life; a 401 fetches a new token and repeats the request once (a 401 means nothing was
 processed). A listed export is read in one call: the search names its Binary and its
-``meta.versionId``. httpx errors are translated by :func:`ehealth_hub.connectors.soap.translate`.
+``meta.versionId``. httpx errors are translated by
+:func:`ehealth_hub.transport.http_errors.translate_http`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ from typing import Any, Final
 
 import httpx
 
-from ehealth_hub.connectors.network import DirectClient
 from ehealth_hub.connectors.ports import Actor, TransactionRef
-from ehealth_hub.connectors.resilience import Resilience
-from ehealth_hub.connectors.soap import translate
 from ehealth_hub.consent.permit import Action, Permit, require
 from ehealth_hub.errors import (
     AuthenticationError,
@@ -37,6 +35,9 @@ from ehealth_hub.errors import (
     HubError,
     NotFound,
 )
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
+from ehealth_hub.transport.network import DirectClient
+from ehealth_hub.transport.resilience import Resilience
 
 SSIN_SYSTEM: Final = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/ssin"
 NIHII_SYSTEM: Final = "https://www.ehealth.fgov.be/standards/fhir/core/NamingSystem/nihii"
@@ -139,8 +140,8 @@ class GpSystemClient:
             return self._checked(response, operation)
         except HubError:
             raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict, httpx.StreamError) as exc:
-            raise translate(exc, system=self.name, operation=operation) from exc
+        except HTTPX_ERRORS as exc:
+            raise translate_http(exc, system=self.name, operation=operation) from exc
 
     def _checked(self, response: httpx.Response, operation: str) -> httpx.Response:
         if response.status_code == 404:

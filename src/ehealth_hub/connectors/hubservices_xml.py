@@ -5,7 +5,7 @@ Contract: eHealth hubservices v3 (XSD specification 3.5): requests are
 author as ``{kmehr}hcparty``, date, time, optional breaktheglass) and ``{core/v3}select``;
 answers hold ``response``, ``acknowledge`` (``iscomplete`` and KMEHR ``error`` elements) and the
 operation's part. The shapes are exactly those zeep produced from the project's XSD before
-:mod:`.soap_lean` replaced it on this path (the IntraHub simulator and the contract tests check
+lxml replaced it on this path (the IntraHub simulator and the contract tests check
 them). Readers find children by local name within the hubservices/KMEHR elements and raise
 :class:`~ehealth_hub.errors.DownstreamProtocolError` for anything they need and do not find.
 """

@@ -45,10 +45,10 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.ports import Actor, Exclusion, TransactionRef
-from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.consent.permit import Action, Permit, require
 from ehealth_hub.errors import ConsentDenied, DownstreamProtocolError, HubError
 from ehealth_hub.mappings.xml import KMEHR_NS
+from ehealth_hub.trust.protected import ProtectedSoap
 
 _log = structlog.get_logger(__name__)
 EXCLUSION: Final = ("LOCAL", "EHEALTH-HUB-EXCLUSION", "therapeuticexclusion")

@@ -4,7 +4,7 @@
 ``fixtures.simulate`` for every ``*.sandbox`` URL, a real client otherwise) -> the trust layer
 (STS tokens, ETK depot) -> Consent, Therapeutic Link, one IntraHub client per configured hub (+ the
 cross-hub exclusions), AddressBook, eHealthBox and the GP systems, each with its own
-:class:`~ehealth_hub.connectors.resilience.Resilience` (timeout, retries, breaker).
+:class:`~ehealth_hub.transport.resilience.Resilience` (timeout, retries, breaker).
 
 The stack is built on first use (:class:`ConnectorStack`, this module, with its readiness
 checks): deriving the sandbox PKI costs seconds, and a container whose ports are replaced by fakes
@@ -23,10 +23,6 @@ from typing import Any
 
 import httpx
 
-from ehealth_hub.connectors.network import LIMITS, NetworkTransport, network_client
-from ehealth_hub.connectors.soap import translate
-from ehealth_hub.connectors.timing import event_hooks
-from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.connectors.wiring import (
     Clock,
     EhealthConnectors,
@@ -36,6 +32,17 @@ from ehealth_hub.connectors.wiring import (
 )
 from ehealth_hub.errors import DownstreamUnavailable
 from ehealth_hub.settings import Settings
+from ehealth_hub.transport.http_errors import translate_http
+from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client
+from ehealth_hub.transport.timing import event_hooks
+from ehealth_hub.trust.layer import Identities, TrustLayer
+
+
+def _sandbox_identities(directory: Path) -> Identities:
+    """The sandbox PKI's identities, imported only when the trust layer asks for them."""
+    from ehealth_hub.fixtures.pki import sandbox_identities  # sandbox only: never in production
+
+    return sandbox_identities(directory)
 
 
 class ConnectorStack:
@@ -88,6 +95,7 @@ class ConnectorStack:
             sts_http=self.http.for_url(settings.trust.sts_url),
             etk_http=self.http.for_url(settings.trust.etkdepot_url),
             clock=self.clock,
+            sandbox=_sandbox_identities,
         )
         return build_connectors(settings, trust=trust, http=self.http, clock=self.clock)
 
@@ -138,7 +146,7 @@ class ConnectorStack:
                     url, params={"wsdl": ""}, timeout=resilience.policy.timeout
                 )
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise translate(exc, system=name, operation="ready") from exc
+                raise translate_http(exc, system=name, operation="ready") from exc
             if response.status_code >= 400:
                 raise DownstreamUnavailable(
                     f"WSDL answered HTTP {response.status_code}", system=name, operation="ready"

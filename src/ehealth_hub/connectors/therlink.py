@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from ehealth_hub.connectors.hubservices_xml import HCPARTY_QUALITY
 from ehealth_hub.connectors.ports import Actor, TherapeuticLink
-from ehealth_hub.connectors.resilience import ProtectedSoap
 from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, InvalidInput
+from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "therlink"
 PROOF_TYPES: Final = frozenset(

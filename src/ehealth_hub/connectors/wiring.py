@@ -4,7 +4,7 @@
 simulators for every ``*.sandbox`` URL, a real client otherwise) -> over the trust layer (STS
 tokens, ETK depot) -> Consent, Therapeutic Link, one IntraHub client per configured hub (+ the
 cross-hub exclusions), AddressBook, eHealthBox and the GP systems, each with its own
-:class:`~ehealth_hub.connectors.resilience.Resilience` (timeout, retries, breaker). Every SOAP
+:class:`~ehealth_hub.transport.resilience.Resilience` (timeout, retries, breaker). Every SOAP
 answer is verified before it is believed: eHealth's services must sign as eHealth
 (:data:`~.trust.EHEALTH_SIGNER`), each hub with its hub id (``endpoints.hub_ids``).
 """
@@ -21,25 +21,25 @@ import httpx
 from ehealth_hub.connectors.addressbook import AddressBookClient
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
-from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
-from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.resilience import (
+from ehealth_hub.connectors.therlink import TherapeuticLinkClient
+from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.settings import EndpointSettings, Settings
+from ehealth_hub.transport.network import DirectClient, DirectPost
+from ehealth_hub.transport.resilience import (
     BreakerPolicy,
     DownstreamPolicy,
-    ProtectedSoap,
     Resilience,
     RetryPolicy,
 )
-from ehealth_hub.connectors.soap import create_client, wsdl_path
-from ehealth_hub.connectors.soap_lean import LeanSoapClient
-from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.connectors.trust import EHEALTH_SIGNER, TrustLayer
-from ehealth_hub.connectors.wsse import ExpectedSigner
-from ehealth_hub.errors import ConfigurationError, HubError
-from ehealth_hub.settings import EndpointSettings, Settings
+from ehealth_hub.transport.soap import LxmlMessages, SoapClient
+from ehealth_hub.transport.wsdl import create_client, wsdl_path
+from ehealth_hub.trust.etee import EtkId
+from ehealth_hub.trust.layer import EHEALTH_SIGNER, TrustLayer
+from ehealth_hub.trust.protected import ProtectedSoap
+from ehealth_hub.trust.wsse import ExpectedSigner
 
 Clock = Callable[[], datetime]
 EHBOX_NS = "{urn:be:fgov:ehealth:ehbox:wsdl:v3}"
@@ -61,10 +61,10 @@ def policy(conf: EndpointSettings, name: str) -> DownstreamPolicy:
     return DownstreamPolicy(
         timeout=conf.timeouts.get(name, conf.timeout_seconds),
         retry=RetryPolicy(
-            conf.retry_attempts,
-            conf.retry_initial_seconds,
-            conf.retry_max_seconds,
-            conf.retry_jitter_seconds,
+            base_delay=conf.retry_initial_seconds,
+            max_delay=conf.retry_max_seconds,
+            jitter=conf.retry_jitter,
+            max_attempts=conf.retry_attempts,
         ),
         breaker=BreakerPolicy(conf.breaker_failures, conf.breaker_reset_seconds),
     )
@@ -131,8 +131,9 @@ def _soap(
     official = settings.endpoints.wsdl.get(kind)
     soap = create_client(
         str(official) if official else wsdl_path(OWN_WSDL[kind]),
-        http=http.for_url(url),
-        plugins=[trust.saml_plugin(), trust.verify_plugin(EHEALTH_SIGNER, system=name)],
+        http=http.direct(url),
+        sign=trust.saml_signer(),
+        verifier=trust.verifier(EHEALTH_SIGNER, system=name),
         address=url,
         binding=None if official else binding,
         system=name,
@@ -147,8 +148,8 @@ def _soap(
 def _intrahub(
     settings: Settings, http: HttpClients, trust: TrustLayer, clock: Clock, name: str, url: str
 ) -> ProtectedSoap:
-    """IntraHub speaks through :class:`LeanSoapClient` (no WSDL: the hot read path); each hub
-    signs its answers with a certificate naming its hub id."""
+    """IntraHub's payloads are built and read with lxml (:class:`LxmlMessages`, no WSDL codec: the
+    hot read path); each hub signs its answers with a certificate naming its hub id."""
     hub_id = settings.endpoints.hub_ids.get(name, "")
     if not hub_id:
         raise ConfigurationError(
@@ -156,15 +157,15 @@ def _intrahub(
             system=name,
         )
     endpoint = DirectPost(http.direct(url), httpx.URL(url))
-    verifier = trust.verify_plugin(ExpectedSigner("EHP", hub_id), system=name)
-    lean = LeanSoapClient(
-        endpoint, ACTIONS, system=name, clock=clock, ttl=trust.ttl, verifier=verifier
+    verifier = trust.verifier(ExpectedSigner("EHP", hub_id), system=name)
+    soap = SoapClient(
+        endpoint, LxmlMessages(ACTIONS), name, sign=trust.saml_signer(), verifier=verifier
     )
 
     async def tokens(actor: Actor) -> Any:
         return await trust.token(actor.nihii, actor.quality)
 
-    return ProtectedSoap(lean, Resilience(name, policy(settings.endpoints, name)), tokens)
+    return ProtectedSoap(soap, Resilience(name, policy(settings.endpoints, name)), tokens)
 
 
 def _sealing(trust: TrustLayer, clock: Clock) -> EteeSealing:

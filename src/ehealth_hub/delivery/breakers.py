@@ -24,8 +24,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ehealth_hub.delivery.policy import CircuitBreaker
 from ehealth_hub.store.tables import delivery_breakers as table
+from ehealth_hub.transport.resilience import CircuitBreaker
 
 
 async def adopt(conn: AsyncConnection, breakers: Mapping[str, CircuitBreaker]) -> None:

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.delivery import queries, store
 from ehealth_hub.delivery.metrics import DeliveryMetrics
-from ehealth_hub.delivery.policy import CircuitBreaker, RetryPolicy
 from ehealth_hub.errors import ConfigurationError, HubError
-from ehealth_hub.settings import DeliverySettings
+from ehealth_hub.settings import DeliverySettings, RetryPolicySettings
+from ehealth_hub.transport.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +46,19 @@ class Destination:
     name: str
     handler: Handler
     policy: RetryPolicy
+    breaker: BreakerPolicy
+
+
+def retry_policy(section: RetryPolicySettings) -> RetryPolicy:
+    """The retry policy a ``delivery.policies`` section describes."""
+    return RetryPolicy(
+        base_delay=section.base_delay_seconds,
+        factor=section.factor,
+        max_delay=section.max_delay_seconds,
+        jitter=section.jitter,
+        max_attempts=section.max_attempts,
+        max_age=section.max_age_seconds,
+    )
 
 
 def utcnow() -> datetime:
@@ -78,20 +91,14 @@ class DeliveryEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
 
-    def register(self, name: str, handler: Handler, *, policy: RetryPolicy | None = None) -> None:
-        """Make ``name`` deliverable by ``handler`` (policy: from settings unless given)."""
+    def register(self, name: str, handler: Handler) -> None:
+        """Make ``name`` deliverable by ``handler``, under its configured policies."""
         if name in self.destinations:
             raise ConfigurationError(f"delivery destination {name!r} registered twice")
-        chosen = policy or self.policy_for(name)
-        self.destinations[name] = Destination(name, handler, chosen)
-        self.breakers[name] = CircuitBreaker(
-            chosen.breaker_failures, chosen.breaker_reset, lambda: self.clock().timestamp()
-        )
-
-    def policy_for(self, name: str) -> RetryPolicy:
-        """The configured policy of ``name`` (``delivery.policies``) or the default one."""
         section = self.settings.policies.get(name, self.settings.default_policy)
-        return RetryPolicy.from_settings(section)
+        breaker = BreakerPolicy(section.breaker_failures, section.breaker_reset_seconds)
+        self.destinations[name] = Destination(name, handler, retry_policy(section), breaker)
+        self.breakers[name] = CircuitBreaker(name, breaker, clock=lambda: self.clock().timestamp())
 
     def wake(self) -> None:
         """Tell this process's workers that something was enqueued (skip the poll wait)."""

@@ -6,71 +6,40 @@ JSON object (the receipt). Statuses: 2xx -> delivered; 408, 425, 429 and 5xx -> 
 (DownstreamUnavailable); other 4xx -> BusinessRejection (parked as failed, the body's first 500
 characters as the reason).
 
-The client is aiohttp rather than the hub's usual httpx: a webhook delivery is the hot path of the
-outbox, and on the 2-core reference machine aiohttp costs ~0.1 ms of CPU per request where httpx
-costs ~1.1 ms (measured with benchmarks/outbox.py's receiver). This module is the one place where
-aiohttp exceptions become HubErrors (:func:`translate`).
+The client is the hub's one network path (:mod:`ehealth_hub.transport.network`): a
+:class:`~ehealth_hub.transport.network.DirectClient` over aiohttp's connection pool, whose errors
+:func:`~ehealth_hub.transport.http_errors.translate_http` turns into HubErrors (a refused connection
+or a timeout is retryable, an unusable URL a ConfigurationError). A webhook delivery is the hot
+path of the outbox: going straight to the transport, it costs about what raw aiohttp did
+(benchmarks/outbox.py), where ``httpx.AsyncClient`` over httpcore cost ten times more CPU.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any, Final
 
-import aiohttp
+import httpx
 import orjson
 
-from ehealth_hub.errors import (
-    BusinessRejection,
-    ConfigurationError,
-    DownstreamProtocolError,
-    DownstreamUnavailable,
-    HubError,
-)
+from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, DownstreamUnavailable
+from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
+from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport
 
 _RETRYABLE: Final = frozenset({408, 425, 429})
 
 
-def translate(exc: BaseException, *, system: str, operation: str) -> HubError:
-    """The HubError for an aiohttp (or timeout) exception raised while delivering."""
-    where: dict[str, Any] = {"system": system, "operation": operation}
-    match exc:
-        case HubError():
-            return exc
-        case aiohttp.InvalidURL():
-            return ConfigurationError(f"webhook URL unusable: {exc}", **where)
-        case TimeoutError() | asyncio.TimeoutError() | aiohttp.ServerTimeoutError():
-            return DownstreamUnavailable(f"timeout: {type(exc).__name__}", code="timeout", **where)
-        case aiohttp.ClientConnectionError():
-            return DownstreamUnavailable(
-                f"transport failure: {type(exc).__name__}", code="transport", **where
-            )
-        case aiohttp.ClientError():
-            return DownstreamProtocolError(f"HTTP exchange failed: {type(exc).__name__}", **where)
-    raise TypeError(f"translate() handles aiohttp exceptions, not {type(exc).__name__}")
-
-
 class WebhookSession:
-    """One aiohttp session shared by the webhook destinations, opened on first use."""
+    """The network client the webhook destinations share (one connection pool), to close."""
 
     def __init__(self, connections: int, timeout_seconds: float = 30.0) -> None:
-        self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
-
-    def get(self) -> aiohttp.ClientSession:
-        """The session (created inside the running event loop)."""
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._connections)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self.transport = NetworkTransport(limits=limits)
+        self.client = DirectClient(self.transport, httpx.Timeout(timeout_seconds))
 
     async def aclose(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the pool and its connections."""
+        await self.transport.aclose()
 
 
 class WebhookDestination:
@@ -80,17 +49,16 @@ class WebhookDestination:
         self.name = name
         self.url = url
         self.session = session
+        self._endpoint = DirectPost(session.client, httpx.URL(url))  # the URL parsed once
 
     async def __call__(self, payload: Mapping[str, Any], message_id: str) -> Mapping[str, Any]:
         """Deliver one item; the receiver's JSON answer is the receipt."""
         headers = {"Idempotency-Key": message_id, "Content-Type": "application/json"}
         try:
-            async with self.session.get().post(
-                self.url, data=orjson.dumps(payload), headers=headers
-            ) as response:
-                status, body = response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise translate(exc, system=self.name, operation="post") from exc
+            response = await self._endpoint.post(orjson.dumps(payload), headers)
+        except HTTPX_ERRORS as exc:
+            raise translate_http(exc, system=self.name, operation="post") from exc
+        status, body = response.status_code, response.content
         where: dict[str, Any] = {"system": self.name, "operation": "post", "code": f"http-{status}"}
         if 200 <= status < 300:
             return _answer(body, status, where)

@@ -35,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ehealth_hub.delivery import breakers, retention, store
 from ehealth_hub.delivery.engine import DeliveryEngine, Destination, worker_name
 from ehealth_hub.delivery.outbox import OutboxItem, Status
-from ehealth_hub.delivery.policy import CircuitBreaker
 from ehealth_hub.delivery.store import Outcome
 from ehealth_hub.errors import DownstreamUnavailable, HubError, StorageError
+from ehealth_hub.transport.resilience import CircuitBreaker
 
 log = structlog.get_logger(__name__)
 
@@ -186,7 +186,7 @@ class Worker:
         """The one item a half-open circuit lets through (one across all workers when shared)."""
         breaker = self.engine.breakers[name]
         if self.shared_breakers:
-            hold = now + timedelta(seconds=self.engine.destinations[name].policy.breaker_reset)
+            hold = now + timedelta(seconds=self.engine.destinations[name].breaker.reset_after)
             if not await breakers.take_trial(conn, name, now=now, hold_until=hold):
                 breaker.cancel_trial()  # another worker sends it
                 return []
@@ -258,7 +258,8 @@ class Worker:
         now = self.engine.clock()
         policy = destination.policy
         if breaker.record_failure():
-            self._breaker_changes[item.destination] = now + timedelta(seconds=policy.breaker_reset)
+            reset = destination.breaker.reset_after
+            self._breaker_changes[item.destination] = now + timedelta(seconds=reset)
         age = (now - item.queued_at).total_seconds()
         if policy.verdict(item.attempts, age) == "dead":
             log.warning(

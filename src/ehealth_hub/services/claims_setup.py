@@ -24,7 +24,6 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
@@ -38,10 +37,7 @@ from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.setup import ConnectorStack
-from ehealth_hub.connectors.soap import create_client
-from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
@@ -58,6 +54,10 @@ from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.setup import ContainerGate
 from ehealth_hub.settings import Settings
+from ehealth_hub.transport.wsdl import create_client
+from ehealth_hub.trust.etee import EtkId
+from ehealth_hub.trust.layer import TrustLayer
+from ehealth_hub.trust.saml import SamlToken
 
 if TYPE_CHECKING:
     from ehealth_hub.bootstrap import Container
@@ -91,7 +91,7 @@ def build_adapters(
         return create_client(
             wsdl_file(),
             http=http,
-            plugins=[trust.saml_plugin()],
+            sign=trust.saml_signer(),
             address=address,
             binding=binding,
             system="mycarenet",

@@ -65,9 +65,9 @@ class EndpointSettings(Section):
     )
     """GP record systems by key (the key is the record source name)."""
     wsdl: dict[str, Path] = Field(default_factory=dict)
-    """Optional official WSDL per zeep connector (consent, therlink, addressbook, ehbox) used
-    instead of the project's own; absent = the packaged WSDL. IntraHub needs none: its calls are
-    built without zeep (``connectors/soap_lean.py``)."""
+    """Optional official WSDL per WSDL-described connector (consent, therlink, addressbook, ehbox)
+    whose messages are built and read instead of the project's own; absent = the packaged WSDL.
+    IntraHub needs none: its messages are built with lxml (``connectors/hubservices_xml.py``)."""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     """Default time one attempt of a downstream call may take."""
     timeouts: dict[str, float] = Field(default_factory=dict)
@@ -75,11 +75,11 @@ class EndpointSettings(Section):
     retry_attempts: int = Field(default=3, ge=1, le=10)
     """Attempts of an idempotent read (writes are attempted once)."""
     retry_initial_seconds: float = Field(default=0.2, ge=0, le=30)
-    """First backoff; doubles each retry, plus jitter."""
+    """First backoff; doubles each retry, less jitter."""
     retry_max_seconds: float = Field(default=5.0, ge=0, le=120)
     """Longest single backoff."""
-    retry_jitter_seconds: float = Field(default=0.2, ge=0, le=30)
-    """Random extra backoff (0..jitter)."""
+    retry_jitter: float = Field(default=0.5, ge=0, le=1)
+    """Largest share of a backoff taken off at random (``transport.resilience.RetryPolicy``)."""
     breaker_failures: int = Field(default=5, ge=1, le=100)
     """Consecutive unavailability failures that open an endpoint's circuit."""
     breaker_reset_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -10,7 +10,7 @@ from ehealth_hub.settings.base import Section
 
 
 class TrustSettings(Section):
-    """The trust layer: PKI, keystores, STS tokens, ETK depot (``connectors.wsse/sts/etee``)."""
+    """The trust layer: PKI, keystores, STS tokens, ETK depot (``trust.wsse/sts/etee``)."""
 
     pki_dir: Path | None = None
     """Sandbox PKI directory; None = ``data_dir/sandbox/pki`` (``ehealth-hub pki init``)."""

@@ -1,8 +1,8 @@
 """MyCareNet adapters: MemberData (insurability), eAttest v3, eFact through GenericAsync, and
 GlobalMedicalFile (who holds the GMD).
 
-Each adapter takes its :class:`~ehealth_hub.connectors.soap.SoapClient` (zeep AsyncClient over
-httpx, WS-Security SAML holder-of-key plugin), the :class:`envelope.Envelope` (CommonInput,
+Each adapter takes its :class:`~ehealth_hub.transport.soap.SoapClient` (messages from the WSDL,
+WS-Security SAML holder-of-key signer), the :class:`envelope.Envelope` (CommonInput,
 Routing, sealed Detail) and a token source (the STS client) as constructor arguments. Files:
 ``envelope.py``, ``memberdata.py``, ``attest.py``, ``efact.py``, ``gmd.py``,
 ``wsdl/mycarenet_v1.wsdl`` (the project's own WSDL of the four services; see its header for what

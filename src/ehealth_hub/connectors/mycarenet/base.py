@@ -1,7 +1,7 @@
 """What the three MyCareNet adapters share: a SOAP client, the envelope, STS tokens, a clock.
 
-Every call binds the acting practitioner's SAML holder-of-key token for the WS-Security plugin
-(:func:`ehealth_hub.connectors.wsse.use_token`) and logs with masked identifiers only.
+Every call binds the acting practitioner's SAML holder-of-key token for the WS-Security signer
+(:func:`ehealth_hub.trust.wsse.use_token`) and logs with masked identifiers only.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.mycarenet.envelope import Envelope
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import SoapClient
-from ehealth_hub.connectors.wsse import use_token
+from ehealth_hub.transport.soap import SoapClient
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.wsse import use_token
 
 TokenSource = Callable[[Actor], Awaitable[SamlToken]]
 """The STS: a holder-of-key token for the actor (cached by the STS client)."""

@@ -5,7 +5,7 @@ Standard: MyCareNet commons core/protocol v4 (``urn:be:fgov:ehealth:mycarenet:co
 MyCareNet grants), ``Origin/CareProvider/Nihii`` (Quality + Value) and the ``InputReference``;
 ``Routing`` = ``CareReceiver`` (SSIN, or mutuality + membership number), ``ReferenceDate`` and an
 optional ``Period``; ``Detail`` = the business message as a base64 Blob. The Detail is sealed with
-eHealth ETEE (:mod:`ehealth_hub.connectors.etee`) for MyCareNet's ETK (CBE 0820563481, application
+eHealth ETEE (:mod:`ehealth_hub.trust.etee`) for MyCareNet's ETK (CBE 0820563481, application
 MYCARENET) and the hub's own ETK, signed by the hub's identity; answers are sealed by MyCareNet for
 the hub and are unsealed and verified here: signatures, chain to the truststore, and a sender
 whose certificate names MyCareNet's CBE (any other trusted party could seal a message for the
@@ -39,12 +39,11 @@ from typing import Any, Final
 
 from cryptography import x509
 
-from ehealth_hub.connectors import etee
-from ehealth_hub.connectors.credentials import Credential, subject_value
-from ehealth_hub.connectors.mycarenet import xades
 from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.errors import DownstreamProtocolError, EncryptionError
 from ehealth_hub.mappings.mycarenet_types import MYCARENET_CBE
+from ehealth_hub.trust import etee, xades
+from ehealth_hub.trust.credentials import Credential, subject_value
 
 ENCRYPTED: Final = "encryptedForKnownRecipient"
 """ContentEncryption of a sealed Detail (MyCareNet: ``encryptedForKnownBED``/known recipient)."""

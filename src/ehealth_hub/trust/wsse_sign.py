@@ -1,7 +1,7 @@
 """Signing side of WS-Security for SOAP 1.1 as eHealth uses it (OASIS WSS 1.0 SOAP Message
 Security, X.509 Token Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n,
 RSA-SHA256). The two modes (X.509 for the STS, SAML holder-of-key for business calls) are
-described in :mod:`ehealth_hub.connectors.wsse`, which re-exports :func:`sign_envelope`.
+described in :mod:`ehealth_hub.trust.wsse`, which re-exports :func:`sign_envelope`.
 
 The ds:Signature itself is built by :mod:`.wsse_dsig` over the elements created here (XML-DSig
 1.0 + Exclusive C14N 1.0), not by signxml: signxml's generic reference resolution and parse round
@@ -24,9 +24,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.wsse_dsig import Unsigned, prepare_detached, rsa_sign
-from ehealth_hub.connectors.wsse_envelope import (
+from ehealth_hub.errors import SignatureError
+from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.wsse_dsig import Unsigned, prepare_detached, rsa_sign
+from ehealth_hub.trust.wsse_envelope import (
     BASE64,
     SAML_ASSERTION_ID,
     WSU_ID,
@@ -34,8 +36,6 @@ from ehealth_hub.connectors.wsse_envelope import (
     envelope_parts,
     qname,
 )
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 
 
 def _iso(moment: datetime) -> str:

@@ -40,8 +40,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential, subject_value, verify_chain
-from ehealth_hub.connectors.signxml_api import (
+from ehealth_hub.errors import SignatureError
+from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.trust.credentials import Credential, subject_value, verify_chain
+from ehealth_hub.trust.signxml_api import (
     CanonicalizationMethod,
     SignatureConstructionMethod,
     SignXMLException,
@@ -51,8 +53,6 @@ from ehealth_hub.connectors.signxml_api import (
     XAdESVerifier,
     XMLSigner,
 )
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import parse_xml
 
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XADES: Final = "http://uri.etsi.org/01903/v1.3.2#"

@@ -31,14 +31,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential, verify_chain
-from ehealth_hub.connectors.saml_cache import (
+from ehealth_hub.errors import SignatureError, TokenError
+from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, text_splitting_node
+from ehealth_hub.trust.credentials import Credential, verify_chain
+from ehealth_hub.trust.saml_cache import (
     PROCESS_SIGNATURES,
     VerifiedSignatures,
     VerifiedSigner,
     signature_key,
 )
-from ehealth_hub.connectors.signxml_api import (
+from ehealth_hub.trust.signxml_api import (
     DigestAlgorithm,
     InvalidInput,
     InvalidSignature,
@@ -47,8 +49,6 @@ from ehealth_hub.connectors.signxml_api import (
     XMLSigner,
     XMLVerifier,
 )
-from ehealth_hub.errors import SignatureError, TokenError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, text_splitting_node
 
 HOLDER_OF_KEY: Final = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
 X509_SUBJECT: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"

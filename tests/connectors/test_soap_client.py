@@ -1,5 +1,5 @@
-"""The zeep-less SOAP path of IntraHub: the same messages zeep built from the WSDL, and every
-way an answer can go wrong translated like :mod:`ehealth_hub.connectors.soap` does."""
+"""The SOAP client with IntraHub's lxml payloads: the same messages zeep builds from the WSDL,
+and every way an answer can go wrong translated into the documented HubError."""
 
 from __future__ import annotations
 
@@ -18,13 +18,7 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.intrahub import ACTIONS
-from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.soap import wsdl_path
-from ehealth_hub.connectors.soap_lean import LeanSoapClient
-from ehealth_hub.connectors.wsse import use_token, verify_envelope
-from ehealth_hub.connectors.wsse_sign import SPLICE_TAG, serialize_spliced
 from ehealth_hub.errors import (
     BusinessRejection,
     DownstreamProtocolError,
@@ -33,6 +27,13 @@ from ehealth_hub.errors import (
     SignatureError,
 )
 from ehealth_hub.fixtures.pki import SandboxPki
+from ehealth_hub.transport.network import DirectClient, DirectPost
+from ehealth_hub.transport.soap import LxmlMessages, SoapClient
+from ehealth_hub.transport.wsdl import wsdl_path
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.wsse import use_token, verify_envelope
+from ehealth_hub.trust.wsse_calls import SamlSigner
+from ehealth_hub.trust.wsse_sign import SPLICE_TAG, serialize_spliced
 from tests.trust.conftest import Clock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -41,12 +42,12 @@ SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 TIMEOUT = httpx.Timeout(5)
 
 
-def _client(transport: httpx.MockTransport | None = None) -> LeanSoapClient:
+def _client(transport: httpx.MockTransport | None = None) -> SoapClient:
     url = httpx.URL("https://hub.test/v3")
     endpoint = DirectPost(
         DirectClient(transport or httpx.MockTransport(_unreachable), TIMEOUT), url
     )
-    return LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=lambda: NOW)
+    return SoapClient(endpoint, LxmlMessages(ACTIONS), "rsw", sign=SamlSigner(lambda: NOW))
 
 
 def _unreachable(request: httpx.Request) -> httpx.Response:
@@ -55,7 +56,7 @@ def _unreachable(request: httpx.Request) -> httpx.Response:
 
 def _answer(body: bytes, status: int = 200, content_type: str = "text/xml") -> etree._Element:
     response = httpx.Response(status, content=body, headers={"content-type": content_type})
-    return _client().answer(response, "GetTransactionList")
+    return _client().answer(response, "GetTransactionList")[1]
 
 
 def _envelope(inner: str) -> bytes:
@@ -189,7 +190,7 @@ async def test_a_signed_call_carries_the_assertion_byte_for_byte_and_verifies(
     endpoint = DirectPost(
         DirectClient(httpx.MockTransport(hub), TIMEOUT), httpx.URL("https://hub.test/v3")
     )
-    client = LeanSoapClient(endpoint, ACTIONS, system="rsw", clock=clock)
+    client = SoapClient(endpoint, LxmlMessages(ACTIONS), "rsw", sign=SamlSigner(clock))
     with use_token(token):
         await client.call("GetTransactionList", payload=etree.Element("x"))
     (envelope,) = sent

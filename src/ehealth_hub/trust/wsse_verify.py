@@ -1,7 +1,7 @@
 """Verification side of WS-Security for SOAP 1.1 (OASIS WSS 1.0 SOAP Message Security, X.509 Token
 Profile 1.0, SAML Token Profile 1.0; XML-DSig with exclusive c14n).
 
-:func:`verify_envelope` (re-exported by :mod:`ehealth_hub.connectors.wsse`, whose docstring lists
+:func:`verify_envelope` (re-exported by :mod:`ehealth_hub.trust.wsse`, whose docstring lists
 what is refused) checks the envelope's structure before any cryptography: signature wrapping is
 defeated by mapping every signed reference to a *role* (Body, Timestamp, BinarySecurityToken) by
 element identity, not by Id text, and refusing duplicated Ids. The References read are those of
@@ -27,17 +27,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import verify_chain
-from ehealth_hub.connectors.saml import VerifiedAssertion, parse_instant, verify_assertion
-from ehealth_hub.connectors.wsse_dsig_verify import verify_detached
-from ehealth_hub.connectors.wsse_envelope import (
-    NSMAP,
-    SAML_ASSERTION_ID,
-    WSU_ID,
-    X509_TOKEN,
-    envelope_parts,
-    qname,
-)
 from ehealth_hub.errors import SignatureError
 from ehealth_hub.mappings.xml import (
     DSIG_NS,
@@ -46,6 +35,17 @@ from ehealth_hub.mappings.xml import (
     WSU_NS,
     parse_xml,
     text_splitting_node,
+)
+from ehealth_hub.trust.credentials import verify_chain
+from ehealth_hub.trust.saml import VerifiedAssertion, parse_instant, verify_assertion
+from ehealth_hub.trust.wsse_dsig_verify import verify_detached
+from ehealth_hub.trust.wsse_envelope import (
+    NSMAP,
+    SAML_ASSERTION_ID,
+    WSU_ID,
+    X509_TOKEN,
+    envelope_parts,
+    qname,
 )
 
 _ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import structlog
 
-from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.errors import ConfigurationError, NotFound
 from ehealth_hub.files import write_atomic
+from ehealth_hub.trust.credentials import Credential
 
 _log = structlog.get_logger(__name__)
 

@@ -41,18 +41,18 @@ import structlog
 from cryptography import x509
 from lxml import etree
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.saml import (
+from ehealth_hub.errors import BusinessRejection, TokenError
+from ehealth_hub.mappings.xml import SAML11_NS, SAMLP11_NS
+from ehealth_hub.transport.soap import SoapClient
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.saml import (
     CERTIFIED_NS,
     IDENTIFICATION_NS,
     SamlToken,
     _subject,
     verify_assertion,
 )
-from ehealth_hub.connectors.soap import SoapClient
-from ehealth_hub.connectors.wsse import use_credential
-from ehealth_hub.errors import BusinessRejection, TokenError
-from ehealth_hub.mappings.xml import SAML11_NS, SAMLP11_NS
+from ehealth_hub.trust.wsse import use_credential
 
 IDENTITY_DESIGNATORS: Final = (
     (IDENTIFICATION_NS, "urn:be:fgov:ehealth:1.0:certificateholder:person:ssin"),

@@ -3,7 +3,7 @@
 A :class:`Credential` is what every signing and sealing function takes: a certificate, its RSA
 private key and the issuing chain (intermediates then root, leaf excluded). The sandbox PKI
 (``ehealth_hub.fixtures.pki``) and the production keystore registry
-(``ehealth_hub.connectors.keystores``) both produce them from PKCS#12 keystores, the format
+(``ehealth_hub.trust.keystores``) both produce them from PKCS#12 keystores, the format
 eHealth issues its certificates in.
 
 Public API (stable)::

@@ -39,9 +39,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from ehealth_hub.connectors.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256
 from ehealth_hub.errors import SignatureError
 from ehealth_hub.mappings.xml import DSIG_NS
+from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256
 
 SHA512: Final = "http://www.w3.org/2001/04/xmlenc#sha512"
 RSA_SHA512: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"

@@ -23,9 +23,10 @@ Public API (stable)::
         -> etree._Element                        # signs in place and returns the envelope
     verify_envelope(envelope, *, trusted, sts=(), expected=("Body", "Timestamp"),
                     max_skew=timedelta(minutes=5), now) -> VerifiedEnvelope
-    WsseSignPlugin(mode: "x509" | "saml", credential=None, *, clock, ttl)   # zeep plugin
+    SamlSigner(clock, ttl) ; X509Signer(clock, ttl, credential=None)
+        # envelope signers of the SOAP client: await signer(envelope) -> bytes to post
     use_credential(credential) -> context manager         # binds the X.509 signer for this task
-    WsseVerifyPlugin(trusted, *, clock, expected, max_skew, sts=(), signer=None, system="wsse")
+    WsseVerifier(trusted, *, clock, expected, max_skew, sts=(), signer=None, system="wsse")
         # verifies signed responses; .check(envelope) -> VerifiedEnvelope | None (None: a Fault);
         # an answer not believed raises UnverifiedAnswer (a DownstreamUnavailable: 503, outage)
     ExpectedSigner(kind, value)                           # "CBE"/"EHP" + id: who signs answers
@@ -33,26 +34,28 @@ Public API (stable)::
 
 This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
 :mod:`.wsse_dsig` (the ds:Signature built over the elements in hand), :mod:`.wsse_verify`
-(verification; the cryptographic check in :mod:`.wsse_dsig_verify`), :mod:`.wsse_plugins`
-(zeep plugins and the per-task identity) and :mod:`.wsse_envelope` (shared ValueTypes and the
-envelope shape check).
+(verification; the cryptographic check in :mod:`.wsse_dsig_verify`), :mod:`.wsse_calls`
+(the SOAP client's signers and verifier, and the per-task identity) and :mod:`.wsse_envelope`
+(shared ValueTypes and the envelope shape check).
 """
 
-from ehealth_hub.connectors.wsse_plugins import (
+from ehealth_hub.trust.wsse_calls import (
     ExpectedSigner,
-    WsseSignPlugin,
-    WsseVerifyPlugin,
+    SamlSigner,
+    WsseVerifier,
+    X509Signer,
     use_credential,
     use_token,
 )
-from ehealth_hub.connectors.wsse_sign import sign_envelope
-from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
+from ehealth_hub.trust.wsse_sign import sign_envelope
+from ehealth_hub.trust.wsse_verify import VerifiedEnvelope, verify_envelope
 
 __all__ = [
     "ExpectedSigner",
+    "SamlSigner",
     "VerifiedEnvelope",
-    "WsseSignPlugin",
-    "WsseVerifyPlugin",
+    "WsseVerifier",
+    "X509Signer",
     "sign_envelope",
     "use_credential",
     "use_token",

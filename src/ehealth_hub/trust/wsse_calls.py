@@ -1,31 +1,34 @@
-"""zeep plugins that apply WS-Security (OASIS WSS 1.0 SOAP Message Security, X.509 and SAML Token
-Profiles 1.0) to every SOAP 1.1 call, plus the context managers that bind the signing identity.
+"""WS-Security on the hub's SOAP calls (OASIS WSS 1.0 SOAP Message Security, X.509 and SAML Token
+Profiles 1.0): the envelope signers the SOAP client is given (:class:`SamlSigner` for business
+calls, :class:`X509Signer` for the STS), the verifier of signed answers (:class:`WsseVerifier`),
+and the context managers that bind the signing identity.
 
-The identity is bound per task through context variables rather than passed to the plugin because
-one zeep client serves many concurrent callers, each with its own SAML token (or X.509 signer).
+The identity is bound per task through context variables rather than given to the signer because
+one client serves many concurrent callers, each with its own SAML token (or X.509 credential).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import Final
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from lxml import etree
-from zeep import Plugin
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.wsse_envelope import Clock
-from ehealth_hub.connectors.wsse_sign import sign_envelope
-from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
 from ehealth_hub.errors import SecurityError, SignatureError, UnverifiedAnswer
 from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.saml import SamlToken
+from ehealth_hub.trust.wsse_dsig import rsa_sign
+from ehealth_hub.trust.wsse_envelope import Clock
+from ehealth_hub.trust.wsse_sign import prepare_envelope, serialize_spliced, sign_envelope
+from ehealth_hub.trust.wsse_verify import VerifiedEnvelope, verify_envelope
 
 _BODY: Final = f"{{{SOAP11_NS}}}Body"
 _FAULT: Final = f"{{{SOAP11_NS}}}Fault"
@@ -35,7 +38,7 @@ _CREDENTIAL: ContextVar[Credential | None] = ContextVar("ehealth_hub_x509", defa
 
 @contextlib.contextmanager
 def use_token(token: SamlToken) -> Iterator[SamlToken]:
-    """Bind ``token`` to the current task: SAML-mode plugins sign with it until the block ends."""
+    """Bind ``token`` to the current task: a :class:`SamlSigner` signs with it until the end."""
     reset = _TOKEN.set(token)
     try:
         yield token
@@ -45,7 +48,7 @@ def use_token(token: SamlToken) -> Iterator[SamlToken]:
 
 @contextlib.contextmanager
 def use_credential(credential: Credential) -> Iterator[Credential]:
-    """Bind ``credential`` to the current task for X.509-mode plugins built without one."""
+    r"""Bind ``credential`` to the current task for :class:`X509Signer`\ s built without one."""
     reset = _CREDENTIAL.set(credential)
     try:
         yield credential
@@ -65,43 +68,57 @@ def bound_token() -> SamlToken:
     return token
 
 
-class WsseSignPlugin(Plugin):
-    """Signs every outgoing envelope.
+@dataclass(frozen=True, slots=True)
+class SamlSigner:
+    """Signs an envelope with the token bound by :func:`use_token` (SAML holder-of-key): the
+    envelope signer of business calls (:class:`~ehealth_hub.transport.soap.SoapClient`)."""
 
-    ``mode="x509"``: with ``credential``, or the one bound by :func:`use_credential`;
-    ``mode="saml"``: with the token bound by :func:`use_token`. Nothing bound: SignatureError,
-    nothing is sent.
-    """
+    clock: Clock
+    """Signing time (the Timestamp)."""
+    ttl: timedelta = timedelta(minutes=5)
+    """Life of the signed Timestamp."""
 
-    def __init__(
-        self,
-        mode: Literal["x509", "saml"],
-        credential: Credential | None = None,
-        *,
-        clock: Clock,
-        ttl: timedelta = timedelta(minutes=5),
-    ) -> None:
-        self.mode, self.credential, self.clock, self.ttl = mode, credential, clock, ttl
-
-    def egress(
-        self,
-        envelope: etree._Element,
-        http_headers: dict[str, str],
-        operation: Any,
-        binding_options: Any,
-    ) -> tuple[etree._Element, dict[str, str]]:
-        if self.mode == "x509":
-            credential = self.credential or _CREDENTIAL.get()
-            if credential is None:
-                raise SignatureError(
-                    "no credential bound for this call", system="wsse", code="no-credential"
-                )
-            return sign_envelope(envelope, credential, ttl=self.ttl, now=self.clock()), http_headers
+    async def __call__(self, envelope: etree._Element) -> bytes:
+        """The signed envelope, serialised. The RSA operation runs in a worker thread (it
+        releases the GIL): ~0.25 ms a call the event loop need not wait. The assertion is spliced
+        into the serialised envelope as issued (the signature does not cover it), not copied into
+        the tree."""
         token = bound_token()
-        signed = sign_envelope(
-            envelope, token.holder, assertion=token.assertion, ttl=self.ttl, now=self.clock()
+        unsigned = prepare_envelope(
+            envelope,
+            token.holder,
+            assertion=token.assertion,
+            ttl=self.ttl,
+            now=self.clock(),
+            splice=True,
         )
-        return signed, http_headers
+        key = token.holder.private_key
+        loop = asyncio.get_running_loop()
+        unsigned.complete(await loop.run_in_executor(None, rsa_sign, key, unsigned.data))
+        return serialize_spliced(envelope, token.assertion)
+
+
+@dataclass(frozen=True, slots=True)
+class X509Signer:
+    """Signs an envelope in X.509 mode (the STS calls): with ``credential``, or the one bound by
+    :func:`use_credential`; none: SignatureError, nothing is sent."""
+
+    clock: Clock
+    """Signing time (the Timestamp)."""
+    ttl: timedelta = timedelta(minutes=5)
+    """Life of the signed Timestamp."""
+    credential: Credential | None = None
+    """The signer; None: the credential bound for the call."""
+
+    async def __call__(self, envelope: etree._Element) -> bytes:
+        """The signed envelope, serialised."""
+        credential = self.credential or _CREDENTIAL.get()
+        if credential is None:
+            raise SignatureError(
+                "no credential bound for this call", system="wsse", code="no-credential"
+            )
+        signed = sign_envelope(envelope, credential, ttl=self.ttl, now=self.clock())
+        return etree.tostring(signed)
 
 
 def _is_fault(envelope: etree._Element) -> bool:
@@ -126,7 +143,7 @@ class ExpectedSigner:
         return bool(self.value) and first == f"{self.kind}={self.value}"
 
 
-class WsseVerifyPlugin(Plugin):
+class WsseVerifier:
     """Verifies every incoming envelope (services that sign their responses).
 
     An answer that is unsigned, badly signed, stale, untrusted or signed by anyone but
@@ -184,9 +201,3 @@ class WsseVerifyPlugin(Plugin):
                 code="unexpected-signer",
             )
         return verified
-
-    def ingress(
-        self, envelope: etree._Element, http_headers: Any, operation: Any
-    ) -> tuple[etree._Element, Any]:
-        self.check(envelope, str(getattr(operation, "name", "") or ""))
-        return envelope, http_headers
