@@ -24,9 +24,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from ehealth_hub.core.xml import secure_parser
 from ehealth_hub.fhir.bundle import validate_bundle
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
-from ehealth_hub.mappings.xml import secure_parser
 
 MODELS = Path(__file__).resolve().parents[2] / "shared/kmehr-corpus/ttc2023-kmehr2fhir/models"
 SIZES = (1, 10, 100, 1000)

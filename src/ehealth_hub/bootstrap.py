@@ -17,7 +17,6 @@ from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.setup import build_token_service
 from ehealth_hub.auth.tokens import TokenService
 from ehealth_hub.connectors.lazy_ports import LazyPorts
-from ehealth_hub.connectors.ports import GlobalMedicalFilePort
 from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.setup import (
@@ -27,6 +26,7 @@ from ehealth_hub.consent.setup import (
     stop_checkpoints,
 )
 from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.core.ports import GlobalMedicalFilePort
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.setup import build_delivery, runs_in_process_worker
 from ehealth_hub.logs import configure_logging

@@ -18,8 +18,8 @@ from ehealth_hub.audit.cli import app as audit_app
 from ehealth_hub.auth.cli import sandbox_info, sandbox_token
 from ehealth_hub.connectors.trust_cli import register as register_trust
 from ehealth_hub.console.cli import console_password
+from ehealth_hub.core.errors import ConfigurationError, HubError
 from ehealth_hub.delivery.cli import outbox_app, replay, worker
-from ehealth_hub.errors import ConfigurationError, HubError
 from ehealth_hub.fixtures.simulate import simulate_command
 from ehealth_hub.mappings.cli import translate
 from ehealth_hub.settings import Settings, load_settings

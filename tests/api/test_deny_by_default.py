@@ -11,7 +11,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from ehealth_hub.api.auth import PUBLIC_PATHS, require_scope
 from ehealth_hub.auth.sandbox import derive_key
-from ehealth_hub.errors import AuthenticationError, InvalidInput
+from ehealth_hub.core.errors import AuthenticationError, InvalidInput
 from tests.api.conftest import TokenFactory
 
 

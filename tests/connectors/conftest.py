@@ -17,7 +17,6 @@ from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, IntraHubClient
 from ehealth_hub.connectors.network import DirectClient, DirectPost
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
     DownstreamPolicy,
@@ -33,7 +32,8 @@ from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.connectors.trust import EHEALTH_SIGNER
 from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
-from ehealth_hub.consent.permit import Action, Permit, mint
+from ehealth_hub.core.permit import Action, Permit, mint
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_gp import SANDBOX_CLIENTS

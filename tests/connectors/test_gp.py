@@ -13,7 +13,7 @@ import pytest
 from ehealth_hub.connectors.gp import FHIR_JSON, SSIN_SYSTEM, GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.network import DirectClient
 from ehealth_hub.connectors.resilience import Resilience
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     AuthenticationError,
     BusinessRejection,
     ConsentDenied,
@@ -21,9 +21,9 @@ from ehealth_hub.errors import (
     DownstreamUnavailable,
     NotFound,
 )
+from ehealth_hub.core.xml import KMEHR_NS, parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from tests.connectors.conftest import FAST, Clock, actor, permit
 
 AN = sandbox.patient("an")

@@ -10,10 +10,10 @@ import pytest
 from lxml import etree
 
 from ehealth_hub.connectors.intrahub import HubExclusions, HubRecords, IntraHubClient
-from ehealth_hub.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.xml import KMEHR_NS, parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from tests.connectors.conftest import Clock, actor, permit
 
 HubClient = Callable[[str], IntraHubClient]

@@ -19,7 +19,7 @@ from ehealth_hub.connectors.network import (
 )
 from ehealth_hub.connectors.soap import translate
 from ehealth_hub.connectors.timing import close_spans, open_spans
-from ehealth_hub.errors import DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import DownstreamUnavailable, HubError
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

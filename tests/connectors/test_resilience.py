@@ -17,7 +17,7 @@ from ehealth_hub.connectors.resilience import (
     Resilience,
     RetryPolicy,
 )
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     DownstreamProtocolError,
     DownstreamUnavailable,

@@ -18,12 +18,12 @@ from ehealth_hub.connectors.intrahub import IntraHubClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.connectors.trust import EHEALTH_SIGNER
 from ehealth_hub.connectors.wsse import ExpectedSigner, WsseVerifyPlugin
-from ehealth_hub.errors import DownstreamUnavailable, UnverifiedAnswer
+from ehealth_hub.core.errors import DownstreamUnavailable, UnverifiedAnswer
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.fixtures.soap_server import FaultPlan, SoapSimulator
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from tests.connectors.conftest import actor, permit
 from tests.trust.conftest import Clock
 

@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from ehealth_hub.bootstrap import build_container
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import parse_xml
 from ehealth_hub.settings import load_settings
 
 SERVICES = {

@@ -19,19 +19,19 @@ from ehealth_hub.connectors.hubservices_xml import (
 )
 from ehealth_hub.connectors.intrahub import ACTIONS
 from ehealth_hub.connectors.network import DirectClient, DirectPost
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import wsdl_path
 from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.wsse import use_token, verify_envelope
 from ehealth_hub.connectors.wsse_sign import SPLICE_TAG, serialize_spliced
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     DownstreamProtocolError,
     DownstreamUnavailable,
     HostileXmlError,
     SignatureError,
 )
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures.pki import SandboxPki
 from tests.trust.conftest import Clock
 

@@ -23,7 +23,7 @@ from ehealth_hub.connectors.resilience import (
 )
 from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.wsse import WsseSignPlugin
-from ehealth_hub.errors import ConfigurationError, DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import ConfigurationError, DownstreamUnavailable, HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
 from tests.connectors.conftest import Clock, actor, permit

@@ -15,12 +15,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from ehealth_hub.connectors.ports import Actor, ProviderEntry, TransactionRef
-from ehealth_hub.consent.permit import Permit
+from ehealth_hub.core.mycarenet_types import GmdFacts
+from ehealth_hub.core.permit import Permit
+from ehealth_hub.core.ports import Actor, ProviderEntry, TransactionRef
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.fixtures.sandbox import patient, practitioner
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 import ehealth_hub.connectors as connectors_pkg
-from ehealth_hub.connectors import ports
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.consent import permit as permits
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core import permit as permits
+from ehealth_hub.core import ports
+from ehealth_hub.core.errors import ConsentDenied
+from ehealth_hub.core.ports import Actor
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 PATIENT = "85031212362"

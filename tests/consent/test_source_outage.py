@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from ehealth_hub.consent.gate import ConsentGate
-from ehealth_hub.errors import DownstreamUnavailable
+from ehealth_hub.core.errors import DownstreamUnavailable
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures.sandbox import patient, practitioner
 from ehealth_hub.services.records import RecordsService

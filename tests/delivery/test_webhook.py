@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession, translate
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,
     DownstreamUnavailable,
     HubError,
 )
+from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession, translate
 from ehealth_hub.fixtures.receiver import Receiver, serve
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ehealth_hub.connectors.etee import EtkDepotClient, EtkId, _sign, seal, unseal
-from ehealth_hub.errors import BusinessRejection, EncryptionError
+from ehealth_hub.core.errors import BusinessRejection, EncryptionError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 

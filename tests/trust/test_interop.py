@@ -18,9 +18,9 @@ from lxml import etree
 from ehealth_hub.connectors import saml
 from ehealth_hub.connectors.etee import EtkId, seal
 from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 XMLSEC1 = shutil.which("xmlsec1")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from ehealth_hub.cli import app
 from ehealth_hub.connectors.keystores import KeystoreEntry, KeystoreRegistry
-from ehealth_hub.errors import ConfigurationError, NotFound
+from ehealth_hub.core.errors import ConfigurationError, NotFound
 from ehealth_hub.fixtures.pki import SandboxPki
 
 SARAH = "11530231003"

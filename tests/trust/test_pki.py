@@ -9,7 +9,7 @@ import pytest
 
 from ehealth_hub.connectors.credentials import Credential, verify_chain
 from ehealth_hub.connectors.etee import EtkId
-from ehealth_hub.errors import ConfigurationError, SignatureError
+from ehealth_hub.core.errors import ConfigurationError, SignatureError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.drbg import derive_rsa_key
 from ehealth_hub.fixtures.pki import SandboxPki

@@ -12,9 +12,9 @@ from lxml import etree
 
 from ehealth_hub.connectors import saml
 from ehealth_hub.connectors.saml_cache import VerifiedSignatures
-from ehealth_hub.errors import TokenError
+from ehealth_hub.core.errors import TokenError
+from ehealth_hub.core.xml import SAML11_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SAML11_NS
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

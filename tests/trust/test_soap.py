@@ -12,7 +12,7 @@ from lxml import etree
 from ehealth_hub.connectors.etee import EtkDepotClient, EtkId
 from ehealth_hub.connectors.soap import create_client, translate, wsdl_path
 from ehealth_hub.connectors.wsse import WsseSignPlugin, WsseVerifyPlugin
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,

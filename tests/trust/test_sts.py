@@ -13,7 +13,7 @@ from ehealth_hub.connectors.saml import SAML11_NS
 from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.wsse import WsseSignPlugin, use_token
-from ehealth_hub.errors import BusinessRejection, SignatureError, TokenError
+from ehealth_hub.core.errors import BusinessRejection, SignatureError, TokenError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 from ehealth_hub.fixtures.soap_server import SoapRequest, SoapSimulator

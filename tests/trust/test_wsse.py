@@ -14,10 +14,10 @@ from lxml import etree
 from ehealth_hub.connectors import saml
 from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
-from ehealth_hub.errors import HostileXmlError, SecurityError, SignatureError, TokenError
+from ehealth_hub.core.errors import HostileXmlError, SecurityError, SignatureError, TokenError
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.drbg import derive_rsa_key
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BODY = b"""<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">

@@ -40,9 +40,9 @@ from ehealth_hub.connectors.wsse_dsig_verify import (
     verify_detached,
 )
 from ehealth_hub.connectors.wsse_verify import _verify_xml_signature
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NS = {"s": SOAP11_NS, "wsse": WSSE_NS, "wsu": WSU_NS, "ds": DSIG_NS}

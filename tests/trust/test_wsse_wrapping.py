@@ -23,9 +23,9 @@ from ehealth_hub.connectors import saml
 from ehealth_hub.connectors.saml_cache import VerifiedSignatures
 from ehealth_hub.connectors.wsse import sign_envelope, verify_envelope
 from ehealth_hub.connectors.wsse_dsig import exclusive_c14n
-from ehealth_hub.errors import SecurityError, SignatureError, TokenError
+from ehealth_hub.core.errors import SecurityError, SignatureError, TokenError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NS = {"s": SOAP11_NS, "wsse": WSSE_NS, "wsu": WSU_NS, "ds": DSIG_NS}

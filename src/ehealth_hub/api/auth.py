@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import Scope
 from ehealth_hub.auth.tokens import TokenService
-from ehealth_hub.errors import AuthenticationError, AuthorizationError
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError
 
 PUBLIC_PATHS: Final = frozenset(
     {

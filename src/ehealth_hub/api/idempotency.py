@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.api.auth import token_service
+from ehealth_hub.core.errors import AuthenticationError, Conflict, InvalidInput
 from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.delivery.store import guard
-from ehealth_hub.errors import AuthenticationError, Conflict, InvalidInput
 from ehealth_hub.store.tables import idempotency_keys as keys
 
 HEADER: Final = "idempotency-key"

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.verify import Report, Seal, verify
-from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.core.errors import ConfigurationError, HubError
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine
 

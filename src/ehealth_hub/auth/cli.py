@@ -20,7 +20,7 @@ from rich.table import Table
 from ehealth_hub.auth.assertion import client_assertion, token_request
 from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS, auth_dir, client_key
 from ehealth_hub.auth.setup import build_token_service, token_endpoint
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine, upgrade

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ehealth_hub.auth.clients import ClientKind, ClientRegistry
-from ehealth_hub.files import write_atomic
+from ehealth_hub.core.files import write_atomic
 from ehealth_hub.fixtures.sandbox import PRACTITIONERS
 
 _P256_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551

@@ -13,7 +13,7 @@ from ehealth_hub.auth.clients import ClientRegistry
 from ehealth_hub.auth.jti import SqlJtiStore
 from ehealth_hub.auth.sandbox import ensure_sandbox_auth
 from ehealth_hub.auth.tokens import TokenPolicy, TokenService
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings import Settings
 
 

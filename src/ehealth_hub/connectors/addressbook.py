@@ -14,9 +14,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from ehealth_hub.connectors.ports import Actor, ProviderEntry
 from ehealth_hub.connectors.resilience import ProtectedSoap
-from ehealth_hub.errors import BusinessRejection, NotFound
+from ehealth_hub.core.errors import BusinessRejection, NotFound
+from ehealth_hub.core.ports import Actor, ProviderEntry
 
 SYSTEM = "addressbook"
 SUCCESS: Final = "urn:be:fgov:ehealth:2.0:status:Success"
@@ -30,7 +30,7 @@ PROFESSION_QUALITY: Final = {
 
 
 class AddressBookClient:
-    """An :class:`~ehealth_hub.connectors.ports.AddressBookPort` over the eHealth AddressBook."""
+    """An :class:`~ehealth_hub.core.ports.AddressBookPort` over the eHealth AddressBook."""
 
     def __init__(
         self,

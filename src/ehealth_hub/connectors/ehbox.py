@@ -31,10 +31,10 @@ from cryptography import x509
 
 from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.etee import EtkDepotClient, EtkId, seal, unseal
-from ehealth_hub.connectors.ports import Actor, OutgoingMessage, SendReceipt
 from ehealth_hub.connectors.resilience import ProtectedSoap
-from ehealth_hub.consent.permit import Permit, require
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor, OutgoingMessage, SendReceipt
 
 SYSTEM = "ehbox"
 SUCCESS: Final = "100"
@@ -162,7 +162,7 @@ def _sender(message: Any) -> BoxId:
 
 
 class EhboxClient:
-    """A :class:`~ehealth_hub.connectors.ports.MailboxPort`, plus the hub's own box."""
+    """A :class:`~ehealth_hub.core.ports.MailboxPort`, plus the hub's own box."""
 
     def __init__(
         self,

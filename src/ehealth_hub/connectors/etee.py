@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from ehealth_hub.connectors.credentials import Credential, subject_value, verify_chain
 from ehealth_hub.connectors.soap import SoapClient
-from ehealth_hub.errors import BusinessRejection, EncryptionError, SecurityError
+from ehealth_hub.core.errors import BusinessRejection, EncryptionError, SecurityError
 
 _DIGESTS: dict[str, hashes.HashAlgorithm] = {
     "sha256": hashes.SHA256(),

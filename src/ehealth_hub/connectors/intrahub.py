@@ -9,7 +9,7 @@ own WSDL is ``wsdl/intrahub_v3.wsdl``; acceptance/production may load the offici
 Every request carries the hubservices header (``request``: KMEHR id, author = the actor as
 ``hcparty`` with ID-HCPARTY and CD-HCPARTY, date, time, optional ``breaktheglass``). A hub that
 understood but refused answers ``acknowledge/iscomplete = false`` with KMEHR ``error`` elements:
-these become :class:`~ehealth_hub.errors.BusinessRejection` (code = the CD-ERROR value).
+these become :class:`~ehealth_hub.core.errors.BusinessRejection` (code = the CD-ERROR value).
 
 Operations: GetTransactionList (patient, period, CD-TRANSACTION types), GetTransaction (one KMEHR
 message), PutTransaction (a KMEHR ``kmehrmessage``, in clear inside the signed call over TLS: the
@@ -44,11 +44,11 @@ from ehealth_hub.connectors.hubservices_xml import (
     scheme_value,
     select_patient,
 )
-from ehealth_hub.connectors.ports import Actor, Exclusion, TransactionRef
 from ehealth_hub.connectors.resilience import ProtectedSoap
-from ehealth_hub.consent.permit import Action, Permit, require
-from ehealth_hub.errors import ConsentDenied, DownstreamProtocolError, HubError
-from ehealth_hub.mappings.xml import KMEHR_NS
+from ehealth_hub.core.errors import ConsentDenied, DownstreamProtocolError, HubError
+from ehealth_hub.core.permit import Action, Permit, require
+from ehealth_hub.core.ports import Actor, Exclusion, TransactionRef
+from ehealth_hub.core.xml import KMEHR_NS
 
 _log = structlog.get_logger(__name__)
 EXCLUSION: Final = ("LOCAL", "EHEALTH-HUB-EXCLUSION", "therapeuticexclusion")
@@ -279,7 +279,7 @@ class HubRecords:
 
 
 class HubExclusions:
-    """An :class:`~ehealth_hub.connectors.ports.ExclusionPort` over every configured hub.
+    """An :class:`~ehealth_hub.core.ports.ExclusionPort` over every configured hub.
 
     Fails closed: when one hub cannot answer, the exclusions cannot be known and the error is
     raised (the gate then refuses), rather than reading an unanswered hub as "no exclusion".

@@ -1,4 +1,4 @@
-"""The connector ports handed to the consent gate and the services (``connectors.ports``
+"""The connector ports handed to the consent gate and the services (``core.ports``
 Protocols), forwarding to the :class:`~ehealth_hub.connectors.setup.ConnectorStack` once built.
 
 They exist so that wiring the container costs nothing: the stack (and, in the sandbox, its PKI)
@@ -11,7 +11,10 @@ from datetime import date
 
 from ehealth_hub.connectors.gp import GpSystemClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
-from ehealth_hub.connectors.ports import (
+from ehealth_hub.connectors.setup import ConnectorStack
+from ehealth_hub.connectors.wiring import Clock
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import (
     Actor,
     Exclusion,
     NationalConsent,
@@ -21,9 +24,6 @@ from ehealth_hub.connectors.ports import (
     TherapeuticLink,
     TransactionRef,
 )
-from ehealth_hub.connectors.setup import ConnectorStack
-from ehealth_hub.connectors.wiring import Clock
-from ehealth_hub.consent.permit import Permit, require
 
 
 class LazyPorts:

@@ -6,7 +6,8 @@ Policy (Release It!, M. Nygard, "Timeouts", "Circuit Breaker"; AWS "Exponential 
 jitter"):
 
 * every attempt is bounded by ``DownstreamPolicy.timeout`` seconds (``asyncio.timeout``); an
-  attempt that overruns becomes :class:`~ehealth_hub.errors.DownstreamUnavailable` code ``timeout``;
+  attempt that overruns becomes
+  :class:`~ehealth_hub.core.errors.DownstreamUnavailable` code ``timeout``;
 * a call marked ``idempotent=True`` (a read: GetTransactionList, GetPatientConsent, ...) is retried
   with tenacity, exponential backoff with jitter, while the error is ``retryable``; a write
   (PutTransaction, sendMessage, PutTherapeuticLink, ...) is attempted exactly once: whether a
@@ -48,10 +49,10 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.wsse import use_token
-from ehealth_hub.errors import DownstreamProtocolError, DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import DownstreamProtocolError, DownstreamUnavailable, HubError
+from ehealth_hub.core.ports import Actor
 
 T = TypeVar("T")
 _log = structlog.get_logger(__name__)

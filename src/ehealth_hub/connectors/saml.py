@@ -47,8 +47,8 @@ from ehealth_hub.connectors.signxml_api import (
     XMLSigner,
     XMLVerifier,
 )
-from ehealth_hub.errors import SignatureError, TokenError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, text_splitting_node
+from ehealth_hub.core.errors import SignatureError, TokenError
+from ehealth_hub.core.xml import DSIG_NS, SAML11_NS, text_splitting_node
 
 HOLDER_OF_KEY: Final = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
 X509_SUBJECT: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"

@@ -34,7 +34,7 @@ from ehealth_hub.connectors.wiring import (
     build_connectors,
     is_sandbox_url,
 )
-from ehealth_hub.errors import DownstreamUnavailable
+from ehealth_hub.core.errors import DownstreamUnavailable
 from ehealth_hub.settings import Settings
 
 

@@ -1,10 +1,10 @@
 """The one SOAP client factory (zeep 4.3 AsyncClient over httpx) and the ONE place where zeep and
-httpx exceptions become :class:`~ehealth_hub.errors.HubError` subclasses.
+httpx exceptions become :class:`~ehealth_hub.core.errors.HubError` subclasses.
 
 SOAP 1.1 document/literal as every eHealth and MyCareNet service speaks it. WSDLs are the
 project's own (``ehealth_hub/connectors/wsdl/*.wsdl``, see :func:`wsdl_path`) or a configured path;
 they are read from disk, never fetched. Every response body passes through the hardened parser
-(``mappings.xml.parse_xml``: no DTD, no entities, size limit) before zeep parses it.
+(``core.xml.parse_xml``: no DTD, no entities, size limit) before zeep parses it.
 
 Translation (:func:`translate`)::
 
@@ -45,7 +45,7 @@ from zeep import Plugin
 from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,
@@ -56,7 +56,7 @@ from ehealth_hub.errors import (
     MappingError,
     SignatureError,
 )
-from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.core.xml import parse_xml
 
 _UNAVAILABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 ZEEP_SETTINGS: Final = zeep.Settings(

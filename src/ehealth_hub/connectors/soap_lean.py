@@ -9,11 +9,12 @@ Why not zeep here: on a ``Patient/$summary`` read the IntraHub calls dominate, a
 times the RSA signature the call needs (benchmarks/api.py, docs/benchmarks.md). The callers
 (:mod:`.intrahub`) build their payload with :mod:`.hubservices_xml` and read the answer with
 it, checking every part they use (a missing one is a
-:class:`~ehealth_hub.errors.DownstreamProtocolError`), which zeep's strict schema mode gave them.
+:class:`~ehealth_hub.core.errors.DownstreamProtocolError`), which zeep's strict schema mode
+gave them.
 
 What is kept from :mod:`.soap`: every response passes the hardened parser (no DTD, no entities,
 size limit) before anything reads it, its signature is verified (``verifier``: an answer not
-believed is :class:`~ehealth_hub.errors.UnverifiedAnswer`), and errors are translated with the
+believed is :class:`~ehealth_hub.core.errors.UnverifiedAnswer`), and errors are translated with the
 same table (:func:`~ehealth_hub.connectors.soap.translate` for httpx,
 :func:`~.soap.fault_error` for Faults, :func:`~.soap.status_error` for HTTP statuses).
 """
@@ -35,8 +36,8 @@ from ehealth_hub.connectors.wsse_dsig import rsa_sign
 from ehealth_hub.connectors.wsse_envelope import Clock
 from ehealth_hub.connectors.wsse_plugins import WsseVerifyPlugin, bound_token
 from ehealth_hub.connectors.wsse_sign import prepare_envelope, serialize_spliced
-from ehealth_hub.errors import DownstreamProtocolError, HubError, MappingError
-from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
+from ehealth_hub.core.errors import DownstreamProtocolError, HubError, MappingError
+from ehealth_hub.core.xml import SOAP11_NS, parse_xml
 
 _ENVELOPE: Final = f"{{{SOAP11_NS}}}Envelope"
 _BODY: Final = f"{{{SOAP11_NS}}}Body"

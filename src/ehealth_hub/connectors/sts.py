@@ -51,8 +51,8 @@ from ehealth_hub.connectors.saml import (
 )
 from ehealth_hub.connectors.soap import SoapClient
 from ehealth_hub.connectors.wsse import use_credential
-from ehealth_hub.errors import BusinessRejection, TokenError
-from ehealth_hub.mappings.xml import SAML11_NS, SAMLP11_NS
+from ehealth_hub.core.errors import BusinessRejection, TokenError
+from ehealth_hub.core.xml import SAML11_NS, SAMLP11_NS
 
 IDENTITY_DESIGNATORS: Final = (
     (IDENTIFICATION_NS, "urn:be:fgov:ehealth:1.0:certificateholder:person:ssin"),

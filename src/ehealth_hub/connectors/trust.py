@@ -36,7 +36,7 @@ from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import create_client, wsdl_path
 from ehealth_hub.connectors.sts import StsClient
 from ehealth_hub.connectors.wsse import ExpectedSigner, WsseSignPlugin, WsseVerifyPlugin
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings import Settings
 
 EHEALTH_SIGNER: Final = ExpectedSigner("CBE", "0809394427")

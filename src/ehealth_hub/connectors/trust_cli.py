@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ehealth_hub.connectors.keystores import KeystoreEntry, KeystoreRegistry
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 
 pki_app = typer.Typer(help="The sandbox PKI.", no_args_is_help=True)
 keystore_app = typer.Typer(

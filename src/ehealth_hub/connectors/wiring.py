@@ -25,7 +25,6 @@ from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
 from ehealth_hub.connectors.network import DirectClient, DirectPost
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
     DownstreamPolicy,
@@ -38,7 +37,8 @@ from ehealth_hub.connectors.soap_lean import LeanSoapClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.connectors.trust import EHEALTH_SIGNER, TrustLayer
 from ehealth_hub.connectors.wsse import ExpectedSigner
-from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.core.errors import ConfigurationError, HubError
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.settings import EndpointSettings, Settings
 
 Clock = Callable[[], datetime]

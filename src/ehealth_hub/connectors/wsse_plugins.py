@@ -24,8 +24,8 @@ from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.wsse_envelope import Clock
 from ehealth_hub.connectors.wsse_sign import sign_envelope
 from ehealth_hub.connectors.wsse_verify import VerifiedEnvelope, verify_envelope
-from ehealth_hub.errors import SecurityError, SignatureError, UnverifiedAnswer
-from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.core.errors import SecurityError, SignatureError, UnverifiedAnswer
+from ehealth_hub.core.xml import SOAP11_NS
 
 _BODY: Final = f"{{{SOAP11_NS}}}Body"
 _FAULT: Final = f"{{{SOAP11_NS}}}Fault"
@@ -130,7 +130,7 @@ class WsseVerifyPlugin(Plugin):
     """Verifies every incoming envelope (services that sign their responses).
 
     An answer that is unsigned, badly signed, stale, untrusted or signed by anyone but
-    ``signer`` raises :class:`~ehealth_hub.errors.UnverifiedAnswer`: it is not believed and the
+    ``signer`` raises :class:`~ehealth_hub.core.errors.UnverifiedAnswer`: it is not believed and the
     source counts as unavailable. SOAP faults are not verified: they are errors, never answers.
     """
 

@@ -34,8 +34,8 @@ from ehealth_hub.connectors.wsse_envelope import (
     envelope_parts,
     qname,
 )
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 
 
 def _iso(moment: datetime) -> str:

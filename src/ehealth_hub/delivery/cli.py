@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 
 if TYPE_CHECKING:
     from ehealth_hub.delivery.retention import PurgeReport

@@ -21,7 +21,7 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,

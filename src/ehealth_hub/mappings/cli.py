@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ehealth_hub.errors import HubError, MappingError
+from ehealth_hub.core.errors import HubError, MappingError
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.mappings.kmehr_outcome import warnings_of
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr

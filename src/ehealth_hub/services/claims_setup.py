@@ -37,20 +37,20 @@ from ehealth_hub.connectors.mycarenet.efact import EfactClient
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.connectors.soap import create_client
 from ehealth_hub.connectors.trust import TrustLayer
-from ehealth_hub.delivery.engine import DeliveryEngine
-from ehealth_hub.errors import ConfigurationError
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.mycarenet_types import (
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.core.mycarenet_types import (
     MYCARENET_CBE,
     AsyncMessage,
+    GmdFacts,
     InsurabilityFacts,
     PostReceipt,
 )
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.services.billing_check import BillingCheck
 from ehealth_hub.services.billing_rules import load_rules
 from ehealth_hub.services.claims import DESTINATION, ClaimsService

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from ehealth_hub.connectors.ports import (
+from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.core.errors import ConfigurationError, NotFound
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.mycarenet_types import GmdFacts
+from ehealth_hub.core.ports import (
     Actor,
     AddressBookPort,
     GlobalMedicalFilePort,
     ProviderEntry,
 )
-from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.errors import ConfigurationError, NotFound
 from ehealth_hub.fhir.builders import Json
-from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.mappings import gmd_fhir
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.services.gate import PermitGate
 
 if TYPE_CHECKING:

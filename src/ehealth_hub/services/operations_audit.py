@@ -22,12 +22,12 @@ from ehealth_hub.audit.heads import HeadSigner, SignedHead
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.audit.search import AuditEntry, AuditQuery
 from ehealth_hub.audit.verify import Report, verify
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, Decision
-from ehealth_hub.consent.permit import Action
 from ehealth_hub.consent.store import ConsentStore, StoredConsent
-from ehealth_hub.errors import AuthorizationError, ConfigurationError
+from ehealth_hub.core.errors import AuthorizationError, ConfigurationError
+from ehealth_hub.core.permit import Action
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.services.operations_health import HealthMetrics
 from ehealth_hub.services.operations_users import ConsoleUser
 from ehealth_hub.settings import Settings

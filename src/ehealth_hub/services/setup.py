@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ehealth_hub.connectors.ports import AddressBookPort, MailboxPort, RecordSourcePort
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.consent.permit import Permit
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.core.permit import Permit
+from ehealth_hub.core.ports import AddressBookPort, MailboxPort, RecordSourcePort
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.gp import ContainerGmd, GpLookup

@@ -19,7 +19,7 @@ from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
 from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.auth.tokens import ASSERTION_ALGORITHMS
-from ehealth_hub.errors import AuthenticationError, AuthorizationError, HubError, InvalidInput
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, HubError, InvalidInput
 
 router = APIRouter(tags=["auth"])
 

@@ -25,8 +25,8 @@ from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import CLAIM_SUBMIT
+from ehealth_hub.core.errors import ConfigurationError, InvalidInput
 from ehealth_hub.delivery.task import etag, task_resource
-from ehealth_hub.errors import ConfigurationError, InvalidInput
 from ehealth_hub.fhir.profiles import BE_EATTESTATION_CLAIM
 
 router = APIRouter(tags=["claims"], route_class=IdempotentRoute)

@@ -28,12 +28,12 @@ from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.bootstrap import Container
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.model import AccessRequest, Decision
 from ehealth_hub.consent.store import StoredConsent
-from ehealth_hub.errors import AuthorizationError, ConfigurationError, InvalidInput, NotFound
+from ehealth_hub.core.errors import AuthorizationError, ConfigurationError, InvalidInput, NotFound
+from ehealth_hub.core.identifiers import Nihii
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE
-from ehealth_hub.identifiers import Nihii
 
 router = APIRouter(prefix="/fhir/Consent", tags=["Consent"])
 

@@ -19,8 +19,8 @@ from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import NOTE_WRITE
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.delivery.task import etag, task_resource
-from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.fhir.profiles import BE_DOCUMENT_REFERENCE
 
 router = APIRouter(tags=["notes"], route_class=IdempotentRoute)

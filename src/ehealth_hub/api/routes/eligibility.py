@@ -31,7 +31,7 @@ from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import ELIGIBILITY_CHECK
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.mappings import mycarenet_eligibility as eligibility
 from ehealth_hub.mappings.gmd_fhir import eligibility_extensions
 from ehealth_hub.services.billing_rules import is_bim

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.bootstrap import ReadinessCheck
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 
 router = APIRouter(tags=["health"])
 

@@ -18,9 +18,9 @@ from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
-from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
-from ehealth_hub.identifiers import Ssin
 
 router = APIRouter(tags=["records"])
 SUMMARY_DEFINITION = "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"

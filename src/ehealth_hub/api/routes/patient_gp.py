@@ -22,7 +22,7 @@ from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.api.routes.patient import parse_ssin_identifier
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
-from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import ConfigurationError, InvalidInput
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
 from ehealth_hub.mappings.gmd_fhir import INCLUDE
 

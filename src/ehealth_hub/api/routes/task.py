@@ -32,11 +32,11 @@ from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
 from ehealth_hub.bootstrap import Container
+from ehealth_hub.core.errors import ConfigurationError, InvalidInput, NotFound
 from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
-from ehealth_hub.errors import ConfigurationError, InvalidInput, NotFound
 from ehealth_hub.services import task_access
 
 TASK_REPLAY: Final = "system/Task.u"

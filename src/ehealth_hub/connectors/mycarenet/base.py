@@ -13,10 +13,10 @@ from typing import Any
 
 from ehealth_hub.connectors.credentials import Credential
 from ehealth_hub.connectors.mycarenet.envelope import Envelope
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.saml import SamlToken
 from ehealth_hub.connectors.soap import SoapClient
 from ehealth_hub.connectors.wsse import use_token
+from ehealth_hub.core.ports import Actor
 
 TokenSource = Callable[[Actor], Awaitable[SamlToken]]
 """The STS: a holder-of-key token for the actor (cached by the STS client)."""

@@ -42,9 +42,9 @@ from cryptography import x509
 from ehealth_hub.connectors import etee
 from ehealth_hub.connectors.credentials import Credential, subject_value
 from ehealth_hub.connectors.mycarenet import xades
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import DownstreamProtocolError, EncryptionError
-from ehealth_hub.mappings.mycarenet_types import MYCARENET_CBE
+from ehealth_hub.core.errors import DownstreamProtocolError, EncryptionError
+from ehealth_hub.core.mycarenet_types import MYCARENET_CBE
+from ehealth_hub.core.ports import Actor
 
 ENCRYPTED: Final = "encryptedForKnownRecipient"
 """ContentEncryption of a sealed Detail (MyCareNet: ``encryptedForKnownBED``/known recipient)."""

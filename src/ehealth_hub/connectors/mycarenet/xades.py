@@ -51,8 +51,8 @@ from ehealth_hub.connectors.signxml_api import (
     XAdESVerifier,
     XMLSigner,
 )
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import parse_xml
 
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XADES: Final = "http://uri.etsi.org/01903/v1.3.2#"
