@@ -139,3 +139,13 @@ async def build_container(
     container.operations.start()
     container.closers.append(container.operations.stop)
     return container
+
+
+async def prepare_serving(settings: Settings) -> None:
+    """What ``ehealth-hub serve`` does once, before its API processes start, so that they never
+    race each other for it: in the sandbox, migrate the database and create the audit signing
+    key (two processes generating it at once would leave one signing with a lost key)."""
+    if not settings.is_sandbox:
+        return
+    await upgrade(settings.database_url)
+    HeadSigner.from_settings(settings)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from ehealth_hub.cli import tuning
+from ehealth_hub.cli.common import settings_or_exit
 from ehealth_hub.core.errors import HubError
 
 if TYPE_CHECKING:
@@ -24,8 +26,6 @@ def worker(
     ] = None,
 ) -> None:
     """Deliver outbox items (PostgreSQL: run as many as you like; SQLite: run one)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     if settings.database_url.startswith("sqlite"):
         console.print("[yellow]SQLite: run only one worker per database[/yellow]")
@@ -59,6 +59,7 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
         await stop_requested.wait()
         await engine.stop()
 
+    tuning.for_server()  # a long-running process: what start-up built is frozen
     relay = asyncio.create_task(stop_on_signal(), name="worker-signals")
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics)
@@ -80,8 +81,6 @@ def replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not re-queue.")] = False,
 ) -> None:
     """Deliver failed or dead-lettered items again (same outbound message id)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     if not item_id and destination is None and since is None and not dry_run:
         console.print("[red]give --id, --destination or --since (or --dry-run to list all)[/red]")
@@ -134,8 +133,6 @@ outbox_app = typer.Typer(
 @outbox_app.command("stats")
 def stats() -> None:
     """Queue depth per destination and status, and the age of the oldest item (as /metrics)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     try:
         rows = asyncio.run(_stats(settings.database_url))
@@ -173,7 +170,6 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, do not delete.")] = False,
 ) -> None:
     """Delete finished items past ``delivery.retention`` and expired Idempotency-Keys."""
-    from ehealth_hub.cli import settings_or_exit
     from ehealth_hub.delivery.retention import purge as run_purge
     from ehealth_hub.store.db import create_engine
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ehealth_hub.cli.common import settings_or_exit
 from ehealth_hub.connectors.keystores import KeystoreEntry, KeystoreRegistry
 from ehealth_hub.core.errors import HubError
 
@@ -45,8 +46,6 @@ def pki_init(
 
 
 def _registry() -> KeystoreRegistry:
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     trust = settings.trust
     file = trust.keystore_registry or settings.data_dir / "keystores.json"
