@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container, build_container
+from ehealth_hub.fixtures.auth_clients import client_key
 from ehealth_hub.services.notes import NoteDelivery, NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import Settings, load_settings

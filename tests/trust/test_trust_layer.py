@@ -28,7 +28,11 @@ async def test_builds_a_working_sandbox_trust_layer_from_settings(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=etk_sim.app)) as etk_http,
     ):
         trust = TrustLayer.from_settings(
-            settings, sts_http=sts_http, etk_http=etk_http, clock=clock
+            settings,
+            sts_http=sts_http,
+            etk_http=etk_http,
+            clock=clock,
+            sandbox=sandbox_pki.identities(),  # the composition root hands the sandbox PKI in
         )
         token = await trust.token("11530231003", "doctor")
         etk = await trust.etk_depot.get_etk(sandbox_pki.mycarenet_id)

@@ -1,13 +1,13 @@
-"""The trust layer assembled from settings, for the composition root (``bootstrap.py``).
+"""The trust layer assembled from settings, for the composition root (``bootstrap/``).
 
 One object holding what every eHealth/MyCareNet connector needs: the truststore, the pinned STS
 certificates, the practitioners' signing credentials (sandbox PKI or the production keystore
 registry), the STS client (token cache) and the ETK depot client (ETK cache). Sandbox defaults come
-from the sandbox PKI in ``settings.trust.pki_dir`` (``data_dir/sandbox/pki`` when unset).
+from the sandbox PKI (:class:`Identities`, handed in by the composition root).
 
 Public API (stable)::
 
-    TrustLayer.from_settings(settings, *, sts_http, etk_http, clock) -> TrustLayer
+    TrustLayer.from_settings(settings, *, sts_http, etk_http, clock, sandbox=None) -> TrustLayer
     trust.truststore ; trust.sts_certificates ; trust.sts (StsClient) ; trust.etk_depot
     trust.credential(nihii) -> Credential             # the practitioner's authentication identity
     await trust.token(nihii, quality) -> SamlToken     # cached HoK token for business calls
@@ -52,6 +52,17 @@ def _pem_bundle(path: Path) -> tuple[x509.Certificate, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Identities:
+    """Whom the hub trusts and whose keys it signs with, when no trust files are configured: the
+    sandbox PKI's (the composition root derives them; this layer never reaches the fixtures)."""
+
+    truststore: tuple[x509.Certificate, ...]
+    sts_certificates: tuple[x509.Certificate, ...]
+    credentials: Callable[[str], Credential]
+    hub_etk: Credential | None
+
+
+@dataclass(frozen=True, slots=True)
 class TrustLayer:
     truststore: tuple[x509.Certificate, ...]
     sts_certificates: tuple[x509.Certificate, ...]
@@ -71,22 +82,27 @@ class TrustLayer:
         sts_http: httpx.AsyncClient,
         etk_http: httpx.AsyncClient,
         clock: Callable[[], datetime],
+        sandbox: Identities | None = None,
     ) -> TrustLayer:
-        """Build from ``settings.trust``; the httpx clients are owned (and closed) by the caller."""
+        """Build from ``settings.trust``; the httpx clients are owned (and closed) by the caller;
+        ``sandbox``: the sandbox PKI's identities, used where no trust files are configured."""
         conf = settings.trust
         hub_etk: Credential | None = None
         credentials: Callable[[str], Credential]
         truststore: tuple[x509.Certificate, ...]
         sts_certs: tuple[x509.Certificate, ...]
         if conf.truststore_file is None or conf.sts_certificate_file is None:
-            from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: never in production
-
-            pki = SandboxPki.load_or_create(conf.pki_dir or settings.data_dir / "sandbox" / "pki")
+            if sandbox is None:
+                raise ConfigurationError(
+                    "trust.truststore_file and trust.sts_certificate_file are required"
+                    " (only the sandbox derives them)",
+                    system="trust",
+                )
             truststore, sts_certs, credentials, hub_etk = (
-                pki.truststore,
-                (pki.sts.certificate,),
-                pki.practitioner,
-                pki.hub_etk,
+                sandbox.truststore,
+                sandbox.sts_certificates,
+                sandbox.credentials,
+                sandbox.hub_etk,
             )
         else:
             truststore = _pem_bundle(conf.truststore_file)

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ehealth_hub.api.errors import status_for
 from ehealth_hub.console.session import Session, Sessions, check_csrf
 from ehealth_hub.core.errors import ConfigurationError, HubError, InvalidInput
-from ehealth_hub.services.operations_setup import Operations
+from ehealth_hub.services.console import Operations
 from ehealth_hub.services.operations_users import ConsoleUser
 
 log = structlog.get_logger(__name__)

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from ehealth_hub.api.auth import token_service
 from ehealth_hub.api.deps import ContainerDep
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
-from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.auth.tokens import ASSERTION_ALGORITHMS
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, HubError, InvalidInput
 
 router = APIRouter(tags=["auth"])

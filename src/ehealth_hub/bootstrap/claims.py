@@ -2,7 +2,7 @@
 ``mycarenet`` delivery destination; the GlobalMedicalFile port (``container.gmd``) the notes and
 the GP lookup use too. The tariff table is loaded and validated here, at start-up.
 
-``bootstrap.py`` calls :func:`wire_claims` (adapters built on first use over the connector
+The composition root calls :func:`wire_claims` (adapters built on first use over the connector
 stack's httpx clients: in the sandbox, the in-process simulators); with explicit parts::
 
     claims = build_claims(settings, engine=..., http=..., trust=..., gate=..., delivery=...)
@@ -24,6 +24,8 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.bootstrap.connectors import ConnectorStack
+from ehealth_hub.bootstrap.journeys import ContainerGate
 from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
@@ -38,7 +40,6 @@ from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
 from ehealth_hub.connectors.saml import SamlToken
-from ehealth_hub.connectors.setup import ConnectorStack
 from ehealth_hub.connectors.soap import create_client
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.core.errors import ConfigurationError
@@ -56,7 +57,6 @@ from ehealth_hub.services.billing_rules import load_rules
 from ehealth_hub.services.claims import DESTINATION, ClaimsService
 from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
-from ehealth_hub.services.setup import ContainerGate
 from ehealth_hub.settings import Settings
 
 if TYPE_CHECKING:

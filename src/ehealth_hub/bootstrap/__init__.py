@@ -1,6 +1,6 @@
 """The composition root: settings -> storage -> adapters -> consent gate -> services.
 
-The only module that knows every concrete class. ``api/``, ``cli.py`` and the workers receive a
+The only module that knows every concrete class. ``api/``, ``cli/`` and the workers receive a
 :class:`Container` and never build adapters themselves, so tests swap a fake in one place.
 """
 
@@ -14,29 +14,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.auth.setup import build_token_service
 from ehealth_hub.auth.tokens import TokenService
-from ehealth_hub.connectors.lazy_ports import LazyPorts
-from ehealth_hub.connectors.setup import ConnectorStack
-from ehealth_hub.consent.gate import ConsentGate
-from ehealth_hub.consent.setup import (
+from ehealth_hub.bootstrap.auth import build_token_service
+from ehealth_hub.bootstrap.claims import wire_claims
+from ehealth_hub.bootstrap.connectors import ConnectorStack
+from ehealth_hub.bootstrap.consent import (
     build_gate,
     start_checkpoints,
     start_revocation_listener,
     stop_checkpoints,
 )
+from ehealth_hub.bootstrap.delivery import build_delivery, runs_in_process_worker
+from ehealth_hub.bootstrap.journeys import wire_from_ports, wire_gp
+from ehealth_hub.bootstrap.lazy_ports import LazyPorts
+from ehealth_hub.bootstrap.operations import build_operations
+from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.store import ConsentStore
 from ehealth_hub.core.ports import GlobalMedicalFilePort
 from ehealth_hub.delivery.engine import DeliveryEngine
-from ehealth_hub.delivery.setup import build_delivery, runs_in_process_worker
 from ehealth_hub.logs import configure_logging
 from ehealth_hub.services.claims import ClaimsService
-from ehealth_hub.services.claims_setup import wire_claims
+from ehealth_hub.services.console import Operations
 from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
-from ehealth_hub.services.operations_setup import Operations, build_operations
 from ehealth_hub.services.records import RecordsService
-from ehealth_hub.services.setup import wire_from_ports, wire_gp
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine, ping, upgrade
 
@@ -64,13 +65,13 @@ class Container:
     delivery: DeliveryEngine | None = None
     """The outbox engine: ``container.delivery.register(name, handler)`` adds a destination."""
     claims: ClaimsService | None = None
-    """Journey 3: teleconsultation claims to the mutualities (``services.claims_setup``)."""
+    """Journey 3: teleconsultation claims to the mutualities (``bootstrap/claims.py``)."""
     gmd: GlobalMedicalFilePort | None = None
-    """MyCareNet GlobalMedicalFile: who holds the patient's GMD (``services.claims_setup``)."""
+    """MyCareNet GlobalMedicalFile: who holds the patient's GMD (``bootstrap/claims.py``)."""
     gps: GpLookup | None = None
     """``GET /fhir/Patient``: the patient's GP from the GMD (``services.gp``)."""
     operations: Operations | None = None
-    """The operations console's services (``services.operations_setup``)."""
+    """The operations console's services (``bootstrap/operations.py``)."""
 
     consent_store: ConsentStore = field(default_factory=ConsentStore)
     """Per-consultation FHIR Consents recorded through the hub."""
@@ -111,7 +112,7 @@ async def build_container(
     container.closers.append(container.connectors.aclose)
     # the one AuditLog of the process, keyed: each record's MAC (audit/chain.py)
     container.audit_log = AuditLog(mac_key=HeadSigner.from_settings(settings).mac_key)
-    ports = container.ports  # the consent gate on the connectors' ports (consent/setup.py)
+    ports = container.ports  # the consent gate on the connectors' ports (bootstrap/consent.py)
     container.consent_gate = build_gate(
         settings,
         engine,
@@ -130,12 +131,12 @@ async def build_container(
     container.delivery, webhook_client = build_delivery(settings, engine, registry)
     if webhook_client is not None:
         container.closers.append(webhook_client.aclose)
-    wire_from_ports(container)  # journeys 1 and 2: records and notes (services/setup.py)
-    wire_claims(container)  # journey 3: teleconsultation claims (services/claims_setup.py)
-    wire_gp(container)  # the patient's GP from the GMD (services/gp.py, services/setup.py)
+    wire_from_ports(container)  # journeys 1 and 2: records and notes (bootstrap/journeys.py)
+    wire_claims(container)  # journey 3: teleconsultation claims (bootstrap/claims.py)
+    wire_gp(container)  # the patient's GP from the GMD (services/gp.py, bootstrap/journeys.py)
     container.delivery.start(worker=runs_in_process_worker(settings))
     container.closers.append(container.delivery.stop)
-    container.operations = build_operations(container)  # console (services/operations_setup)
+    container.operations = build_operations(container)  # console (bootstrap/operations.py)
     container.operations.start()
     container.closers.append(container.operations.stop)
     return container

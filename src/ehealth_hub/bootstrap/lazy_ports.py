@@ -1,5 +1,5 @@
 """The connector ports handed to the consent gate and the services (``core.ports``
-Protocols), forwarding to the :class:`~ehealth_hub.connectors.setup.ConnectorStack` once built.
+Protocols), forwarding to the :class:`~ehealth_hub.bootstrap.connectors.ConnectorStack` once built.
 
 They exist so that wiring the container costs nothing: the stack (and, in the sandbox, its PKI)
 is built on the first real call, and the permit-checking ports refuse before building anything.
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from ehealth_hub.bootstrap.connectors import ConnectorStack
+from ehealth_hub.bootstrap.wiring import Clock
 from ehealth_hub.connectors.gp import GpSystemClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
-from ehealth_hub.connectors.setup import ConnectorStack
-from ehealth_hub.connectors.wiring import Clock
 from ehealth_hub.core.permit import Permit, require
 from ehealth_hub.core.ports import (
     Actor,
