@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -51,9 +52,11 @@ async def container(settings: Settings, mailbox: MemoryMailbox) -> AsyncIterator
     built = await build_container(settings)
     gate = SandboxFactsGate()
     sources = [sandbox_source(name) for name in ("rsw", "abrumet", "cozo", "vitalink", "gp")]
-    built.records = RecordsService(gate, sources)
-    built.notes = NotesService(gate, SandboxAddressBook(), built.engine)
-    assert built.delivery is not None
+    built = replace(
+        built,
+        records=RecordsService(gate, sources),
+        notes=NotesService(gate, SandboxAddressBook(), built.engine),
+    )
     delivery = built.delivery.destinations["ehbox"].handler
     assert isinstance(delivery, NoteDelivery)
     delivery.gate, delivery.mailbox = gate, mailbox

@@ -8,6 +8,7 @@ reaches a record source or the AddressBook, and the denial is in the audit trail
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -91,11 +92,14 @@ def test_every_route_is_classified_as_gated_or_not_reading_a_dossier(app: FastAP
 def wire(app: FastAPI) -> Untouchable:
     container = app.state.container
     downstream = Untouchable()
-    container.records = RecordsService(container.consent_gate, [downstream])
-    container.notes = NotesService(
-        container.consent_gate, downstream, container.engine, audit=container.audit_log
+    app.state.container = replace(
+        container,
+        records=RecordsService(container.consent_gate, [downstream]),
+        notes=NotesService(
+            container.consent_gate, downstream, container.engine, audit=container.audit_log
+        ),
+        gps=GpLookup(container.consent_gate, downstream, downstream),
     )
-    container.gps = GpLookup(container.consent_gate, downstream, downstream)
     return downstream
 
 

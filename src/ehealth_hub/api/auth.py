@@ -59,9 +59,7 @@ def is_public(path: str) -> bool:
 
 def token_service(request: Request) -> TokenService:
     """The running app's token service."""
-    service: TokenService | None = request.app.state.container.auth
-    if service is None:
-        raise AuthenticationError("authentication is not configured", system="auth")
+    service: TokenService = request.app.state.container.auth
     return service
 
 

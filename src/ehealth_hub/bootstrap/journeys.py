@@ -1,24 +1,25 @@
-"""Wiring of journeys 1 and 2 and of the GP lookup (called by the composition root only, once the
-ports exist)."""
+"""Wiring of journeys 1 and 2 (records and notes), called by the composition root only, once the
+ports and the gate exist."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.core.errors import ConfigurationError
-from ehealth_hub.core.permit import Permit
-from ehealth_hub.core.ports import AddressBookPort, MailboxPort, RecordSourcePort
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.core.ports import (
+    AddressBookPort,
+    GlobalMedicalFilePort,
+    MailboxPort,
+    RecordSourcePort,
+)
+from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
-from ehealth_hub.services.gp import ContainerGmd, GpLookup
 from ehealth_hub.services.notes import DESTINATION, NoteDelivery, NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import RecordsSettings
-
-if TYPE_CHECKING:
-    from ehealth_hub.bootstrap import Container
 
 SOURCE_NAMES: dict[str, str] = {
     "rsw": "Réseau Santé Wallon",
@@ -31,66 +32,33 @@ SOURCE_NAMES: dict[str, str] = {
 as themselves."""
 
 
-class ContainerGate:
-    """The container's consent gate, looked up at call time (wiring order does not matter)."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-
-    async def permit(self, request: AccessRequest) -> Permit:
-        """Ask the wired consent gate; ConfigurationError when none is wired."""
-        gate = self.container.consent_gate
-        if gate is None:
-            raise ConfigurationError("the consent gate is not wired", system="consent")
-        return await gate.permit(request)
-
-
-def wire_from_ports(container: Container) -> None:
-    """Wire the journeys on the container's connector ports and consent gate (bootstrap)."""
-    if container.ports is None:
-        return
-    ports = container.ports
-    wire_journeys(
-        container,
-        gate=ContainerGate(container),
-        sources=ports.sources,
-        addressbook=ports.addressbook,
-        mailbox=ports.mailbox,
-        records=container.settings.records,
-    )
-
-
-def wire_journeys(
-    container: Container,
-    *,
-    gate: PermitGate,
-    sources: Sequence[RecordSourcePort],
-    addressbook: AddressBookPort,
-    mailbox: MailboxPort,
-    displays: Mapping[str, str] | None = None,
-    records: RecordsSettings | None = None,
-) -> None:
-    """Build the records and notes services and register the ``ehbox`` delivery destination."""
-    conf = records or RecordsSettings()
-    container.records = RecordsService(
+def build_records(
+    gate: PermitGate, sources: Sequence[RecordSourcePort], records: RecordsSettings
+) -> RecordsService:
+    """Journey 1: the records service over the record sources (displays: :data:`SOURCE_NAMES`)."""
+    return RecordsService(
         gate,
         sources,
-        displays={**SOURCE_NAMES, **(displays or {})},
-        timeout_seconds=conf.source_timeout_seconds,
+        displays=SOURCE_NAMES,
+        timeout_seconds=records.source_timeout_seconds,
         contents=ContentCache(
-            ttl_seconds=conf.content_cache_seconds,
-            max_bytes=conf.content_cache_megabytes * 1024 * 1024,
+            ttl_seconds=records.content_cache_seconds,
+            max_bytes=records.content_cache_megabytes * 1024 * 1024,
         ),
     )
-    container.notes = NotesService(
-        gate, addressbook, container.engine, gmd=ContainerGmd(container), audit=container.audit_log
-    )
-    if container.delivery is not None and DESTINATION not in container.delivery.destinations:
-        container.delivery.register(DESTINATION, NoteDelivery(gate, mailbox))
 
 
-def wire_gp(container: Container) -> None:
-    """The GP lookup on the container's gate, GlobalMedicalFile port and AddressBook."""
-    if container.ports is None or container.gmd is None:
-        return
-    container.gps = GpLookup(ContainerGate(container), container.gmd, container.ports.addressbook)
+def build_notes(
+    gate: PermitGate,
+    engine: AsyncEngine,
+    *,
+    addressbook: AddressBookPort,
+    mailbox: MailboxPort,
+    gmd: GlobalMedicalFilePort,
+    audit: AuditLog,
+    delivery: DeliveryEngine,
+) -> NotesService:
+    """Journey 2: the notes service, its ``ehbox`` delivery destination registered."""
+    if DESTINATION not in delivery.destinations:
+        delivery.register(DESTINATION, NoteDelivery(gate, mailbox))
+    return NotesService(gate, addressbook, engine, gmd=gmd, audit=audit)

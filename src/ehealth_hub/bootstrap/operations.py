@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ehealth_hub.bootstrap.foundation import Foundation
 from ehealth_hub.fixtures.sandbox import console_accounts
 from ehealth_hub.services.console import Operations
 from ehealth_hub.services.operations import OperationsService
@@ -12,27 +11,18 @@ from ehealth_hub.services.operations_health import Downstreams, HealthMetrics, H
 from ehealth_hub.settings import Settings
 from ehealth_hub.settings.console import OperatorAccount
 
-if TYPE_CHECKING:
-    from ehealth_hub.bootstrap import Container
 
-
-def build_operations(container: Container) -> Operations:
-    """The console's services over the container's engine, audit log, gate and delivery engine."""
-    settings = container.settings
-    metrics = HealthMetrics(container.metrics)
-    delivery = container.delivery
-    history = History(delivery, settings.console.history_interval_seconds) if delivery else None
+def build_operations(base: Foundation) -> Operations:
+    """The console's services over the engine, audit log, gate and delivery engine."""
+    settings = base.settings
+    metrics = HealthMetrics(base.metrics)
+    history = History(base.delivery, settings.console.history_interval_seconds)
     return Operations(
-        deliveries=OperationsService(container.engine, container.audit_log, delivery),
+        deliveries=OperationsService(base.engine, base.audit_log, base.delivery),
         audit=AuditOperations(
-            settings,
-            container.engine,
-            container.audit_log,
-            container.consent_gate,
-            container.consent_store,
-            metrics,
+            settings, base.engine, base.audit_log, base.consent_gate, base.consent_store, metrics
         ),
-        downstreams=Downstreams(container.readiness, metrics),
+        downstreams=Downstreams(base.readiness, metrics),
         history=history,
         account_list=lambda: account_list(settings),
     )

@@ -23,7 +23,7 @@ from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.etee import EtkId
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
+from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, IntraHubClient
 from ehealth_hub.connectors.network import DirectClient, DirectPost
 from ehealth_hub.connectors.resilience import (
     BreakerPolicy,
@@ -108,7 +108,6 @@ class EhealthConnectors:
     consent: ConsentClient
     therlink: TherapeuticLinkClient
     hubs: list[IntraHubClient]
-    records: HubRecords
     exclusions: HubExclusions
     addressbook: AddressBookClient
     ehbox: EhboxClient
@@ -234,7 +233,6 @@ def build_connectors(
         consent=ConsentClient(soap("consent", "consent", conf.consent), clock=clock),
         therlink=TherapeuticLinkClient(soap("therlink", "therlink", conf.therlink), clock=clock),
         hubs=hubs,
-        records=HubRecords(hubs),
         exclusions=HubExclusions(hubs),
         addressbook=AddressBookClient(
             soap("addressbook", "addressbook", conf.addressbook), clock=clock

@@ -1,4 +1,7 @@
-"""``ehealth-hub worker``, ``replay`` and ``outbox stats|purge`` (registered in ``cli.py``)."""
+"""``ehealth-hub worker``, ``replay`` and ``outbox stats|purge``.
+
+Registered in ``cli/__init__.py``.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,6 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
     assert isinstance(settings, Settings)
     quiet = settings.delivery.model_copy(update={"in_process_worker": False})
     container = await build_container(settings.model_copy(update={"delivery": quiet}))
-    assert container.delivery is not None
     engine = container.delivery
 
     async def stop_on_signal() -> None:

@@ -1,7 +1,8 @@
 """``ehealth-hub pki ...`` and ``ehealth-hub keystore ...`` (trust layer commands).
 
-Registered in ``cli.py`` with ``register(app)``. Passphrases are read from a secret file or an
-environment variable, never from the command line (which would land in shell history and ``ps``).
+Registered in ``cli/__init__.py`` with ``register(app)``. Passphrases are read from a secret file
+or an environment variable, never from the command line (which would land in shell history and
+``ps``).
 """
 
 from __future__ import annotations

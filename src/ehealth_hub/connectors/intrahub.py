@@ -12,19 +12,16 @@ understood but refused answers ``acknowledge/iscomplete = false`` with KMEHR ``e
 these become :class:`~ehealth_hub.core.errors.BusinessRejection` (code = the CD-ERROR value).
 
 Operations: GetTransactionList (patient, period, CD-TRANSACTION types), GetTransaction (one KMEHR
-message), PutTransaction (a KMEHR ``kmehrmessage``, in clear inside the signed call over TLS: the
-3.5 contract has no sealed form; a write, never retried), GetPatientAuditTrail,
-GetTherapeuticLink (the patient's exclusions: negative links).
-:class:`HubRecords` asks every configured hub concurrently and reports per-hub failures instead of
-failing the whole read.
+message), GetTherapeuticLink (the patient's exclusions: negative links). The record service asks
+every configured hub concurrently (each hub is one record source); :class:`HubExclusions` asks
+them all for exclusions and fails closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Final
 
@@ -37,7 +34,6 @@ from ehealth_hub.connectors.hubservices_xml import (
     child,
     children,
     coded,
-    instant,
     moment,
     path,
     request,
@@ -45,7 +41,7 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.resilience import ProtectedSoap
-from ehealth_hub.core.errors import ConsentDenied, DownstreamProtocolError, HubError
+from ehealth_hub.core.errors import DownstreamProtocolError
 from ehealth_hub.core.permit import Action, Permit, require
 from ehealth_hub.core.ports import Actor, Exclusion, TransactionRef
 from ehealth_hub.core.xml import KMEHR_NS
@@ -71,16 +67,6 @@ ACTIONS: Final = {
 def _patient_of(permit: object) -> str:
     """The permit's patient, read only once ``require`` can judge the object (no AttributeError)."""
     return permit.patient_ssin if isinstance(permit, Permit) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One access to the patient's data, as a hub's audit trail reports it."""
-
-    hcparty_nihii: str | None
-    at: datetime
-    transaction_id: str | None
-    """The transaction read; None for an access to no one transaction (a listing)."""
 
 
 class IntraHubClient:
@@ -171,39 +157,6 @@ class IntraHubClient:
         message.extend(list(found))
         return etree.tostring(message, xml_declaration=True, encoding="UTF-8")
 
-    async def put_transaction(self, permit: Permit, actor: Actor, kmehr: etree._Element) -> str:
-        """PutTransaction (a write: attempted once); returns the hub's transaction id."""
-        self._require(permit, "write-note")
-        payload = self._request("PutTransaction", actor)
-        add(payload, "kmehrmessage").extend(list(kmehr))
-        answer = await self._call(actor, "PutTransaction", payload, idempotent=False)
-        found = scheme_value(children(child(answer, "transaction"), "id"), "LOCAL")
-        if not found:
-            raise DownstreamProtocolError(
-                "no transaction id in answer", system=self.name, operation="PutTransaction"
-            )
-        return found
-
-    async def audit_trail(
-        self, permit: Permit, actor: Actor, *, since: date | None = None
-    ) -> list[AuditEntry]:
-        """GetPatientAuditTrail: who accessed the patient's data on this hub."""
-        self._require(permit)
-        payload = self._request("GetPatientAuditTrail", actor, permit)
-        select = select_patient(payload, permit.patient_ssin)
-        if since is not None:
-            add(select, "begindate", since.isoformat())
-        answer = await self._call(actor, "GetPatientAuditTrail", payload, idempotent=True)
-        accesses = children(child(answer, "transactionaccesslist"), "transactionaccess")
-        return [self._access(a) for a in accesses]
-
-    def _access(self, access: etree._Element) -> AuditEntry:
-        return AuditEntry(
-            scheme_value(children(child(access, "hcparty"), "id"), "ID-HCPARTY"),
-            instant(access, "accessdatetime", system=self.name, operation="GetPatientAuditTrail"),
-            scheme_value(children(child(access, "transaction"), "id"), "LOCAL"),
-        )
-
     async def get_exclusions(self, patient_ssin: str, actor: Actor) -> list[Exclusion]:
         """GetTherapeuticLink for the patient's exclusions (negative links) on this hub."""
         payload = self._request("GetTherapeuticLink", actor)
@@ -231,51 +184,6 @@ def _start(link: etree._Element, system: str) -> date | None:
         raise DownstreamProtocolError(
             f"unreadable startdate: {exc}", system=system, operation="GetTherapeuticLink"
         ) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class GatheredRecords:
-    """What the configured hubs answered: references found and, per failing hub, the error."""
-
-    transactions: tuple[TransactionRef, ...]
-    failures: Mapping[str, HubError]
-
-
-class HubRecords:
-    """Asks every configured hub concurrently; one hub's failure never fails the whole read."""
-
-    def __init__(self, hubs: Sequence[IntraHubClient]) -> None:
-        self.hubs = {hub.name: hub for hub in hubs}
-
-    async def list_transactions(
-        self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
-    ) -> GatheredRecords:
-        names = list(self.hubs)
-        results = await asyncio.gather(
-            *(
-                self.hubs[n].list_transactions(permit, actor, types=types, since=since)
-                for n in names
-            ),
-            return_exceptions=True,
-        )
-        found: list[TransactionRef] = []
-        failures: dict[str, HubError] = {}
-        denied = next((r for r in results if isinstance(r, ConsentDenied)), None)
-        if denied is not None:
-            raise denied
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, HubError):
-                failures[name] = result
-                _log.warning("hub.list_failed", hub=name, error=result.as_dict())
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                found.extend(result)
-        return GatheredRecords(tuple(found), failures)
-
-    async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
-        """The KMEHR of ``ref`` from the hub that listed it."""
-        return await self.hubs[ref.source].get_transaction(permit, actor, ref)
 
 
 class HubExclusions:

@@ -170,7 +170,7 @@ async def _note(app: SandboxApp, container: Container, report: Report, now: date
 
 
 async def _gp_box(container: Container, nihii: str) -> list[dict[str, Any]]:
-    simulators = container.connectors.simulators if container.connectors else None
+    simulators = container.connectors.simulators
     if simulators is None:
         return []
     transport = httpx.ASGITransport(app=simulators.app)

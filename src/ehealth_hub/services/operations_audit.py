@@ -25,7 +25,7 @@ from ehealth_hub.audit.verify import Report, verify
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, Decision
 from ehealth_hub.consent.store import ConsentStore, StoredConsent
-from ehealth_hub.core.errors import AuthorizationError, ConfigurationError
+from ehealth_hub.core.errors import AuthorizationError
 from ehealth_hub.core.permit import Action
 from ehealth_hub.core.ports import Actor
 from ehealth_hub.services.operations_health import HealthMetrics
@@ -79,7 +79,7 @@ class AuditOperations:
         settings: Settings,
         engine: AsyncEngine,
         audit: AuditLog,
-        gate: ConsentGate | None,
+        gate: ConsentGate,
         consents: ConsentStore,
         metrics: HealthMetrics,
     ) -> None:
@@ -120,8 +120,6 @@ class AuditOperations:
         self, user: ConsoleUser, patient: str, actor: Actor, action: Action
     ) -> tuple[str, Decision]:
         """The gate's decision now for ``actor`` on ``patient`` (audited by the gate)."""
-        if self.gate is None:
-            raise ConfigurationError("the consent gate is not wired", system="consent")
         request = AccessRequest(patient, actor, action, client_id=user.client_id)
         return await self.gate.explain(request)
 
