@@ -45,9 +45,10 @@ def for_batch() -> Iterator[None]:
     Why: translating a KMEHR export keeps every parsed element and every FHIR dict alive until
     the Bundle is written, so CPython's young collections (every 700 allocations) and the full
     collections they trigger walk an ever-growing heap and find almost nothing to free. With
-    these thresholds the TTC-1000 translation spends about a third less CPU; pauses do not
-    matter to a batch. Nothing is frozen, and the thresholds are restored on the way out (a test
-    running the command in its own process keeps its own settings).
+    these thresholds the TTC-1000 translation takes 1.1 s of CPU instead of 1.8 s (-38%,
+    best of 3, same process); pauses do not matter to a batch. Nothing is frozen, and the
+    thresholds are restored on the way out (a test running the command in its own process keeps
+    its own settings).
     """
     before = gc.get_threshold()
     gc.set_threshold(*BATCH_THRESHOLDS)
