@@ -143,7 +143,8 @@ async def build_container(
     connectors = ConnectorStack(settings)
     ports = LazyPorts(connectors)
     base = _foundation(settings, metrics or CollectorRegistry(), connectors, ports, parts)
-    container = _assemble(base, connectors, ports, parts.gate or base.consent_gate)
+    gate = base.consent_gate if parts.gate is None else parts.gate
+    container = _assemble(base, connectors, ports, gate)
     base.delivery.start(worker=runs_in_process_worker(settings))
     base.closers.append(base.delivery.stop)
     container.operations.start()
@@ -166,9 +167,9 @@ def _foundation(
     gate = build_gate(
         settings,
         engine,
-        consent=parts.consent or ports.consent,
-        links=parts.links or ports.links,
-        exclusions=parts.exclusions or ports.exclusions,
+        consent=ports.consent if parts.consent is None else parts.consent,
+        links=ports.links if parts.links is None else parts.links,
+        exclusions=ports.exclusions if parts.exclusions is None else parts.exclusions,
         store=store,
         audit=audit,
     )
