@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,9 +35,10 @@ from ehealth_hub.connectors.soap import translate
 from ehealth_hub.connectors.timing import event_hooks
 from ehealth_hub.connectors.trust import TrustLayer
 from ehealth_hub.core.errors import DownstreamUnavailable
-from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.fixtures.simulate import build_simulators
 from ehealth_hub.settings import Settings
+
+if TYPE_CHECKING:
+    from ehealth_hub.fixtures.pki import SandboxPki
 
 
 class ConnectorStack:
@@ -71,6 +72,8 @@ class ConnectorStack:
         simulated = settings.is_sandbox and any(is_sandbox_url(u) for u in urls)
         pki = self._sandbox_pki(simulated)
         if pki is not None and simulated:
+            from ehealth_hub.fixtures.simulate import build_simulators  # sandbox only
+
             self.simulators = build_simulators(pki, clock=self.clock)
             transports["sandbox"] = httpx.ASGITransport(app=self.simulators.app)
             sandbox_client = httpx.AsyncClient(
@@ -97,6 +100,8 @@ class ConnectorStack:
         simulators, or trust files left unset (settings allow that in the sandbox only)."""
         conf = self.settings.trust
         if simulated or conf.truststore_file is None or conf.sts_certificate_file is None:
+            from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: not loaded otherwise
+
             return SandboxPki.load_or_create(self.pki_dir)
         return None
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ehealth_hub.bootstrap.foundation import Foundation
-from ehealth_hub.fixtures.sandbox import console_accounts
 from ehealth_hub.services.console import Operations
 from ehealth_hub.services.operations import OperationsService
 from ehealth_hub.services.operations_audit import AuditOperations
@@ -33,5 +32,7 @@ def account_list(settings: Settings) -> tuple[OperatorAccount, ...]:
     (settings refuse the sandbox's outside it)."""
     accounts = settings.console.accounts
     if not accounts and settings.is_sandbox:
+        from ehealth_hub.fixtures.sandbox import console_accounts  # sandbox only
+
         return console_accounts()
     return accounts

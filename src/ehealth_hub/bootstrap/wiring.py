@@ -1,4 +1,4 @@
-"""Building the eHealth connectors from settings (issue 5), for :mod:`.setup` only.
+"""Building the eHealth connectors from settings (issue 5), for :mod:`.connectors` only.
 
 ``settings.endpoints`` -> one httpx client per world (:class:`HttpClients`: the in-process
 simulators for every ``*.sandbox`` URL, a real client otherwise) -> over the trust layer (STS
