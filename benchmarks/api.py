@@ -53,7 +53,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks._api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import consultation_consent

@@ -26,11 +26,11 @@ from tests.fakes.consent import sandbox_services
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.consent.policy import decide
 from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures.sandbox import patient, practitioner
 from ehealth_hub.settings import ConsentSettings
 from ehealth_hub.store.db import create_engine, upgrade

@@ -29,10 +29,10 @@ from sqlalchemy import insert
 
 from ehealth_hub.api import create_app
 from ehealth_hub.bootstrap import build_container
+from ehealth_hub.core.identifiers import mod97_check
 from ehealth_hub.delivery.outbox import message_id_for, ordering_key_for
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
-from ehealth_hub.identifiers import mod97_check
 from ehealth_hub.settings import load_settings
 from ehealth_hub.store.tables import outbox
 

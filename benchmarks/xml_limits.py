@@ -1,5 +1,5 @@
 """Peak memory of ``parse_xml`` on hostile and real documents, without and with the element and
-attribute limits of :class:`~ehealth_hub.mappings.xml.XmlLimits` (issue 16 #11).
+attribute limits of :class:`~ehealth_hub.core.xml.XmlLimits` (issue 16 #11).
 
 Each case runs in a fresh process that builds the document, measures its peak RSS so far
 (``before``), calls ``parse_xml`` once and measures again; the figure reported is the document
@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ehealth_hub.mappings.xml import XmlLimits
+from ehealth_hub.core.xml import XmlLimits
 
 TTC = Path(__file__).resolve().parents[2] / (
     "shared/kmehr-corpus/ttc2023-kmehr2fhir/models/sumehr_example1000.kmehr"
@@ -49,8 +49,8 @@ LIMITS = {
 }
 CHILD = """
 import json, resource, sys
-from ehealth_hub.errors import HostileXmlError
-from ehealth_hub.mappings.xml import XmlLimits, parse_xml
+from ehealth_hub.core.errors import HostileXmlError
+from ehealth_hub.core.xml import XmlLimits, parse_xml
 def peak():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 data = {document}

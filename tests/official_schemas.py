@@ -40,8 +40,8 @@ from typing import Final
 
 from lxml import etree
 
+from ehealth_hub.core.xml import SOAP11_NS, local_name, parse_xml
 from ehealth_hub.fixtures.soap_server import SoapSimulator
-from ehealth_hub.mappings.xml import SOAP11_NS, local_name, parse_xml
 
 CONTRACTS: Final = Path("ehealth-contracts")
 KMEHR: Final = Path("kmehr-corpus/kmehr-emf/model/ehealth-kmehr/XSD")

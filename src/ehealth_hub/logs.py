@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import structlog
 
-from ehealth_hub.identifiers import mask_name, mask_ssin, mask_ssins_in_text
+from ehealth_hub.core.identifiers import mask_name, mask_ssin, mask_ssins_in_text
 
 NAME_KEYS: Final = frozenset({"name", "given", "family", "patient_name", "practitioner_name"})
 SSIN_KEYS: Final = frozenset({"ssin", "patient", "patient_ssin", "inss"})

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
 from ehealth_hub.api import create_app
-from ehealth_hub.bootstrap import Container, build_container
+from ehealth_hub.bootstrap import Container, Parts, build_container
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.settings import Settings, load_settings
@@ -36,10 +37,9 @@ async def claims_hub(
     settings: Settings,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Container]]:
     """An HTTP client of the running app, and its container (gate: ``SandboxFactsGate``)."""
-    container: Container = await build_container(settings)
     gate = SandboxFactsGate()
-    container.consent_gate = gate  # type: ignore[assignment]  # duck-typed PermitGate
-    container.notes = NotesService(gate, SandboxAddressBook(), container.engine)
+    container: Container = await build_container(settings, parts=Parts(gate=gate))
+    container = replace(container, notes=NotesService(gate, SandboxAddressBook(), container.engine))
     app: FastAPI = create_app(settings, container=container)
     try:
         async with app.router.lifespan_context(app):

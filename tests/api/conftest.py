@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -11,9 +12,9 @@ from fastapi import FastAPI
 
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container, build_container
+from ehealth_hub.fixtures.auth_clients import client_key
 from ehealth_hub.services.notes import NoteDelivery, NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import Settings, load_settings
@@ -51,9 +52,11 @@ async def container(settings: Settings, mailbox: MemoryMailbox) -> AsyncIterator
     built = await build_container(settings)
     gate = SandboxFactsGate()
     sources = [sandbox_source(name) for name in ("rsw", "abrumet", "cozo", "vitalink", "gp")]
-    built.records = RecordsService(gate, sources)
-    built.notes = NotesService(gate, SandboxAddressBook(), built.engine)
-    assert built.delivery is not None
+    built = replace(
+        built,
+        records=RecordsService(gate, sources),
+        notes=NotesService(gate, SandboxAddressBook(), built.engine),
+    )
     delivery = built.delivery.destinations["ehbox"].handler
     assert isinstance(delivery, NoteDelivery)
     delivery.gate, delivery.mailbox = gate, mailbox

@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key, derive_key
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.fixtures.auth_clients import client_key, derive_key
 from ehealth_hub.settings import Settings
 
 SARAH = "11530231003"

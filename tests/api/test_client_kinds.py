@@ -9,9 +9,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS
 from tests.api.conftest import TokenFactory
 
 AN = sandbox.patient("an").ssin

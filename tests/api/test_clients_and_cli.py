@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from ehealth_hub.auth.clients import ClientRegistry
-from ehealth_hub.auth.sandbox import derive_key, ensure_sandbox_auth, registry_data
 from ehealth_hub.cli import app
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.fixtures.auth_clients import derive_key, ensure_sandbox_auth, registry_data
 from ehealth_hub.settings import load_settings
 
 

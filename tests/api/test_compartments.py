@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.settings import Settings

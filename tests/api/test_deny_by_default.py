@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from ehealth_hub.api.auth import PUBLIC_PATHS, require_scope
-from ehealth_hub.auth.sandbox import derive_key
-from ehealth_hub.errors import AuthenticationError, InvalidInput
+from ehealth_hub.core.errors import AuthenticationError, InvalidInput
+from ehealth_hub.fixtures.auth_clients import derive_key
 from tests.api.conftest import TokenFactory
 
 

@@ -85,7 +85,7 @@ async def test_a_claim_with_a_hostile_ssin_is_refused_at_the_door(
     response = await client.post("/fhir/Claim/$submit", json=_claim_for(ssin), headers=headers)
     assert response.status_code == status, response.text
     assert _issue(response) == (SSIN_FIELD, rule)
-    gate = container.consent_gate
+    gate = container.claims.gate  # the permit gate the use cases ask (claims_hub: the fake)
     assert isinstance(gate, SandboxFactsGate)
     assert gate.requests == []
     assert await _stored(container) == before

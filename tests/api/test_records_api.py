@@ -94,7 +94,7 @@ async def test_a_token_without_the_summary_scope_is_403(
 async def test_system_clients_cannot_read_records(
     client: httpx.AsyncClient, token_for: TokenFactory, client_id: str
 ) -> None:
-    from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS
+    from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS
 
     scopes = next(c.scopes for c in SANDBOX_CLIENTS if c.client_id == client_id)
     token = await token_for(client_id, *scopes)

@@ -24,7 +24,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, given, settings
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import load_settings

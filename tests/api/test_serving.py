@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from ehealth_hub.api.app import YOUNG_GENERATION, prepare_serving, serve_app, tune_gc
+from ehealth_hub.bootstrap import prepare_serving
+from ehealth_hub.cli.serve import serve_app
+from ehealth_hub.cli.tuning import SERVER_YOUNG_GENERATION as YOUNG_GENERATION
+from ehealth_hub.cli.tuning import for_server as tune_gc
 from ehealth_hub.settings import load_settings
 from ehealth_hub.store.db import create_engine
 

@@ -25,9 +25,9 @@ from fastapi import FastAPI
 
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.assertion import token_request
-from ehealth_hub.auth.sandbox import public_jwk
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import build_container
+from ehealth_hub.fixtures.auth_clients import public_jwk
 from ehealth_hub.settings import Settings, load_settings
 
 CLIENT = "many-keys"

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.auth.sandbox import derive_key, sandbox_registry
 from ehealth_hub.auth.scopes import Scope, satisfied
 from ehealth_hub.auth.tokens import TokenPolicy, TokenService
-from ehealth_hub.errors import AuthenticationError, AuthorizationError, InvalidInput
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, InvalidInput
+from ehealth_hub.fixtures.auth_clients import derive_key, sandbox_registry
 
 POLICY = TokenPolicy(
     issuer="http://hub", token_endpoint="http://hub/auth/token", audience="http://hub/fhir"

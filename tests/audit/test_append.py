@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.audit.verify import verify
-from ehealth_hub.errors import Conflict
+from ehealth_hub.core.errors import Conflict
 from ehealth_hub.store.tables import audit_events
 from tests.audit.test_log import record
 

@@ -12,7 +12,7 @@ import pytest
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.heads import HeadSigner, run_checkpoints
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.errors import ConfigurationError, SignatureError
+from ehealth_hub.core.errors import ConfigurationError, SignatureError
 from ehealth_hub.settings import load_settings
 from ehealth_hub.store.db import create_engine, upgrade
 

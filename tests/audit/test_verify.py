@@ -15,7 +15,7 @@ from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.audit.verify import verify
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
 from ehealth_hub.settings import Settings, load_settings
 from ehealth_hub.store.db import create_engine, upgrade
 from ehealth_hub.store.tables import audit_chain, audit_events

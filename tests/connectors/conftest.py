@@ -15,9 +15,9 @@ from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
 from ehealth_hub.connectors.intrahub import ACTIONS, IntraHubClient
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.consent.permit import Action, Permit, mint
+from ehealth_hub.core.permit import Action, Permit, mint
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_gp import SANDBOX_CLIENTS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ehealth_hub.connectors.addressbook import AddressBookClient
-from ehealth_hub.connectors.ports import ProviderEntry
-from ehealth_hub.errors import BusinessRejection, NotFound
+from ehealth_hub.core.errors import BusinessRejection, NotFound
+from ehealth_hub.core.ports import ProviderEntry
 from ehealth_hub.fixtures import sandbox
 from tests.connectors.conftest import actor
 

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from ehealth_hub.connectors.consent import ConsentClient
-from ehealth_hub.connectors.ports import NationalConsent
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable
+from ehealth_hub.core.ports import NationalConsent
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
 from tests.connectors.conftest import actor

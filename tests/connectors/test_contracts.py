@@ -12,10 +12,10 @@ from lxml import etree
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
-from ehealth_hub.connectors.ports import NationalConsent
+from ehealth_hub.core.ports import NationalConsent
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import parse_xml
 from ehealth_hub.transport.wsdl import wsdl_path
 from tests.connectors.conftest import Clock, actor, permit
 from tests.official_schemas import kinds, wire_violations

@@ -9,8 +9,8 @@ import pytest
 
 from ehealth_hub.connectors import ehbox
 from ehealth_hub.connectors.ehbox import BoxId, EhboxClient, digest, publication_id
-from ehealth_hub.connectors.ports import OutgoingMessage, ProviderEntry
-from ehealth_hub.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.ports import OutgoingMessage, ProviderEntry
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import HUB_CBE
 from ehealth_hub.fixtures.simulate import Simulators

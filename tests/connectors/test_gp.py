@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ehealth_hub.connectors.gp import FHIR_JSON, SSIN_SYSTEM, GpSystemClient, GpSystemConfig
-from ehealth_hub.errors import (
+from ehealth_hub.api.responses import FHIR_JSON
+from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
+from ehealth_hub.core.errors import (
     AuthenticationError,
     BusinessRejection,
     ConsentDenied,
@@ -19,9 +20,10 @@ from ehealth_hub.errors import (
     DownstreamUnavailable,
     NotFound,
 )
+from ehealth_hub.core.xml import KMEHR_NS, parse_xml
+from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from ehealth_hub.transport.network import DirectClient
 from ehealth_hub.transport.resilience import Resilience
 from tests.connectors.conftest import FAST, Clock, actor, permit

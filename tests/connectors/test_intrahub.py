@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from lxml import etree
 
-from ehealth_hub.connectors.intrahub import HubExclusions, HubRecords, IntraHubClient
-from ehealth_hub.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.connectors.intrahub import HubExclusions, IntraHubClient
+from ehealth_hub.core.errors import BusinessRejection, ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.xml import KMEHR_NS, parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
-from ehealth_hub.mappings.xml import KMEHR_NS, parse_xml
 from tests.connectors.conftest import Clock, actor, permit
 
 HubClient = Callable[[str], IntraHubClient]
@@ -88,84 +87,6 @@ async def test_reports_an_unknown_transaction_as_a_business_refusal(
     assert refused.value.code == "transaction.not.found"
 
 
-async def test_puts_a_transaction_once_and_lists_it_afterwards(
-    hub_client: HubClient, sims: Simulators, clock: Clock
-) -> None:
-    rsw = hub_client("rsw")
-    stored = next(iter(sims.hubs["vitalink"].store.values()))
-    kmehr = parse_xml(stored.kmehr)
-    written = await rsw.put_transaction(
-        permit("an", action="write-note", now=clock()), actor("sarah"), kmehr
-    )
-    refs = await rsw.list_transactions(
-        permit("an", now=clock()), actor("sarah"), types=(stored.type,)
-    )
-    assert written in [r.transaction_id for r in refs]
-    assert [r.operation for r in sims.hubs["rsw"].soap.received].count("PutTransactionRequest") == 1
-    assert sims.hubs["rsw"].store[written].type == stored.type
-    assert sims.hubs["rsw"].store[written].kmehr.count(sandbox.patient("an").ssin.encode()) >= 1
-
-
-async def test_never_retries_a_put_transaction(
-    hub_client: HubClient, sims: Simulators, clock: Clock
-) -> None:
-    sims.hubs["rsw"].soap.faults.http_status = 503
-    kmehr = parse_xml(next(iter(sims.hubs["rsw"].store.values())).kmehr)
-    with pytest.raises(DownstreamUnavailable):
-        await hub_client("rsw").put_transaction(
-            permit("an", action="write-note", now=clock()), actor("sarah"), kmehr
-        )
-    assert [r.operation for r in sims.hubs["rsw"].soap.received] == ["PutTransactionRequest"]
-
-
-async def test_the_audit_trail_shows_who_listed_and_read(
-    hub_client: HubClient, clock: Clock
-) -> None:
-    rsw = hub_client("rsw")
-    granted = permit("an", now=clock())
-    refs = await rsw.list_transactions(granted, actor("sarah"), types=("sumehr",))
-    await rsw.get_transaction(granted, actor("sarah"), refs[0])
-    trail = await rsw.audit_trail(granted, actor("sarah"))
-    assert [(e.hcparty_nihii, e.at, e.transaction_id) for e in trail] == [
-        (sandbox.practitioner("sarah").nihii, clock(), None),
-        (sandbox.practitioner("sarah").nihii, clock(), refs[0].transaction_id),
-    ]
-
-
-async def test_gathers_records_across_hubs_and_reports_the_one_that_failed(
-    hub_client: HubClient, sims: Simulators, clock: Clock
-) -> None:
-    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink", "cozo")])
-    sims.hubs["vitalink"].soap.faults.http_status = 503
-    gathered = await records.list_transactions(
-        permit("an", now=clock()), actor("sarah"), types=TYPES
-    )
-    assert {r.source for r in gathered.transactions} == {"rsw"}
-    assert len(gathered.transactions) == 3
-    assert set(gathered.failures) == {"vitalink"}
-    assert isinstance(gathered.failures["vitalink"], DownstreamUnavailable)
-    sumehr = next(r for r in gathered.transactions if r.type == "sumehr")
-    assert (
-        etree.QName(
-            parse_xml(
-                await records.get_transaction(permit("an", now=clock()), actor("sarah"), sumehr)
-            )
-        ).localname
-        == "kmehrmessage"
-    )
-
-
-async def test_gathers_from_every_configured_hub_concurrently(
-    hub_client: HubClient, clock: Clock
-) -> None:
-    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink")])
-    gathered = await records.list_transactions(
-        permit("an", now=clock()), actor("sarah"), types=TYPES
-    )
-    assert sorted({r.source for r in gathered.transactions}) == ["rsw", "vitalink"]
-    assert gathered.failures == {}
-
-
 async def test_reads_a_patient_s_exclusions_from_the_hubs(hub_client: HubClient) -> None:
     exclusions = HubExclusions([hub_client(k) for k in ("rsw", "abrumet")])
     found = await exclusions.get_exclusions(sandbox.patient("marc").ssin, actor("sarah"))
@@ -183,12 +104,3 @@ async def test_exclusions_fail_closed_when_a_hub_cannot_answer(
         await HubExclusions([hub_client(k) for k in ("rsw", "abrumet")]).get_exclusions(
             sandbox.patient("marc").ssin, actor("sarah")
         )
-
-
-async def test_a_bad_permit_is_refused_by_the_aggregator_not_reported_as_hub_failures(
-    hub_client: HubClient, sims: Simulators, clock: Clock
-) -> None:
-    records = HubRecords([hub_client(k) for k in ("rsw", "vitalink")])
-    with pytest.raises(ConsentDenied):
-        await records.list_transactions(None, actor("sarah"), types=TYPES)  # type: ignore[arg-type]  # a missing permit
-    assert not sims.hubs["rsw"].soap.received

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from ehealth_hub.errors import DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import DownstreamUnavailable, HubError
 from ehealth_hub.transport.http_errors import translate_http
 from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport, network_client
 from ehealth_hub.transport.timing import close_spans, open_spans

@@ -9,7 +9,7 @@ import pytest
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     DownstreamProtocolError,
     DownstreamUnavailable,

@@ -16,12 +16,12 @@ from lxml import etree
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.intrahub import IntraHubClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.errors import DownstreamUnavailable, UnverifiedAnswer
+from ehealth_hub.core.errors import DownstreamUnavailable, UnverifiedAnswer
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.fixtures.soap_server import FaultPlan, SoapSimulator
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from ehealth_hub.trust.layer import EHEALTH_SIGNER
 from ehealth_hub.trust.wsse import ExpectedSigner, WsseVerifier
 from tests.connectors.conftest import actor, permit

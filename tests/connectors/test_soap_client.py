@@ -18,14 +18,14 @@ from ehealth_hub.connectors.hubservices_xml import (
     select_patient,
 )
 from ehealth_hub.connectors.intrahub import ACTIONS
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     DownstreamProtocolError,
     DownstreamUnavailable,
     HostileXmlError,
     SignatureError,
 )
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.transport.network import DirectClient, DirectPost
 from ehealth_hub.transport.soap import LxmlMessages, SoapClient

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from ehealth_hub.connectors.ports import TherapeuticLink
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable, InvalidInput
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable, InvalidInput
+from ehealth_hub.core.ports import TherapeuticLink
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
 from tests.connectors.conftest import actor

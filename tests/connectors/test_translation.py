@@ -16,7 +16,7 @@ import zeep.exceptions as zx
 
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.errors import ConfigurationError, DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import ConfigurationError, DownstreamUnavailable, HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import SANDBOX_BASE, Simulators
 from ehealth_hub.transport.network import DirectClient

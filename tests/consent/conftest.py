@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.api import create_app
+from ehealth_hub.bootstrap import Parts, build_container
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.store import ConsentStore
 from ehealth_hub.fixtures.sandbox import practitioner
@@ -100,21 +101,27 @@ def world(engine: AsyncEngine) -> World:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        container = application.state.container
-        consent, links, exclusions = sandbox_services()
-        container.consent_gate = ConsentGate(
-            consent=consent,
-            links=links,
-            exclusions=exclusions,
-            engine=container.engine,
-            config=settings.consent,
-            store=container.consent_store,
-            audit=container.audit_log,
-        )
-        yield application
+def consent_services() -> tuple[
+    FakeConsentService, FakeTherapeuticLinkService, FakeExclusionService
+]:
+    """The consent gate's three services in the API tests (tests make them fail)."""
+    return sandbox_services()
+
+
+@pytest.fixture
+async def app(
+    settings: Settings,
+    consent_services: tuple[FakeConsentService, FakeTherapeuticLinkService, FakeExclusionService],
+) -> AsyncIterator[FastAPI]:
+    consent, links, exclusions = consent_services
+    parts = Parts(consent=consent, links=links, exclusions=exclusions)
+    container = await build_container(settings, parts=parts)
+    application = create_app(settings, container=container)
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await container.aclose()
 
 
 async def token(

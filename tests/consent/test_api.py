@@ -99,8 +99,8 @@ async def test_revocation_by_put_denies_the_very_next_request(
     assert (await client.get(explain, headers=sarah)).json()["parameter"][0][
         "valueCode"
     ] == "permit"
-    from ehealth_hub.connectors.ports import Actor
     from ehealth_hub.consent.model import AccessRequest
+    from ehealth_hub.core.ports import Actor
 
     request = AccessRequest(AN.ssin, Actor(SARAH.nihii, "doctor"), "read-dossier")
     await gate.authorize(request)  # cached now
@@ -115,7 +115,7 @@ async def test_revocation_by_put_denies_the_very_next_request(
     )
     assert response.status_code == 200, response.text
     assert response.json()["meta"]["versionId"] == "2"
-    from ehealth_hub.errors import ConsentDenied
+    from ehealth_hub.core.errors import ConsentDenied
 
     with pytest.raises(ConsentDenied):
         await gate.authorize(request)

@@ -9,12 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, ConsultationConsent
-from ehealth_hub.consent.permit import Permit, require
 from ehealth_hub.consent.store import ConsentStore
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     ConsentDenied,
     DownstreamProtocolError,
     DownstreamUnavailable,
@@ -22,6 +20,8 @@ from ehealth_hub.errors import (
     SignatureError,
     StorageError,
 )
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures.sandbox import patient, practitioner
 from ehealth_hub.settings import ConsentSettings
 from ehealth_hub.store.tables import audit_events

@@ -16,7 +16,7 @@ from ehealth_hub.connectors.therlink import TherapeuticLinkClient
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.consent.store import ConsentStore
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core.errors import ConsentDenied
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.settings import ConsentSettings

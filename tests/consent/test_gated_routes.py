@@ -8,6 +8,7 @@ reaches a record source or the AddressBook, and the denial is in the audit trail
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,12 +16,12 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from ehealth_hub.connectors.ports import Actor, ProviderEntry, TransactionRef
-from ehealth_hub.consent.permit import Permit
+from ehealth_hub.core.mycarenet_types import GmdFacts
+from ehealth_hub.core.permit import Permit
+from ehealth_hub.core.ports import Actor, ProviderEntry, TransactionRef
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.fixtures.sandbox import patient, practitioner
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService
@@ -91,11 +92,14 @@ def test_every_route_is_classified_as_gated_or_not_reading_a_dossier(app: FastAP
 def wire(app: FastAPI) -> Untouchable:
     container = app.state.container
     downstream = Untouchable()
-    container.records = RecordsService(container.consent_gate, [downstream])
-    container.notes = NotesService(
-        container.consent_gate, downstream, container.engine, audit=container.audit_log
+    app.state.container = replace(
+        container,
+        records=RecordsService(container.consent_gate, [downstream]),
+        notes=NotesService(
+            container.consent_gate, downstream, container.engine, audit=container.audit_log
+        ),
+        gps=GpLookup(container.consent_gate, downstream, downstream),
     )
-    container.gps = GpLookup(container.consent_gate, downstream, downstream)
     return downstream
 
 

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehealth_hub.connectors.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
 from ehealth_hub.consent.model import (
     AccessRequest,
     ConsultationConsent,
@@ -22,6 +21,7 @@ from ehealth_hub.consent.model import (
     Unavailable,
 )
 from ehealth_hub.consent.policy import decide
+from ehealth_hub.core.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
 from ehealth_hub.settings import ConsentSettings
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

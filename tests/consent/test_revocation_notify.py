@@ -20,7 +20,7 @@ from ehealth_hub.bootstrap import build_container
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.notify import APPLICATION_NAME, RevocationListener, asyncpg_dsn
 from ehealth_hub.consent.store import ConsentStore
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core.errors import ConsentDenied
 from ehealth_hub.settings import ConsentSettings, load_settings
 from ehealth_hub.store.db import create_engine, upgrade
 from tests.consent._support import consent_resource

@@ -7,42 +7,40 @@ OperationOutcome; a refusal that an answering source decided stays 403 even duri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from ehealth_hub.consent.gate import ConsentGate
-from ehealth_hub.errors import DownstreamUnavailable
+from ehealth_hub.core.errors import DownstreamUnavailable
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures.sandbox import patient, practitioner
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.settings import Settings
 from tests.consent._support import consent_resource
 from tests.consent.conftest import token
-from tests.fakes.consent import FakeTherapeuticLinkService, sandbox_services
+from tests.fakes.consent import (
+    FakeConsentService,
+    FakeExclusionService,
+    FakeTherapeuticLinkService,
+)
 
 SARAH = practitioner("sarah")
 AN = patient("an")
 
 
 @pytest.fixture
-def links(app: FastAPI, settings: Settings) -> FakeTherapeuticLinkService:
-    """The Therapeutic Link service of a fresh gate wired into ``app`` (tests make it fail)."""
+def links(
+    app: FastAPI,
+    consent_services: tuple[FakeConsentService, FakeTherapeuticLinkService, FakeExclusionService],
+) -> FakeTherapeuticLinkService:
+    """The Therapeutic Link service of the gate wired into ``app`` (tests make it fail)."""
     container = app.state.container
-    consent, therlink, exclusions = sandbox_services()
-    container.consent_gate = ConsentGate(
-        consent=consent,
-        links=therlink,
-        exclusions=exclusions,
-        engine=container.engine,
-        config=settings.consent,
-        store=container.consent_store,
-        audit=container.audit_log,
-    )
-    container.records = RecordsService(container.consent_gate, [])  # no source is reached
-    return therlink
+    records = RecordsService(container.consent_gate, [])  # no source is reached
+    app.state.container = replace(container, records=records)
+    return consent_services[1]
 
 
 async def agree(app: FastAPI) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from ehealth_hub.bootstrap import Container
+from ehealth_hub.core.errors import DownstreamUnavailable
 from ehealth_hub.delivery.outbox import OutboxItem, TaskInfo, enqueue
-from ehealth_hub.errors import DownstreamUnavailable
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.settings import Settings, load_settings

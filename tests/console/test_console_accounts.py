@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ehealth_hub.api import create_app
 from ehealth_hub.bootstrap import build_container
 from ehealth_hub.cli import app as cli
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.services.operations_users import Accounts, password_matches
 from ehealth_hub.settings import OperatorAccount, load_settings
 from tests.console._support import console_settings, csrf_in

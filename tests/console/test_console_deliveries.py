@@ -7,10 +7,10 @@ import httpx
 
 from ehealth_hub.audit.search import AuditQuery, find
 from ehealth_hub.bootstrap import Container
+from ehealth_hub.core.identifiers import mask_ssin
 from ehealth_hub.delivery import store
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.worker import Worker
-from ehealth_hub.identifiers import mask_ssin
 from tests.console._support import PATIENT, Lab, csrf_in, lab_delivery, sign_in
 
 Hub = tuple[httpx.AsyncClient, Container]

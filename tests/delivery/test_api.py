@@ -4,6 +4,7 @@ in-process, on both backends. The token verifier is a fake; everything else is t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,7 @@ async def hub(
         database_url=database_url, data_dir=tmp_path, delivery={"in_process_worker": False}
     )
     container = await build_container(settings, migrate=True)
-    container.auth = FakeTokens()  # type: ignore[assignment]  # a fake of TokenService.verify
+    container = replace(container, auth=FakeTokens())  # type: ignore[arg-type]  # TokenService.verify
     app: FastAPI = create_app(settings, container=container)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.core.errors import DownstreamUnavailable
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.delivery import store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.delivery.worker import Worker
-from ehealth_hub.errors import DownstreamUnavailable
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.services.notes import NoteDelivery, NotesService

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable
 from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.metrics import DeliveryMetrics
@@ -21,7 +22,6 @@ from ehealth_hub.delivery.outbox import Status, enqueue
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.delivery.worker import Worker
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable
 from ehealth_hub.settings import DeliverySettings
 from ehealth_hub.store.db import create_engine, upgrade
 from tests.delivery.conftest import POLICY, Clock

@@ -10,13 +10,13 @@ import aiohttp
 import httpx
 import pytest
 
-from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamUnavailable,
     HubError,
 )
+from ehealth_hub.delivery.webhook import WebhookDestination, WebhookSession
 from ehealth_hub.fixtures.receiver import Receiver, serve
 from ehealth_hub.transport.http_errors import httpx_error, translate_http
 

@@ -12,13 +12,13 @@ from fhir.resources.R4B.task import Task
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable
 from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.outbox import Status, TaskInfo, enqueue, message_id_for
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.delivery.worker import Worker
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable
 from ehealth_hub.store.tables import outbox
 from tests.delivery.conftest import Clock
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ehealth_hub.connectors.ports import Actor, ProviderEntry
-from ehealth_hub.errors import NotFound
+from ehealth_hub.core.errors import NotFound
+from ehealth_hub.core.ports import Actor, ProviderEntry
 from ehealth_hub.fixtures import sandbox
 
 

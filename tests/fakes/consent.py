@@ -11,8 +11,8 @@ import asyncio
 from dataclasses import replace
 from datetime import date
 
-from ehealth_hub.connectors.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
+from ehealth_hub.core.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
 from ehealth_hub.fixtures.sandbox import PATIENTS, practitioner
 
 

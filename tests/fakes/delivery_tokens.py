@@ -4,7 +4,7 @@ bearer strings stand for callers with given scopes, anything else is refused lik
 from __future__ import annotations
 
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.errors import AuthenticationError
+from ehealth_hub.core.errors import AuthenticationError
 
 PRACTITIONER = "11530231003"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.consent.permit import Permit, mint
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core.errors import ConsentDenied
+from ehealth_hub.core.permit import Permit, mint
 from ehealth_hub.fixtures import sandbox
 
 

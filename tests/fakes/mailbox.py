@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ehealth_hub.connectors.ports import Actor, OutgoingMessage, SendReceipt
-from ehealth_hub.consent.permit import Permit, require
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor, OutgoingMessage, SendReceipt
 
 
 class MemoryMailbox:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime
 
-from ehealth_hub.connectors.ports import Actor, TransactionRef
-from ehealth_hub.consent.permit import Permit, require
-from ehealth_hub.errors import HubError, NotFound
+from ehealth_hub.core.errors import HubError, NotFound
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor, TransactionRef
 from ehealth_hub.fixtures import kmehr_samples, sandbox
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

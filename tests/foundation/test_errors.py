@@ -6,9 +6,9 @@ import inspect
 
 import pytest
 
-from ehealth_hub import errors
 from ehealth_hub.api.errors import STATUS, status_for
-from ehealth_hub.errors import (
+from ehealth_hub.core import errors
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConsentDenied,
     DownstreamUnavailable,

@@ -8,7 +8,7 @@ from pathlib import Path
 from threading import Barrier
 
 from ehealth_hub.audit.heads import HeadSigner
-from ehealth_hub.files import create_once, write_atomic
+from ehealth_hub.core.files import create_once, write_atomic
 from ehealth_hub.settings import load_settings
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ehealth_hub.errors import IdentifierError
-from ehealth_hub.identifiers import (
+from ehealth_hub.core.errors import IdentifierError
+from ehealth_hub.core.identifiers import (
     Cbe,
     Nihii,
     Ssin,

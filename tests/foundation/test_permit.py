@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ehealth_hub.consent.permit import Permit, mint, require
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core.errors import ConsentDenied
+from ehealth_hub.core.permit import Permit, mint, require
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings import load_settings, normalise_database_url
 
 

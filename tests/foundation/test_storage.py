@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, inspect, select
 
-from ehealth_hub.errors import StorageError
+from ehealth_hub.core.errors import StorageError
 from ehealth_hub.store.db import create_engine, ping, upgrade
 from ehealth_hub.store.tables import hub_info, metadata
 

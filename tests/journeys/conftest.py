@@ -14,7 +14,7 @@ import uvicorn
 from fhirpy import AsyncFHIRClient
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import Settings, load_settings

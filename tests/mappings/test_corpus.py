@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.fhir.builders import IdFactory, Json
 from ehealth_hub.fhir.bundle import validate_bundle
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr

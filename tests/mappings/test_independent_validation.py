@@ -19,6 +19,7 @@ import pytest
 from ehealth_hub.audit.events import to_fhir
 from ehealth_hub.audit.log import AuditRecord
 from ehealth_hub.consent.resource import with_meta
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
 from ehealth_hub.delivery.outbox import OutboxItem, Status, TaskInfo
 from ehealth_hub.delivery.task import task_resource
 from ehealth_hub.fhir import profiles as prof
@@ -30,7 +31,6 @@ from ehealth_hub.mappings.kmehr_medication import _MEDICATION_TYPE as MEDICATION
 from ehealth_hub.mappings.kmehr_medication import _TYPE_SYSTEM as MEDICATION_TYPE_SYSTEM
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.mappings.mycarenet_insurability import eligibility_response
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 from ehealth_hub.services.summary import SourceResult, assemble
 from tests.fakes.records import sandbox_source
 from tests.mappings.independent_validator import Outcome, unavailable, validate

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
 from ehealth_hub.mappings import kmehr_medline

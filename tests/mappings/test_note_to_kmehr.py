@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.xml import KMEHR_NS
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.mappings.kmehr_write import Party
 from ehealth_hub.mappings.note_to_kmehr import note_to_kmehr
-from ehealth_hub.mappings.xml import KMEHR_NS
 from tests.mappings._support import assert_valid, only
 
 K = f"{{{KMEHR_NS}}}"

@@ -17,6 +17,12 @@ from pathlib import Path
 import pytest
 
 from ehealth_hub.consent.resource import with_meta
+from ehealth_hub.core.mycarenet_types import (
+    CareProvider,
+    CareReceiver,
+    InsurabilityFacts,
+    TeleconsultationClaim,
+)
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
 from ehealth_hub.fixtures import kmehr_samples as ks
@@ -24,12 +30,6 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, consultation_note
 from ehealth_hub.mappings import mycarenet_attest
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
-from ehealth_hub.mappings.mycarenet_types import (
-    CareProvider,
-    CareReceiver,
-    InsurabilityFacts,
-    TeleconsultationClaim,
-)
 from tests.mappings.conftest import GOLDEN
 from tests.mappings.profile_check import Packages, Report, check, check_all, load_packages
 from tests.mappings.test_corpus import _kmehr_files, _refusal

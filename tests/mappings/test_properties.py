@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.fhir.builders import uuid5_ids
 from ehealth_hub.fhir.composition import SECTIONS
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ehealth_hub.errors import HostileXmlError, HubError, MappingError
-from ehealth_hub.mappings.xml import KMEHR_NS, XmlLimits, local_name, parse_xml, secure_parser
+from ehealth_hub.core.errors import HostileXmlError, HubError, MappingError
+from ehealth_hub.core.xml import KMEHR_NS, XmlLimits, local_name, parse_xml, secure_parser
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>

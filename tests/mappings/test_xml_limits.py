@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ehealth_hub.errors import HostileXmlError
+from ehealth_hub.core.errors import HostileXmlError
+from ehealth_hub.core.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
-from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 TTC_1000 = Path("kmehr-corpus/ttc2023-kmehr2fhir/models/sumehr_example1000.kmehr")
 

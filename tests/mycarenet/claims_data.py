@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import last_physical_contact
 from ehealth_hub.mappings.mycarenet_attest import IDENTIFICATION_EXT, ROUTE_EXT
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 
 
 def recently() -> str:

@@ -24,7 +24,7 @@ from ehealth_hub.connectors.mycarenet.efact import EfactClient
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
-from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator

@@ -14,16 +14,16 @@ from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.claimresponse import ClaimResponse
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
-from ehealth_hub.fhir import profiles as p
-from ehealth_hub.fhir.bundle import validate_bundle
-from ehealth_hub.mappings import mycarenet_attest as m
-from ehealth_hub.mappings.mycarenet_types import (
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import (
     AttestOutcome,
     CareProvider,
     CareReceiver,
     InsurabilityFacts,
 )
+from ehealth_hub.fhir import profiles as p
+from ehealth_hub.fhir.bundle import validate_bundle
+from ehealth_hub.mappings import mycarenet_attest as m
 from tests.mycarenet.claims_data import app_claim
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -266,7 +266,7 @@ def test_claim_response_for_the_app_is_valid_r4_with_outcome_and_errors() -> Non
     ClaimResponse.model_validate(accepted)
     assert accepted["outcome"] == "complete"
     assert accepted["identifier"][0]["value"] == "134-1-261123-0000001-58"
-    from ehealth_hub.mappings.mycarenet_types import AttestError
+    from ehealth_hub.core.mycarenet_types import AttestError
 
     refused = m.claim_response(
         claim,

@@ -14,9 +14,9 @@ from fhir.resources.R4B.task import Task
 
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key
-from ehealth_hub.auth.setup import token_endpoint
-from ehealth_hub.bootstrap import Container, build_container
+from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.bootstrap import Container, Parts, build_container
+from ehealth_hub.fixtures.auth_clients import client_key
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator
 from ehealth_hub.settings import Settings, load_settings
@@ -43,8 +43,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest, sandbox_pki: Sandbo
 async def container(settings: Settings) -> AsyncIterator[Container]:
     """The hub as bootstrap wires it (MyCareNet on the in-process simulators), with the sandbox
     facts gate standing in for the consent gate (covered by its own tests)."""
-    built = await build_container(settings)
-    built.consent_gate = SandboxFactsGate()  # type: ignore[assignment]  # duck-typed PermitGate
+    built = await build_container(settings, parts=Parts(gate=SandboxFactsGate()))
     try:
         yield built
     finally:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ehealth_hub.core.errors import BusinessRejection, Conflict, ConsentDenied, InvalidInput
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.retention import purge
-from ehealth_hub.errors import BusinessRejection, Conflict, ConsentDenied, InvalidInput
 from ehealth_hub.settings import FederationSettings, MyCareNetSettings, RetentionSettings
 from ehealth_hub.store.tables import mycarenet_claims, outbox
 from tests.mycarenet.claims_data import app_claim

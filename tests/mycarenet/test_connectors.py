@@ -14,12 +14,14 @@ from cryptography import x509
 from lxml import etree
 
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Sealing
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     DownstreamProtocolError,
     DownstreamUnavailable,
     EncryptionError,
     HostileXmlError,
 )
+from ehealth_hub.core.mycarenet_types import CareProvider
+from ehealth_hub.core.xml import SOAP11_NS
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet_base import GA
 from ehealth_hub.fixtures.soap_server import SoapFault
@@ -27,8 +29,6 @@ from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as ef
 from ehealth_hub.mappings import mycarenet_efact_answers as ans
 from ehealth_hub.mappings import mycarenet_insurability as ins
-from ehealth_hub.mappings.mycarenet_types import CareProvider
-from ehealth_hub.mappings.xml import SOAP11_NS
 from ehealth_hub.trust import xades
 from ehealth_hub.trust.credentials import Credential
 from tests.mycarenet.claims_data import app_claim, luc_insurability
@@ -177,7 +177,7 @@ async def test_throttling_and_http_failures_become_retryable_errors(mycarenet: M
 async def test_a_soap_client_fault_is_a_business_rejection_and_malformed_xml_is_refused(
     mycarenet: MyCareNet,
 ) -> None:
-    from ehealth_hub.errors import BusinessRejection
+    from ehealth_hub.core.errors import BusinessRejection
 
     mycarenet.sim.memberdata.faults.soap_fault = SoapFault("MCN-00400", "bad request")
     mycarenet.sim.memberdata.faults.times = 1
@@ -277,8 +277,8 @@ async def test_a_batch_with_broken_totals_gets_a_failure_tack(mycarenet: MyCareN
 
 
 async def test_a_token_of_another_practitioner_is_refused(mycarenet: MyCareNet) -> None:
-    from ehealth_hub.connectors.ports import Actor
-    from ehealth_hub.errors import BusinessRejection, DownstreamError
+    from ehealth_hub.core.errors import BusinessRejection, DownstreamError
+    from ehealth_hub.core.ports import Actor
 
     impostor = Actor(SARAH.nihii, "doctor")
     original = mycarenet.memberdata.tokens

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.mappings import mycarenet_efact as ef
 from ehealth_hub.mappings import mycarenet_efact_answers as ans
 

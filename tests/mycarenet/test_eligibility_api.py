@@ -15,11 +15,11 @@ from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityRe
 
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import client_key
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container, build_container
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.auth_clients import client_key
 from ehealth_hub.fixtures.consultation import consultation_consent
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet import MyCareNetSimulator

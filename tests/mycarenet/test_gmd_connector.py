@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ehealth_hub.connectors.credentials import Credential
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable, MappingError
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable, MappingError
+from ehealth_hub.core.mycarenet_types import GmdFacts, GmdHolder
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.mappings import mycarenet_gmd as gmd
-from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.trust.credentials import Credential
 from tests.mycarenet.conftest import MyCareNet, actor
 
 ON = date(2026, 11, 23)
@@ -24,7 +25,7 @@ async def test_the_gmd_holder_of_a_patient_with_the_period_and_payment(
 ) -> None:
     facts = await mycarenet.gmd.consult_gmd(SARAH, sandbox.patient("an").ssin, ON)
     jan = sandbox.practitioner("jan")
-    assert facts.holder == gmd.GmdHolder(jan.nihii, jan.given, jan.family)
+    assert facts.holder == GmdHolder(jan.nihii, jan.given, jan.family)
     assert (facts.start, facts.end) == (date(2025, 1, 1), date(2026, 12, 31))
     assert facts.payment
     assert facts.held_by(jan.nihii, ON)
@@ -73,7 +74,7 @@ def test_an_answer_about_another_patient_is_refused() -> None:
     request = gmd.consult_request(
         an.ssin, requester=SARAH.nihii, quality_kind="persphysician", on=ON, message_id="1", now=now
     )
-    answer = gmd.answer(request, gmd.GmdFacts(an.ssin, ON), message_id="2", now=now)
+    answer = gmd.answer(request, GmdFacts(an.ssin, ON), message_id="2", now=now)
     assert gmd.read_answer(parse_xml(answer), ssin=an.ssin, on=ON).holder is None
     with pytest.raises(MappingError) as refused:
         gmd.read_answer(parse_xml(answer), ssin=luc.ssin, on=ON)

@@ -10,10 +10,10 @@ from fhir.resources.R4B.coverage import Coverage
 from fhir.resources.R4B.coverageeligibilityresponse import CoverageEligibilityResponse
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.mappings import mycarenet_insurability as m
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
-from ehealth_hub.mappings.xml import parse_xml
 from tests.mycarenet.claims_data import luc_insurability
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

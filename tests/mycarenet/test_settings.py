@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings import MyCareNetSettings, load_settings
 
 

@@ -19,12 +19,12 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from ehealth_hub.connectors.mycarenet.attest import FHIR_JSON
-from ehealth_hub.errors import BusinessRejection, SignatureError
+from ehealth_hub.core.errors import BusinessRejection, SignatureError
+from ehealth_hub.core.mycarenet_types import CareProvider, InsurabilityFacts
+from ehealth_hub.core.xml import SOAP11_NS
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_mycarenet_base import XADES_INVALID, XADES_MISSING
 from ehealth_hub.mappings import mycarenet_attest as attest_map
-from ehealth_hub.mappings.mycarenet_types import CareProvider, InsurabilityFacts
-from ehealth_hub.mappings.xml import SOAP11_NS
 from ehealth_hub.trust import xades
 from ehealth_hub.trust.credentials import Credential
 from tests.mycarenet.claims_data import app_claim

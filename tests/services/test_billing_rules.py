@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ehealth_hub.bootstrap import build_container
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.services.billing_rules import is_bim, load_rules, parse_rules
 from ehealth_hub.settings import load_settings
 

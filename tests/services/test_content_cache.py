@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ehealth_hub.connectors.ports import Actor, TransactionRef
+from ehealth_hub.core.ports import Actor, TransactionRef
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.records import RecordsService

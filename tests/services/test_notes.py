@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog, ChainHead
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import ConsentDenied, InvalidInput, NotFound, StorageError
+from ehealth_hub.core.errors import ConsentDenied, InvalidInput, NotFound, StorageError
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_note
 from ehealth_hub.services.notes import NoteDelivery, NotesService

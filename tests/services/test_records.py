@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.errors import ConsentDenied, DownstreamUnavailable
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.fhir.bundle import validate_bundle
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.services.records import RecordsService

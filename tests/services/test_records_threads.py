@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ehealth_hub.connectors.ports import Actor, TransactionRef
+from ehealth_hub.core.ports import Actor, TransactionRef
 from ehealth_hub.fhir.bundle import validate_bundle
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.services.records import RecordsService

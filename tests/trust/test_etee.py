@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ehealth_hub.errors import BusinessRejection, EncryptionError
+from ehealth_hub.core.errors import BusinessRejection, EncryptionError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.trust.etee import EtkDepotClient, EtkId, _sign, seal, unseal

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.etee import EtkId, seal
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ehealth_hub.cli import app
-from ehealth_hub.errors import ConfigurationError, NotFound
+from ehealth_hub.core.errors import ConfigurationError, NotFound
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.trust.keystores import KeystoreEntry, KeystoreRegistry
 

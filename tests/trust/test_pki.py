@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ehealth_hub.errors import ConfigurationError, SignatureError
+from ehealth_hub.core.errors import ConfigurationError, SignatureError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.drbg import derive_rsa_key
 from ehealth_hub.fixtures.pki import SandboxPki

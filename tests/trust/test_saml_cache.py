@@ -10,9 +10,9 @@ import pytest
 from cryptography import x509
 from lxml import etree
 
-from ehealth_hub.errors import TokenError
+from ehealth_hub.core.errors import TokenError
+from ehealth_hub.core.xml import SAML11_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SAML11_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.saml_cache import VerifiedSignatures
 

@@ -9,7 +9,7 @@ import pytest
 import zeep.exceptions as zx
 from lxml import etree
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     BusinessRejection,
     ConfigurationError,
     DownstreamProtocolError,

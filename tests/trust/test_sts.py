@@ -9,7 +9,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from ehealth_hub.errors import BusinessRejection, SignatureError, TokenError
+from ehealth_hub.core.errors import BusinessRejection, SignatureError, TokenError
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.sim_sts import StsSimulator, in_process_client
 from ehealth_hub.fixtures.soap_server import SoapRequest, SoapSimulator

@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 from lxml import etree
 
+from ehealth_hub.core.xml import SOAP11_NS, parse_xml
 from ehealth_hub.fixtures.pki import SandboxPki, sandbox_identities
 from ehealth_hub.fixtures.sim_etkdepot import EtkDepotSimulator
 from ehealth_hub.fixtures.sim_sts import StsSimulator
-from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
 from ehealth_hub.settings import load_settings
 from ehealth_hub.trust.layer import TrustLayer
 from ehealth_hub.trust.wsse import use_token, verify_envelope

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from ehealth_hub.errors import HostileXmlError, SecurityError, SignatureError, TokenError
+from ehealth_hub.core.errors import HostileXmlError, SecurityError, SignatureError, TokenError
+from ehealth_hub.core.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.drbg import derive_rsa_key
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope

@@ -25,9 +25,9 @@ from signxml import (  # type: ignore[attr-defined]  # re-exported names without
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidDigest
 
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.wsse import sign_envelope

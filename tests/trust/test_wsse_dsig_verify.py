@@ -31,9 +31,9 @@ from signxml import (  # type: ignore[attr-defined]  # re-exported names without
 )
 from signxml.exceptions import InvalidInput, InvalidSignature
 
-from ehealth_hub.errors import SignatureError
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope
 from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256, exclusive_c14n

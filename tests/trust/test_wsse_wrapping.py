@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from ehealth_hub.errors import SecurityError, SignatureError, TokenError
+from ehealth_hub.core.errors import SecurityError, SignatureError, TokenError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.trust import saml
 from ehealth_hub.trust.saml_cache import VerifiedSignatures
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope

@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import Scope
 from ehealth_hub.auth.tokens import TokenService
-from ehealth_hub.errors import AuthenticationError, AuthorizationError
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError
 
 PUBLIC_PATHS: Final = frozenset(
     {
@@ -59,9 +59,7 @@ def is_public(path: str) -> bool:
 
 def token_service(request: Request) -> TokenService:
     """The running app's token service."""
-    service: TokenService | None = request.app.state.container.auth
-    if service is None:
-        raise AuthenticationError("authentication is not configured", system="auth")
+    service: TokenService = request.app.state.container.auth
     return service
 
 

@@ -18,9 +18,9 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from ehealth_hub.api.door import check_resource
-from ehealth_hub.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
-from ehealth_hub.identifiers import Ssin
 
 T = TypeVar("T")
 

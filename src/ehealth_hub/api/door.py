@@ -11,7 +11,7 @@ downstream system:
   digits -> 422), every other ``identifier.value`` and every string on its size, every resource
   ``id`` on the FHIR id rule (``[A-Za-z0-9-.]{1,64}``), the nesting on its depth (400).
 
-Every refusal is an :class:`~ehealth_hub.errors.InvalidInput` naming the field (a FHIRPath-like
+Every refusal is an :class:`~ehealth_hub.core.errors.InvalidInput` naming the field (a FHIRPath-like
 path such as ``Claim.patient.identifier.value``) and the rule.
 """
 
@@ -23,10 +23,10 @@ from typing import Any, Final
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ehealth_hub.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.fhir.outcome import outcome_for
 from ehealth_hub.fhir.profiles import CBE_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
-from ehealth_hub.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.settings.limits import InputLimits
 
 FHIR_ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

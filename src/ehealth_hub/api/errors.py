@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ehealth_hub.api.responses import FhirResponse
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     AuthenticationError,
     AuthorizationError,
     BusinessRejection,

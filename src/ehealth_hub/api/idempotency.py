@@ -10,7 +10,9 @@ then honours the header:
   byte for byte, with ``Idempotent-Replayed: true``; the route is not run again;
 * same key, another request: 409 Conflict (OperationOutcome, rule ``idempotency-key-reused``);
 * same key while the first is still being processed: 409 (rule ``idempotency-key-in-flight``); a
-  reservation older than :data:`IN_FLIGHT_TIMEOUT_S` (a crashed process) is taken over.
+  reservation older than
+  :data:`~ehealth_hub.services.idempotency.IN_FLIGHT_TIMEOUT_S` (a crashed process) is taken
+  over. The records live in :mod:`ehealth_hub.services.idempotency`.
 
 Keys are scoped per authenticated client (the token's ``client_id``): two clients may use the
 same key. Requests without a valid token are left to the auth dependency (401), unrecorded.
@@ -20,127 +22,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.api.auth import token_service
-from ehealth_hub.delivery.outbox import utc
-from ehealth_hub.delivery.store import guard
-from ehealth_hub.errors import AuthenticationError, Conflict, InvalidInput
-from ehealth_hub.store.tables import idempotency_keys as keys
+from ehealth_hub.core.errors import AuthenticationError, InvalidInput
+from ehealth_hub.services.idempotency import IdempotencyStore, StoredAnswer
 
 HEADER: Final = "idempotency-key"
-IN_FLIGHT_TIMEOUT_S: Final = 60.0
 _KEPT_HEADERS: Final = ("content-type", "location", "content-location", "etag", "last-modified")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """The answer recorded for a key."""
-
-    status_code: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class IdempotencyStore:
-    """Reservations and stored answers in the ``idempotency_keys`` table."""
-
-    def __init__(self, engine: AsyncEngine, ttl: timedelta) -> None:
-        self.engine = engine
-        self.ttl = ttl
-
-    async def reserve(
-        self, scope: str, key: str, digest: str, now: datetime
-    ) -> StoredAnswer | None:
-        """None when this request now owns the key; the stored answer of an identical request."""
-        for _ in range(2):
-            if await self._insert(scope, key, digest, now):
-                return None
-            row = await self._load(scope, key)
-            if row is None:
-                continue  # expired and purged in between: try the insert again
-            if utc(row["expires_at"]) <= now or (
-                row["state"] == "in-flight"
-                and (now - utc(row["created_at"])).total_seconds() > IN_FLIGHT_TIMEOUT_S
-            ):
-                await self.release(scope, key)
-                continue
-            return _answer_or_conflict(row, digest)
-        raise Conflict(
-            "Idempotency-Key is contended; retry", system="api", code="idempotency-key-in-flight"
-        )
-
-    async def _insert(self, scope: str, key: str, digest: str, now: datetime) -> bool:
-        values = {
-            "scope": scope,
-            "key": key,
-            "request_hash": digest,
-            "state": "in-flight",
-            "created_at": now,
-            "expires_at": now + self.ttl,
-        }
-        async with guard("reserve", system="idempotency"):
-            try:
-                async with self.engine.begin() as conn:
-                    await conn.execute(insert(keys).values(**values))
-            except IntegrityError:
-                return False
-        return True
-
-    async def _load(self, scope: str, key: str) -> dict[str, Any] | None:
-        async with guard("load", system="idempotency"), self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(keys).where(keys.c.scope == scope, keys.c.key == key)))
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
-
-    async def complete(self, scope: str, key: str, answer: StoredAnswer) -> None:
-        """Store the answer of the request that owns the key."""
-        async with guard("complete", system="idempotency"), self.engine.begin() as conn:
-            await conn.execute(
-                update(keys)
-                .where(keys.c.scope == scope, keys.c.key == key)
-                .values(
-                    state="done",
-                    status_code=answer.status_code,
-                    headers=orjson.dumps(answer.headers).decode(),
-                    body=answer.body,
-                )
-            )
-
-    async def release(self, scope: str, key: str) -> None:
-        """Forget a reservation (the request failed; the client may try again)."""
-        async with guard("release", system="idempotency"), self.engine.begin() as conn:
-            await conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key))
-
-
-def _answer_or_conflict(row: dict[str, Any], digest: str) -> StoredAnswer:
-    if row["request_hash"] != digest:
-        raise Conflict(
-            "this Idempotency-Key was used for a different request",
-            system="api",
-            code="idempotency-key-reused",
-        )
-    if row["state"] != "done":
-        raise Conflict(
-            "a request with this Idempotency-Key is still being processed",
-            system="api",
-            code="idempotency-key-in-flight",
-        )
-    return StoredAnswer(
-        int(row["status_code"]), orjson.loads(row["headers"] or "{}"), bytes(row["body"] or b"")
-    )
 
 
 def request_digest(request: Request, body: bytes) -> str:
@@ -186,9 +79,7 @@ class IdempotentRoute(APIRoute):
             if raw is None or scope is None:
                 return await inner(request)
             key = _checked_key(raw)
-            container = request.app.state.container
-            ttl = timedelta(seconds=container.settings.delivery.idempotency_ttl_seconds)
-            store = IdempotencyStore(container.engine, ttl)
+            store: IdempotencyStore = request.app.state.container.idempotency
             digest = request_digest(request, await request.body())
             stored = await store.reserve(scope, key, digest, datetime.now(UTC))
             if stored is not None:

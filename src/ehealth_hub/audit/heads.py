@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.chain import canonical, mac_key
 from ehealth_hub.audit.log import AuditLog, ChainHead, ChainIdentity
-from ehealth_hub.errors import ConfigurationError, HubError, SignatureError
-from ehealth_hub.files import create_once
+from ehealth_hub.core.errors import ConfigurationError, HubError, SignatureError
+from ehealth_hub.core.files import create_once
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.errors import storage_errors
 

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.audit.chain import canonical, link_hash, record_mac
 from ehealth_hub.audit.events import AuditRecord, to_fhir
-from ehealth_hub.errors import StorageError
+from ehealth_hub.core.errors import StorageError
 from ehealth_hub.store.errors import storage_errors
 from ehealth_hub.store.tables import audit_chain, audit_events
 

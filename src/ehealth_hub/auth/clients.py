@@ -22,8 +22,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
-from ehealth_hub.errors import AuthenticationError, ConfigurationError, IdentifierError
-from ehealth_hub.identifiers import Nihii
+from ehealth_hub.core.errors import AuthenticationError, ConfigurationError, IdentifierError
+from ehealth_hub.core.identifiers import Nihii
 
 ClientKind = Literal["consultation-app", "mutuality", "gp-software", "auditor", "operator", "other"]
 

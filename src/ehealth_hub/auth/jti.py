@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.errors import StorageError
+from ehealth_hub.core.errors import StorageError
 from ehealth_hub.store.tables import auth_assertion_ids
 
 

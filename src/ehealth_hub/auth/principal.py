@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ehealth_hub.auth.scopes import satisfied
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import AuthorizationError
+from ehealth_hub.core.errors import AuthorizationError
+from ehealth_hub.core.ports import Actor
 
 
 @dataclass(frozen=True, slots=True)

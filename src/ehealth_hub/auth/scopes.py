@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ehealth_hub.errors import InvalidInput
+from ehealth_hub.core.errors import InvalidInput
 
 _SCOPE = re.compile(r"^(user|system)/([A-Z][A-Za-z]+|\*)\.(c?r?u?d?s?)$")
 

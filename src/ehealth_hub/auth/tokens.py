@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ehealth_hub.auth.clients import ClientRegistration, ClientRegistry
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import Scope, parse_requested, satisfied
-from ehealth_hub.errors import AuthenticationError, AuthorizationError, InvalidInput
-from ehealth_hub.identifiers import Nihii
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, InvalidInput
+from ehealth_hub.core.identifiers import Nihii
 
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS: Final = ("ES256", "ES384", "RS256", "RS384", "PS256", "PS384")

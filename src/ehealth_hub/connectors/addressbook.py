@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from ehealth_hub.connectors.ports import Actor, ProviderEntry
-from ehealth_hub.errors import BusinessRejection, NotFound
+from ehealth_hub.core.errors import BusinessRejection, NotFound
+from ehealth_hub.core.ports import Actor, ProviderEntry
 from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "addressbook"
@@ -30,7 +30,7 @@ PROFESSION_QUALITY: Final = {
 
 
 class AddressBookClient:
-    """An :class:`~ehealth_hub.connectors.ports.AddressBookPort` over the eHealth AddressBook."""
+    """An :class:`~ehealth_hub.core.ports.AddressBookPort` over the eHealth AddressBook."""
 
     def __init__(
         self,

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from ehealth_hub.connectors.hubservices_xml import BRUSSELS, HCPARTY_QUALITY
-from ehealth_hub.connectors.ports import Actor, NationalConsent
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.ports import Actor, NationalConsent
 from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "consent"
@@ -68,7 +68,7 @@ def check_acknowledge(answer: Any, *, system: str, operation: str) -> None:
 
 
 class ConsentClient:
-    """A :class:`~ehealth_hub.connectors.ports.ConsentPort` over the national Consent service."""
+    """A :class:`~ehealth_hub.core.ports.ConsentPort` over the national Consent service."""
 
     def __init__(
         self,

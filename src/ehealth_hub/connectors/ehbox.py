@@ -29,9 +29,9 @@ from typing import Any, Final
 
 from cryptography import x509
 
-from ehealth_hub.connectors.ports import Actor, OutgoingMessage, SendReceipt
-from ehealth_hub.consent.permit import Permit, require
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor, OutgoingMessage, SendReceipt
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.etee import EtkDepotClient, EtkId, seal, unseal
 from ehealth_hub.trust.protected import ProtectedSoap
@@ -162,7 +162,7 @@ def _sender(message: Any) -> BoxId:
 
 
 class EhboxClient:
-    """A :class:`~ehealth_hub.connectors.ports.MailboxPort`, plus the hub's own box."""
+    """A :class:`~ehealth_hub.core.ports.MailboxPort`, plus the hub's own box."""
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ Standards: HL7 FHIR R4 (4.0.1) REST (search, read, create; ``Patient/$summary`` 
 operation), OAuth 2.0 client credentials (RFC 6749 section 4.4, HTTP Basic client auth),
 bearer tokens (RFC 6750). One adapter, configured per GP software (:class:`GpSystemConfig`).
 
-As a :class:`~ehealth_hub.connectors.ports.RecordSourcePort`: the GP's KMEHR exports are
+As a :class:`~ehealth_hub.core.ports.RecordSourcePort`: the GP's KMEHR exports are
 DocumentReferences (``type`` = the CD-TRANSACTION code in the KMEHR code system) whose attachment
 is a ``Binary`` holding the KMEHR message. ``read_summary`` returns the GP's FHIR summary Bundle,
 ``send_note`` creates a DocumentReference (a write: attempted once, with ``If-None-Exist`` on the
@@ -26,15 +26,15 @@ from typing import Any, Final
 
 import httpx
 
-from ehealth_hub.connectors.ports import Actor, TransactionRef
-from ehealth_hub.consent.permit import Action, Permit, require
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     AuthenticationError,
     BusinessRejection,
     DownstreamProtocolError,
     HubError,
     NotFound,
 )
+from ehealth_hub.core.permit import Action, Permit, require
+from ehealth_hub.core.ports import Actor, TransactionRef
 from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
 from ehealth_hub.transport.network import DirectClient
 from ehealth_hub.transport.resilience import Resilience

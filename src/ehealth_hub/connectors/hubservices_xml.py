@@ -7,7 +7,7 @@ answers hold ``response``, ``acknowledge`` (``iscomplete`` and KMEHR ``error`` e
 operation's part. The shapes are exactly those zeep produced from the project's XSD before
 lxml replaced it on this path (the IntraHub simulator and the contract tests check
 them). Readers find children by local name within the hubservices/KMEHR elements and raise
-:class:`~ehealth_hub.errors.DownstreamProtocolError` for anything they need and do not find.
+:class:`~ehealth_hub.core.errors.DownstreamProtocolError` for anything they need and do not find.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError
-from ehealth_hub.mappings.xml import KMEHR_NS
+from ehealth_hub.core.errors import BusinessRejection, DownstreamProtocolError
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.xml import KMEHR_NS
 
 PROTOCOL: Final = "http://www.ehealth.fgov.be/hubservices/protocol/v3"
 CORE: Final = "http://www.ehealth.fgov.be/hubservices/core/v3"

@@ -15,15 +15,15 @@ Operations: GetTransactionList (patient, period, CD-TRANSACTION types), GetTrans
 message), PutTransaction (a KMEHR ``kmehrmessage``, in clear inside the signed call over TLS: the
 3.5 contract has no sealed form; a write, never retried), GetPatientAuditTrail,
 GetTherapeuticLink (the patient's exclusions: negative links).
-:class:`HubRecords` asks every configured hub concurrently and reports per-hub failures instead of
-failing the whole read.
+:class:`HubExclusions` asks every configured hub for the patient's exclusions and fails closed;
+each hub is one record source of the record service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -44,10 +44,10 @@ from ehealth_hub.connectors.hubservices_xml import (
     scheme_value,
     select_patient,
 )
-from ehealth_hub.connectors.ports import Actor, Exclusion, TransactionRef
-from ehealth_hub.consent.permit import Action, Permit, require
-from ehealth_hub.errors import ConsentDenied, DownstreamProtocolError, HubError
-from ehealth_hub.mappings.xml import KMEHR_NS
+from ehealth_hub.core.errors import DownstreamProtocolError
+from ehealth_hub.core.permit import Action, Permit, require
+from ehealth_hub.core.ports import Actor, Exclusion, TransactionRef
+from ehealth_hub.core.xml import KMEHR_NS
 from ehealth_hub.trust.protected import ProtectedSoap
 
 _log = structlog.get_logger(__name__)
@@ -231,51 +231,6 @@ def _start(link: etree._Element, system: str) -> date | None:
         raise DownstreamProtocolError(
             f"unreadable startdate: {exc}", system=system, operation="GetTherapeuticLink"
         ) from exc
-
-
-@dataclass(frozen=True, slots=True)
-class GatheredRecords:
-    """What the configured hubs answered: references found and, per failing hub, the error."""
-
-    transactions: tuple[TransactionRef, ...]
-    failures: Mapping[str, HubError]
-
-
-class HubRecords:
-    """Asks every configured hub concurrently; one hub's failure never fails the whole read."""
-
-    def __init__(self, hubs: Sequence[IntraHubClient]) -> None:
-        self.hubs = {hub.name: hub for hub in hubs}
-
-    async def list_transactions(
-        self, permit: Permit, actor: Actor, *, types: tuple[str, ...], since: date | None = None
-    ) -> GatheredRecords:
-        names = list(self.hubs)
-        results = await asyncio.gather(
-            *(
-                self.hubs[n].list_transactions(permit, actor, types=types, since=since)
-                for n in names
-            ),
-            return_exceptions=True,
-        )
-        found: list[TransactionRef] = []
-        failures: dict[str, HubError] = {}
-        denied = next((r for r in results if isinstance(r, ConsentDenied)), None)
-        if denied is not None:
-            raise denied
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, HubError):
-                failures[name] = result
-                _log.warning("hub.list_failed", hub=name, error=result.as_dict())
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                found.extend(result)
-        return GatheredRecords(tuple(found), failures)
-
-    async def get_transaction(self, permit: Permit, actor: Actor, ref: TransactionRef) -> bytes:
-        """The KMEHR of ``ref`` from the hub that listed it."""
-        return await self.hubs[ref.source].get_transaction(permit, actor, ref)
 
 
 class HubExclusions:

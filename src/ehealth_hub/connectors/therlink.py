@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any, Final
 
 from ehealth_hub.connectors.hubservices_xml import HCPARTY_QUALITY
-from ehealth_hub.connectors.ports import Actor, TherapeuticLink
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, InvalidInput
+from ehealth_hub.core.errors import BusinessRejection, DownstreamProtocolError, InvalidInput
+from ehealth_hub.core.ports import Actor, TherapeuticLink
 from ehealth_hub.trust.protected import ProtectedSoap
 
 SYSTEM = "therlink"
@@ -47,7 +47,7 @@ def _check(answer: Any, operation: str) -> None:
 
 
 class TherapeuticLinkClient:
-    """A :class:`~ehealth_hub.connectors.ports.TherapeuticLinkPort` over the eHealth service."""
+    """A :class:`~ehealth_hub.core.ports.TherapeuticLinkPort` over the eHealth service."""
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ hubs' exclusions (IntraHub v3) and the hub's own consent store; each source has 
 source that fails or times out becomes :class:`~ehealth_hub.consent.model.Unavailable`, which the
 policy treats as a denial (fail closed) unless break-the-glass applies. A denial that rests only
 on such sources is an outage, not a refusal: it raises
-:class:`~ehealth_hub.errors.ConsentUnavailable` (retryable; 503 at the API, retried by the
+:class:`~ehealth_hub.core.errors.ConsentUnavailable` (retryable; 503 at the API, retried by the
 delivery workers); any other denial raises ConsentDenied. Every decision is written to the audit
 trail: a denial in its own transaction, committed before the error is raised; a permit in the
 caller's transaction when one is passed (so it commits with the access it allows).
@@ -25,8 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
-from ehealth_hub.consent import permit as permits
 from ehealth_hub.consent.cache import DecisionCache
 from ehealth_hub.consent.model import (
     AccessRequest,
@@ -38,8 +36,10 @@ from ehealth_hub.consent.model import (
 )
 from ehealth_hub.consent.policy import decide
 from ehealth_hub.consent.store import ConsentStore
-from ehealth_hub.errors import ConsentDenied, ConsentUnavailable, HubError
-from ehealth_hub.identifiers import mask_ssin
+from ehealth_hub.core import permit as permits
+from ehealth_hub.core.errors import ConsentDenied, ConsentUnavailable, HubError
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
 from ehealth_hub.settings import ConsentSettings
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ehealth_hub.connectors.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
-from ehealth_hub.consent.permit import Action
+from ehealth_hub.core.permit import Action
+from ehealth_hub.core.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
 
 Purpose = Literal["treatment", "emergency"]
 Effect = Literal["permit", "deny", "not-applicable"]

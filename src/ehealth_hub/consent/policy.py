@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from ehealth_hub.connectors.ports import TherapeuticLink
 from ehealth_hub.consent.model import (
     OBLIGATION_RESTRICT,
     OBLIGATION_REVIEW,
@@ -39,6 +38,7 @@ from ehealth_hub.consent.model import (
     Reason,
     Unavailable,
 )
+from ehealth_hub.core.ports import TherapeuticLink
 from ehealth_hub.settings import ConsentSettings, RoleRule
 
 JUSTIFICATION_MIN = 10

@@ -23,10 +23,10 @@ from fhir.resources.R4B.consent import Consent
 from pydantic import ValidationError
 
 from ehealth_hub.consent.model import ACTIONS, ConsultationConsent, Purpose
-from ehealth_hub.consent.permit import Action
-from ehealth_hub.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.identifiers import Nihii, Ssin
+from ehealth_hub.core.permit import Action
 from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE, NIHDI_SYSTEM, SSIN_SYSTEM
-from ehealth_hub.identifiers import Nihii, Ssin
 
 ACTION_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/consent-action"
 ACT_REASON: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"

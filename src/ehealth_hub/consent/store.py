@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ehealth_hub.consent.model import ConsultationConsent
 from ehealth_hub.consent.notify import notify_revocation
 from ehealth_hub.consent.resource import identifier_key, validate, with_meta
-from ehealth_hub.errors import Conflict, NotFound
+from ehealth_hub.core.errors import Conflict, NotFound
 from ehealth_hub.store.errors import storage_errors
 from ehealth_hub.store.tables import consents
 

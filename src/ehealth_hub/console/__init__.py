@@ -25,7 +25,7 @@ from ehealth_hub.console import routes_auth, routes_deliveries, routes_views
 from ehealth_hub.console.oidc import OidcClient
 from ehealth_hub.console.session import Sessions
 from ehealth_hub.console.web import HERE, Console, SecurityHeaders, csrf_guard, on_error, templates
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 from ehealth_hub.settings import Settings
 
 __all__ = ["build"]

@@ -20,7 +20,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from ehealth_hub.console.session import Sessions
-from ehealth_hub.errors import AuthenticationError, AuthorizationError, DownstreamUnavailable
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, DownstreamUnavailable
 from ehealth_hub.services.operations_users import ConsoleUser
 from ehealth_hub.settings.console import ConsoleRole, OidcSettings
 

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ehealth_hub.console.oidc import STATE_COOKIE, STATE_SECONDS
 from ehealth_hub.console.web import console_of, field, page, session_of
-from ehealth_hub.errors import AuthenticationError, ConfigurationError
+from ehealth_hub.core.errors import AuthenticationError, ConfigurationError
 from ehealth_hub.services.operations_users import ConsoleUser
 
 router = APIRouter()

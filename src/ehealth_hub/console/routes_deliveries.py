@@ -10,11 +10,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from ehealth_hub.console.web import User, console_of, date_field, field, form, page
-from ehealth_hub.delivery.outbox import Status
-from ehealth_hub.delivery.search import DeliveryQuery
-from ehealth_hub.errors import AuthorizationError, InvalidInput
-from ehealth_hub.identifiers import Ssin, mask_ssin
-from ehealth_hub.services.operations import ReplayResult
+from ehealth_hub.core.errors import AuthorizationError, InvalidInput
+from ehealth_hub.core.identifiers import Ssin, mask_ssin
+from ehealth_hub.services.operations import DeliveryQuery, ReplayResult, Status
 from ehealth_hub.services.operations_users import ConsoleUser
 
 router = APIRouter()

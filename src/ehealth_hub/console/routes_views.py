@@ -7,13 +7,13 @@ from typing import get_args
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ehealth_hub.audit.search import AuditQuery
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.consent.permit import Action
 from ehealth_hub.console.charts import sparkline
 from ehealth_hub.console.web import User, console_of, date_field, field, page
-from ehealth_hub.errors import AuthorizationError, InvalidInput
-from ehealth_hub.identifiers import Nihii, Ssin, mask_ssin
+from ehealth_hub.core.errors import AuthorizationError, InvalidInput
+from ehealth_hub.core.identifiers import Nihii, Ssin, mask_ssin
+from ehealth_hub.core.permit import Action
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.services.operations import AuditQuery
 from ehealth_hub.services.operations_users import ConsoleUser
 
 router = APIRouter()

@@ -22,8 +22,8 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ehealth_hub.errors import AuthorizationError, ConfigurationError
-from ehealth_hub.files import create_once
+from ehealth_hub.core.errors import AuthorizationError, ConfigurationError
+from ehealth_hub.core.files import create_once
 from ehealth_hub.services.operations_users import ConsoleUser
 from ehealth_hub.settings import Settings
 

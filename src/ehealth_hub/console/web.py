@@ -25,8 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ehealth_hub.api.errors import status_for
 from ehealth_hub.console.session import Session, Sessions, check_csrf
-from ehealth_hub.errors import ConfigurationError, HubError, InvalidInput
-from ehealth_hub.services.operations_setup import Operations
+from ehealth_hub.core.errors import HubError, InvalidInput
+from ehealth_hub.services.console import Operations
 from ehealth_hub.services.operations_users import ConsoleUser
 
 log = structlog.get_logger(__name__)
@@ -74,9 +74,7 @@ class Console:
 
     def operations(self) -> Operations:
         """The container's console services."""
-        ops: Operations | None = self.parent.state.container.operations
-        if ops is None:
-            raise ConfigurationError("the console's services are not wired", system="console")
+        ops: Operations = self.parent.state.container.operations
         return ops
 
 

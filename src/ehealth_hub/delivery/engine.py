@@ -2,10 +2,11 @@
 
 A *destination* is a named async handler ``handler(payload, message_id) -> answer``: it sends one
 item downstream and returns the downstream's answer as JSON (eHealthBox receipt, ClaimResponse),
-or raises a :class:`~ehealth_hub.errors.HubError`: retryable ones (``DownstreamUnavailable``, ...)
-are retried with the destination's backoff; non-retryable ones (``BusinessRejection``, ...) park
-the item as ``failed`` with the reason. Handlers must pass ``message_id`` downstream unchanged so
-the receiver can de-duplicate a redelivery (after a crash or a lost lease).
+or raises a :class:`~ehealth_hub.core.errors.HubError`: retryable ones
+(``DownstreamUnavailable``, ...) are retried with the destination's backoff; non-retryable ones
+(``BusinessRejection``, ...) park the item as ``failed`` with the reason. Handlers must pass
+``message_id`` downstream unchanged so the receiver can de-duplicate a redelivery (after a crash
+or a lost lease).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ehealth_hub.core.errors import ConfigurationError, HubError
 from ehealth_hub.delivery import queries, store
 from ehealth_hub.delivery.metrics import DeliveryMetrics
-from ehealth_hub.errors import ConfigurationError, HubError
 from ehealth_hub.settings import DeliverySettings, RetryPolicySettings
 from ehealth_hub.transport.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy
 

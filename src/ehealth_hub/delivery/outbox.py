@@ -26,7 +26,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ehealth_hub.errors import Conflict, InvalidInput, StorageError
+from ehealth_hub.core.errors import Conflict, InvalidInput, StorageError
 from ehealth_hub.store.tables import outbox
 
 MESSAGE_NAMESPACE: Final = uuid.UUID("6f1d2c3e-8a4b-5e6f-9a0b-1c2d3e4f5a6b")

@@ -41,8 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from ehealth_hub.core.errors import StorageError
 from ehealth_hub.delivery.outbox import OutboxItem, Status
-from ehealth_hub.errors import StorageError
 from ehealth_hub.store.tables import outbox
 
 TERMINAL: Final = (Status.COMPLETED, Status.FAILED, Status.DEAD)

@@ -22,7 +22,11 @@ from typing import Any, Final
 import httpx
 import orjson
 
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, DownstreamUnavailable
+from ehealth_hub.core.errors import (
+    BusinessRejection,
+    DownstreamProtocolError,
+    DownstreamUnavailable,
+)
 from ehealth_hub.transport.http_errors import HTTPX_ERRORS, translate_http
 from ehealth_hub.transport.network import DirectClient, DirectPost, NetworkTransport
 

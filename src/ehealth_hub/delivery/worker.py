@@ -32,11 +32,11 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ehealth_hub.core.errors import DownstreamUnavailable, HubError, StorageError
 from ehealth_hub.delivery import breakers, retention, store
 from ehealth_hub.delivery.engine import DeliveryEngine, Destination, worker_name
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.store import Outcome
-from ehealth_hub.errors import DownstreamUnavailable, HubError, StorageError
 from ehealth_hub.transport.resilience import CircuitBreaker
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.fhir.builders import Json
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     AuthenticationError,
     AuthorizationError,
     ConfigurationError,

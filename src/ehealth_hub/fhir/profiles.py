@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from ehealth_hub.core import identifiers
+
 FHIR_VERSION: Final = "4.0.1"
 
 _BE: Final = "https://www.ehealth.fgov.be/standards/fhir"
 
 # -- naming systems (Identifier.system) ------------------------------------------------------
-SSIN_SYSTEM: Final = f"{_BE}/core/NamingSystem/ssin"
-NIHDI_SYSTEM: Final = f"{_BE}/core/NamingSystem/nihdi"
-CBE_SYSTEM: Final = f"{_BE}/core/NamingSystem/cbe"
+# The identifiers' own systems are defined with the identifiers (the lower layer).
+SSIN_SYSTEM: Final = identifiers.SSIN_SYSTEM
+NIHDI_SYSTEM: Final = identifiers.NIHDI_SYSTEM
+CBE_SYSTEM: Final = identifiers.CBE_SYSTEM
 INSURANCE_NUMBER_SYSTEM: Final = f"{_BE}/core/NamingSystem/insurancenumber"
 INSURANCE_MEMBERSHIP_SYSTEM: Final = f"{_BE}/core/NamingSystem/insurancymembership"
 CNK_SYSTEM: Final = f"{_BE}/medication/NamingSystem/be-ns-cnk-codes"

@@ -20,10 +20,10 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from ehealth_hub.connectors.ports import ProviderEntry
+from ehealth_hub.core.mycarenet_types import GmdFacts, GmdHolder
+from ehealth_hub.core.ports import ProviderEntry
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, identifier
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts, GmdHolder
 
 GMD_PERIOD_EXT: Final = f"{p.HUB_SYSTEM_BASE}/StructureDefinition/gmd-period"
 EHEALTHBOX_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/ehealthbox"

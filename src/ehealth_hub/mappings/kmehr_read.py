@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
-from ehealth_hub.mappings.xml import KMEHR_NS, local_name
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.xml import KMEHR_NS, local_name
 
 BRUSSELS: Final = ZoneInfo("Europe/Brussels")
 Element = etree._Element

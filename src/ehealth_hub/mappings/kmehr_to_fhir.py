@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from ehealth_hub.core.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 from ehealth_hub.fhir.builders import (
     IdFactory,
     Json,
@@ -60,7 +61,6 @@ from ehealth_hub.mappings.kmehr_scheme import (
     merge_suspension,
 )
 from ehealth_hub.mappings.kmehr_vaccines import immunization
-from ehealth_hub.mappings.xml import DEFAULT_LIMITS, XmlLimits, parse_xml
 
 Mapper = Callable[[items.ItemContext, items.Parsed, str], Json]
 

@@ -13,8 +13,8 @@ from typing import Final
 
 from lxml import etree
 
+from ehealth_hub.core.xml import KMEHR_NS
 from ehealth_hub.mappings.kmehr_read import BRUSSELS
-from ehealth_hub.mappings.xml import KMEHR_NS
 
 Element = etree._Element
 STANDARD: Final = "20161201"

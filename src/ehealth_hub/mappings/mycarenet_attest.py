@@ -28,7 +28,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import (
+    CareProvider,
+    CareReceiver,
+    InsurabilityFacts,
+    TeleconsultationClaim,
+)
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, full_url, identifier, ref, resource
 from ehealth_hub.mappings.mycarenet_attest_answer import claim_response, read_response
@@ -60,12 +66,6 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     TELECONSULTATION_CODES,
     TYPES_SYSTEM,
     money,
-)
-from ehealth_hub.mappings.mycarenet_types import (
-    CareProvider,
-    CareReceiver,
-    InsurabilityFacts,
-    TeleconsultationClaim,
 )
 
 __all__ = [

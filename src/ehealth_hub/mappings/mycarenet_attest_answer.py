@@ -8,7 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import (
+    AttestError,
+    AttestOutcome,
+    TeleconsultationClaim,
+)
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, identifier
 from ehealth_hub.mappings.mycarenet_fhir import (
@@ -19,11 +24,6 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     TYPES_SYSTEM,
     find_identifier,
     money,
-)
-from ehealth_hub.mappings.mycarenet_types import (
-    AttestError,
-    AttestOutcome,
-    TeleconsultationClaim,
 )
 
 

@@ -14,7 +14,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import CareReceiver, TeleconsultationClaim
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings.mycarenet_fhir import (
@@ -26,7 +27,6 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     ext_code,
     find_identifier,
 )
-from ehealth_hub.mappings.mycarenet_types import CareReceiver, TeleconsultationClaim
 
 
 def _decimal(value: Any, field: str) -> Decimal:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 from ehealth_hub.mappings.mycarenet_efact import control_number
 from ehealth_hub.mappings.mycarenet_efact_records import records, render
 

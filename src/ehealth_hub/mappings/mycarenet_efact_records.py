@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
 
 RECORD_LENGTH: Final = 350
 

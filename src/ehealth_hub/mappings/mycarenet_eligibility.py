@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from ehealth_hub.errors import HubError, InvalidInput
+from ehealth_hub.core.errors import HubError, InvalidInput
+from ehealth_hub.core.identifiers import Ssin
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept
-from ehealth_hub.identifiers import Ssin
 from ehealth_hub.mappings import mycarenet_insurability as ins
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 
 RESOURCE: Final = "CoverageEligibilityRequest"
 PURPOSES: Final = ("validation", "benefits")

@@ -21,48 +21,19 @@ Pure: ids and times are passed in; answers are read with the hardened parser's o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import GmdFacts, GmdHolder
 
 KMEHR: Final = "http://www.ehealth.fgov.be/standards/kmehr/schema/v1"
 TRANSACTION: Final = "GMD-CONSULT-HCP"
 HOLDER_ITEM: Final = "gmdmanager"
 PAYMENT_ITEM: Final = "payment"
 _NS: Final = {"k": KMEHR}
-
-
-@dataclass(frozen=True, slots=True)
-class GmdHolder:
-    """The care provider holding the GMD (a doctor, or a medical house as an organisation)."""
-
-    nihii: str
-    given: str = ""
-    family: str = ""
-    kind: str = "persphysician"
-    """CD-HCPARTY of the holder (``persphysician``, ``orgpractice`` ...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class GmdFacts:
-    """What MyCareNet answered about the patient's GMD on a reference date."""
-
-    ssin: str
-    reference_date: date
-    holder: GmdHolder | None = None
-    start: date | None = None
-    end: date | None = None
-    payment: bool = False
-
-    def held_by(self, nihii: str, on: date) -> bool:
-        """Whether ``nihii`` holds the GMD on ``on``."""
-        if self.holder is None or self.holder.nihii != nihii:
-            return False
-        return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)
 
 
 def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> etree._Element:

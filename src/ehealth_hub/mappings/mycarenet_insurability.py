@@ -23,11 +23,11 @@ from typing import Final
 
 from lxml import etree
 
-from ehealth_hub.errors import MappingError
+from ehealth_hub.core.errors import MappingError
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.xml import SAML20_NS
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, identifier
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
-from ehealth_hub.mappings.xml import SAML20_NS
 
 SAMLP2_NS: Final = "urn:oasis:names:tc:SAML:2.0:protocol"
 EXT_NS: Final = "urn:be:cin:nippin:memberdata:saml:extension"

@@ -28,10 +28,10 @@ import binascii
 from datetime import date, datetime
 from typing import Any, Final
 
-from ehealth_hub.errors import IdentifierError, MappingError
+from ehealth_hub.core.errors import IdentifierError, MappingError
+from ehealth_hub.core.identifiers import Nihii, Ssin
 from ehealth_hub.fhir import profiles as prof
 from ehealth_hub.fhir.builders import IdFactory, Json
-from ehealth_hub.identifiers import Nihii, Ssin
 from ehealth_hub.mappings import kmehr_write as w
 
 HUB_APPLICATION: Final = w.Party(

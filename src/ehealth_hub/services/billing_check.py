@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from ehealth_hub.connectors.ports import Actor, GlobalMedicalFilePort
-from ehealth_hub.errors import BusinessRejection, MappingError
+from ehealth_hub.core.errors import BusinessRejection, MappingError
+from ehealth_hub.core.mycarenet_types import GmdFacts, InsurabilityFacts, TeleconsultationClaim
+from ehealth_hub.core.ports import Actor, GlobalMedicalFilePort
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts, TeleconsultationClaim
 from ehealth_hub.services.billing_rules import BillingRules, TariffRow, is_bim
 
 RELATIONSHIP_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/treatment-relationship"

@@ -38,17 +38,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.ports import Actor, InsurabilityPort
 from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.core.errors import BusinessRejection, Conflict, InvalidInput, NotFound
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.mycarenet_types import GmdFacts, InsurabilityFacts, TeleconsultationClaim
+from ehealth_hub.core.ports import Actor, InsurabilityPort
 from ehealth_hub.delivery import store as outbox_store
 from ehealth_hub.delivery.outbox import OutboxItem, TaskInfo, enqueue, message_id_for
-from ehealth_hub.errors import BusinessRejection, Conflict, InvalidInput, NotFound
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
-from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.mappings.mycarenet_attest import read_app_claim
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts, TeleconsultationClaim
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
 from ehealth_hub.services.gate import PermitGate

@@ -28,20 +28,20 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.connectors.ports import Actor, AttestPort, EfactPort
-from ehealth_hub.errors import BusinessRejection, DownstreamUnavailable, NotFound
-from ehealth_hub.fhir.builders import Json
-from ehealth_hub.mappings import mycarenet_attest as attest_map
-from ehealth_hub.mappings import mycarenet_efact as efact_map
-from ehealth_hub.mappings import mycarenet_efact_answers as answers
-from ehealth_hub.mappings.claim_amounts import with_amounts
-from ehealth_hub.mappings.mycarenet_types import (
+from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable, NotFound
+from ehealth_hub.core.mycarenet_types import (
     AttestError,
     AttestOutcome,
     CareProvider,
     InsurabilityFacts,
     TeleconsultationClaim,
 )
+from ehealth_hub.core.ports import Actor, AttestPort, EfactPort
+from ehealth_hub.fhir.builders import Json
+from ehealth_hub.mappings import mycarenet_attest as attest_map
+from ehealth_hub.mappings import mycarenet_efact as efact_map
+from ehealth_hub.mappings import mycarenet_efact_answers as answers
+from ehealth_hub.mappings.claim_amounts import with_amounts
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.settings import MyCareNetSettings
 

@@ -20,10 +20,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ehealth_hub.core.errors import Conflict
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
 from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.delivery.store import guard
-from ehealth_hub.errors import Conflict
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
 from ehealth_hub.store.tables import mycarenet_claims, mycarenet_insurability
 
 TERMINAL: Final = ("accepted", "rejected")

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ehealth_hub.connectors.ports import Actor, TransactionRef
+from ehealth_hub.core.ports import Actor, TransactionRef
 
 Key = tuple[str, str, str, str, str]
 """(care provider NIHII, patient SSIN, source, transaction id, version)."""

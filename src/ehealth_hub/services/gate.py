@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.consent.permit import Permit
+from ehealth_hub.core.permit import Permit
 
 
 class PermitGate(Protocol):

@@ -6,51 +6,34 @@ decided and audited as any read of the patient's data), then MyCareNet GlobalMed
 GMD holder on today's date, then the eHealth AddressBook gives the holder's eHealthBox
 (:mod:`ehealth_hub.mappings.gmd_fhir` renders it). MyCareNet unreachable: DownstreamUnavailable
 (503 with Retry-After), never an answer without GP.
-
-:class:`ContainerGmd` is the container's GlobalMedicalFile port looked up at call time, so the
-notes (wired before journey 3) reach the port journey 3 builds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import Final
 
 import structlog
 
-from ehealth_hub.connectors.ports import (
+from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.core.errors import NotFound
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.mycarenet_types import GmdFacts
+from ehealth_hub.core.ports import (
     Actor,
     AddressBookPort,
     GlobalMedicalFilePort,
     ProviderEntry,
 )
-from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.errors import ConfigurationError, NotFound
 from ehealth_hub.fhir.builders import Json
-from ehealth_hub.identifiers import mask_ssin
 from ehealth_hub.mappings import gmd_fhir
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.services.gate import PermitGate
-
-if TYPE_CHECKING:
-    from ehealth_hub.bootstrap import Container
 
 log = structlog.get_logger(__name__)
 
-
-class ContainerGmd:
-    """The container's GlobalMedicalFile port, looked up at call time."""
-
-    def __init__(self, container: Container) -> None:
-        self.container = container
-
-    async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
-        """Ask the wired port; ConfigurationError when MyCareNet is not wired."""
-        port = self.container.gmd
-        if port is None:
-            raise ConfigurationError("MyCareNet GlobalMedicalFile is not wired", system="gmd")
-        return await port.consult_gmd(actor, ssin, on)
+INCLUDE: Final = gmd_fhir.INCLUDE
+"""The one ``_include`` the GP search offers (the GP's Practitioner)."""
 
 
 class GpLookup:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ehealth_hub.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.identifiers import Nihii, Ssin
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
-from ehealth_hub.identifiers import Nihii, Ssin
 
 
 def _bad(field: str, rule: str, detail: str) -> InvalidInput:

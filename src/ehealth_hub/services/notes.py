@@ -35,7 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.ports import (
+from ehealth_hub.consent.model import AccessRequest
+from ehealth_hub.core.errors import InvalidInput, MappingError
+from ehealth_hub.core.ports import (
     Actor,
     AddressBookPort,
     GlobalMedicalFilePort,
@@ -43,9 +45,7 @@ from ehealth_hub.connectors.ports import (
     OutgoingMessage,
     ProviderEntry,
 )
-from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.delivery.outbox import OutboxItem, TaskInfo, enqueue
-from ehealth_hub.errors import InvalidInput, MappingError
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.mappings import kmehr_write as w

@@ -21,14 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit import search as audit_search
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.audit.search import AuditEntry, AuditQuery
+from ehealth_hub.audit.search import AuditEntry
+from ehealth_hub.audit.search import AuditQuery as AuditQuery  # the console's audit query
+from ehealth_hub.core.errors import AuthorizationError, InvalidInput, NotFound
+from ehealth_hub.core.identifiers import mask_ssin
 from ehealth_hub.delivery import requeue, search, store
 from ehealth_hub.delivery.engine import DeliveryEngine
-from ehealth_hub.delivery.outbox import OutboxItem, Status
+from ehealth_hub.delivery.outbox import OutboxItem
+from ehealth_hub.delivery.outbox import Status as Status  # the console's status filter
 from ehealth_hub.delivery.requeue import ReplayFilter
-from ehealth_hub.delivery.search import DeliveryQuery, DeliveryRow
-from ehealth_hub.errors import AuthorizationError, InvalidInput, NotFound
-from ehealth_hub.identifiers import mask_ssin
+from ehealth_hub.delivery.search import DeliveryQuery as DeliveryQuery  # the console's query
+from ehealth_hub.delivery.search import DeliveryRow
 from ehealth_hub.services.operations_users import ConsoleUser
 
 REPLAY_LIMIT: Final = 1000

@@ -22,12 +22,12 @@ from ehealth_hub.audit.heads import HeadSigner, SignedHead
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.audit.search import AuditEntry, AuditQuery
 from ehealth_hub.audit.verify import Report, verify
-from ehealth_hub.connectors.ports import Actor
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, Decision
-from ehealth_hub.consent.permit import Action
 from ehealth_hub.consent.store import ConsentStore, StoredConsent
-from ehealth_hub.errors import AuthorizationError, ConfigurationError
+from ehealth_hub.core.errors import AuthorizationError
+from ehealth_hub.core.permit import Action
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.services.operations_health import HealthMetrics
 from ehealth_hub.services.operations_users import ConsoleUser
 from ehealth_hub.settings import Settings
@@ -79,7 +79,7 @@ class AuditOperations:
         settings: Settings,
         engine: AsyncEngine,
         audit: AuditLog,
-        gate: ConsentGate | None,
+        gate: ConsentGate,
         consents: ConsentStore,
         metrics: HealthMetrics,
     ) -> None:
@@ -120,8 +120,6 @@ class AuditOperations:
         self, user: ConsoleUser, patient: str, actor: Actor, action: Action
     ) -> tuple[str, Decision]:
         """The gate's decision now for ``actor`` on ``patient`` (audited by the gate)."""
-        if self.gate is None:
-            raise ConfigurationError("the consent gate is not wired", system="consent")
         request = AccessRequest(patient, actor, action, client_id=user.client_id)
         return await self.gate.explain(request)
 

@@ -24,10 +24,10 @@ from typing import Final
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
+from ehealth_hub.core.errors import HubError
 from ehealth_hub.delivery import queries, store
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.delivery.metrics import age_seconds
-from ehealth_hub.errors import HubError
 
 log = structlog.get_logger(__name__)
 

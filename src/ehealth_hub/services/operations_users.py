@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Final
 
-from ehealth_hub.settings import Settings
 from ehealth_hub.settings.console import ConsoleRole, OperatorAccount
 
 SCRYPT_N: Final = 2**14
@@ -71,16 +70,6 @@ class Accounts:
         self._by_name = {a.username: a for a in accounts}
         # checking an unknown name costs the same as a known one (no user enumeration by timing)
         self._decoy = hash_password(secrets.token_hex(8))
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Accounts:
-        """The configured accounts, or the sandbox's when none is configured in the sandbox."""
-        accounts = settings.console.accounts
-        if not accounts and settings.is_sandbox:
-            from ehealth_hub.fixtures.sandbox import console_accounts
-
-            accounts = console_accounts()
-        return cls(accounts)
 
     def __bool__(self) -> bool:
         return bool(self._by_name)

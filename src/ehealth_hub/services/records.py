@@ -31,13 +31,13 @@ from typing import Final
 
 import structlog
 
-from ehealth_hub.connectors.ports import Actor, RecordSourcePort, TransactionRef
 from ehealth_hub.consent.model import AccessRequest, Purpose
-from ehealth_hub.consent.permit import Permit, require
-from ehealth_hub.errors import HostileXmlError, HubError, InvalidInput
+from ehealth_hub.core.errors import HostileXmlError, HubError, InvalidInput
+from ehealth_hub.core.identifiers import mask_ssins_in_text
+from ehealth_hub.core.permit import Permit, require
+from ehealth_hub.core.ports import Actor, RecordSourcePort, TransactionRef
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
-from ehealth_hub.identifiers import mask_ssins_in_text
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate

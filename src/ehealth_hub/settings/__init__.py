@@ -25,7 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings.auth import AuthSettings
 from ehealth_hub.settings.base import (
     SQLITE_DEFAULT,

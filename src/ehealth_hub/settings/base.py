@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///./var/ehealth-hub.db"
 

@@ -19,7 +19,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ehealth_hub.errors import StorageError
+from ehealth_hub.core.errors import StorageError
 from ehealth_hub.settings import normalise_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -1,7 +1,8 @@
-"""Translation of SQLAlchemy and driver exceptions into :class:`~ehealth_hub.errors.StorageError`.
+"""Translation of SQLAlchemy and driver exceptions into hub errors
+(:class:`~ehealth_hub.core.errors.StorageError`).
 
 The one place where database exceptions become hub errors for the code that stores business data
-(consents, audit trail). Integrity violations become :class:`~ehealth_hub.errors.Conflict`.
+(consents, audit trail). Integrity violations become :class:`~ehealth_hub.core.errors.Conflict`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ehealth_hub.errors import Conflict, StorageError
+from ehealth_hub.core.errors import Conflict, StorageError
 
 
 @contextmanager

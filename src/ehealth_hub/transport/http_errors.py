@@ -13,7 +13,7 @@ from typing import Any, Final
 import aiohttp
 import httpx
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     ConfigurationError,
     DownstreamProtocolError,
     DownstreamUnavailable,

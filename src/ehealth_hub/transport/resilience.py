@@ -18,7 +18,8 @@ Policy (Release It!, M. Nygard, "Timeouts", "Circuit Breaker"; AWS "Exponential 
 jitter"):
 
 * every attempt is bounded by ``DownstreamPolicy.timeout`` seconds (``asyncio.timeout``); an
-  attempt that overruns becomes :class:`~ehealth_hub.errors.DownstreamUnavailable` code ``timeout``;
+  attempt that overruns becomes
+  :class:`~ehealth_hub.core.errors.DownstreamUnavailable` code ``timeout``;
 * a call marked ``idempotent=True`` (a read: GetTransactionList, GetPatientConsent, ...) is retried
   with the policy's backoff while the error is ``retryable``, up to ``max_attempts`` in all; a write
   (PutTransaction, sendMessage, PutTherapeuticLink, ...) is attempted exactly once: whether a
@@ -56,7 +57,7 @@ from typing import Literal, TypeVar
 
 import structlog
 
-from ehealth_hub.errors import DownstreamProtocolError, DownstreamUnavailable, HubError
+from ehealth_hub.core.errors import DownstreamProtocolError, DownstreamUnavailable, HubError
 
 T = TypeVar("T")
 Verdict = Literal["retry", "dead"]

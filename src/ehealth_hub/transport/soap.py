@@ -32,8 +32,13 @@ from typing import Any, Final, Protocol
 import httpx
 from lxml import etree
 
-from ehealth_hub.errors import BusinessRejection, DownstreamProtocolError, HubError, MappingError
-from ehealth_hub.mappings.xml import SOAP11_NS, parse_xml
+from ehealth_hub.core.errors import (
+    BusinessRejection,
+    DownstreamProtocolError,
+    HubError,
+    MappingError,
+)
+from ehealth_hub.core.xml import SOAP11_NS, parse_xml
 from ehealth_hub.transport.http_errors import HTTPX_ERRORS, status_error, translate_http
 
 _ENVELOPE: Final = f"{{{SOAP11_NS}}}Envelope"

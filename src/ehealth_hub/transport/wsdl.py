@@ -41,7 +41,7 @@ import zeep
 import zeep.exceptions as zx
 from lxml import etree
 
-from ehealth_hub.errors import (
+from ehealth_hub.core.errors import (
     ConfigurationError,
     DownstreamProtocolError,
     HostileXmlError,
@@ -49,7 +49,7 @@ from ehealth_hub.errors import (
     InvalidInput,
     SignatureError,
 )
-from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.core.xml import SOAP11_NS
 from ehealth_hub.transport.http_errors import HTTPX_ERRORS, status_error, translate_http
 from ehealth_hub.transport.network import DirectClient, DirectPost
 from ehealth_hub.transport.soap import (

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from ehealth_hub.errors import ConfigurationError, SignatureError
+from ehealth_hub.core.errors import ConfigurationError, SignatureError
 
 _SUBJECT_VALUE = re.compile(r"(?:^|[\s,])(?P<key>[A-Z\-]+)=(?P<value>[0-9]+)")
 

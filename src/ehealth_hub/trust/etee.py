@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
-from ehealth_hub.errors import BusinessRejection, EncryptionError, SecurityError
+from ehealth_hub.core.errors import BusinessRejection, EncryptionError, SecurityError
 from ehealth_hub.transport.soap import SoapClient
 from ehealth_hub.trust.credentials import Credential, subject_value, verify_chain
 

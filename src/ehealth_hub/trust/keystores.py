@@ -27,8 +27,8 @@ from pathlib import Path
 
 import structlog
 
-from ehealth_hub.errors import ConfigurationError, NotFound
-from ehealth_hub.files import write_atomic
+from ehealth_hub.core.errors import ConfigurationError, NotFound
+from ehealth_hub.core.files import write_atomic
 from ehealth_hub.trust.credentials import Credential
 
 _log = structlog.get_logger(__name__)

@@ -29,7 +29,7 @@ from typing import Final
 import httpx
 from cryptography import x509
 
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.settings import Settings
 from ehealth_hub.transport.wsdl import create_client, wsdl_path
 from ehealth_hub.trust.credentials import Credential

@@ -14,7 +14,7 @@ from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.wsse import use_token
 
 if TYPE_CHECKING:  # the actor is the connectors' vocabulary; only its type is needed here
-    from ehealth_hub.connectors.ports import Actor
+    from ehealth_hub.core.ports import Actor
 
 TokenSource = Callable[["Actor"], Awaitable[SamlToken]]
 """Gives the SAML holder-of-key token to act as ``actor`` (the STS client's cache in production)."""

@@ -31,8 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError, TokenError
-from ehealth_hub.mappings.xml import DSIG_NS, SAML11_NS, text_splitting_node
+from ehealth_hub.core.errors import SignatureError, TokenError
+from ehealth_hub.core.xml import DSIG_NS, SAML11_NS, text_splitting_node
 from ehealth_hub.trust.credentials import Credential, verify_chain
 from ehealth_hub.trust.saml_cache import (
     PROCESS_SIGNATURES,

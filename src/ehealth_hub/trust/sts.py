@@ -41,8 +41,8 @@ import structlog
 from cryptography import x509
 from lxml import etree
 
-from ehealth_hub.errors import BusinessRejection, TokenError
-from ehealth_hub.mappings.xml import SAML11_NS, SAMLP11_NS
+from ehealth_hub.core.errors import BusinessRejection, TokenError
+from ehealth_hub.core.xml import SAML11_NS, SAMLP11_NS
 from ehealth_hub.transport.soap import SoapClient
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.saml import (

@@ -11,7 +11,7 @@ Two modes, both via :func:`sign_envelope`:
   the signature covers Body and Timestamp with the holder key, and KeyInfo is a
   ``SecurityTokenReference/KeyIdentifier`` (ValueType ``...#SAMLAssertionID``) naming the assertion.
 
-:func:`verify_envelope` refuses, with :class:`~ehealth_hub.errors.SignatureError` (or
+:func:`verify_envelope` refuses, with :class:`~ehealth_hub.core.errors.SignatureError` (or
 ``TokenError`` for the assertion): a missing or second signature, a reference to anything other
 than the envelope's own Body, the Security header's Timestamp or its BinarySecurityToken (signature
 wrapping), duplicated Ids, a required part left unsigned, an untrusted or expired certificate, a

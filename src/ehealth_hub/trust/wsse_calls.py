@@ -21,8 +21,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from ehealth_hub.errors import SecurityError, SignatureError, UnverifiedAnswer
-from ehealth_hub.mappings.xml import SOAP11_NS
+from ehealth_hub.core.errors import SecurityError, SignatureError, UnverifiedAnswer
+from ehealth_hub.core.xml import SOAP11_NS
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.wsse_dsig import rsa_sign
@@ -147,7 +147,7 @@ class WsseVerifier:
     """Verifies every incoming envelope (services that sign their responses).
 
     An answer that is unsigned, badly signed, stale, untrusted or signed by anyone but
-    ``signer`` raises :class:`~ehealth_hub.errors.UnverifiedAnswer`: it is not believed and the
+    ``signer`` raises :class:`~ehealth_hub.core.errors.UnverifiedAnswer`: it is not believed and the
     source counts as unavailable. SOAP faults are not verified: they are errors, never answers.
     """
 

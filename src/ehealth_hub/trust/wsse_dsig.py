@@ -35,8 +35,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS
 
 EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 SHA256: Final = "http://www.w3.org/2001/04/xmlenc#sha256"

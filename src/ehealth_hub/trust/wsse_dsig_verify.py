@@ -21,7 +21,7 @@ project allowed signxml (``_SIG_METHODS`` / ``_DIGESTS`` of :mod:`.saml`), one e
 Transform per Reference and nothing else (no enveloped-signature, XPath, XSLT, base64, inclusive
 c14n, no missing Transforms: signxml would silently skip an unknown Transform), and ``#Id``
 References only. SignedInfo is checked first, so References are only read once they are known to
-be the signer's. Every failure is the one :class:`~ehealth_hub.errors.SignatureError`, code
+be the signer's. Every failure is the one :class:`~ehealth_hub.core.errors.SignatureError`, code
 ``invalid``. ``tests/trust/test_wsse_dsig_verify.py`` cross-checks this module with signxml's
 ``XMLSigner`` / ``XMLVerifier`` and with ``xmlsec1 --verify``.
 """
@@ -39,8 +39,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS
 from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256
 
 SHA512: Final = "http://www.w3.org/2001/04/xmlenc#sha512"

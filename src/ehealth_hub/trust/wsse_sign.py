@@ -24,8 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS, parse_xml
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.wsse_dsig import Unsigned, prepare_detached, rsa_sign
 from ehealth_hub.trust.wsse_envelope import (

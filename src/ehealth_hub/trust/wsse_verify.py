@@ -27,8 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import (
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import (
     DSIG_NS,
     SAML11_NS,
     WSSE_NS,
@@ -106,7 +106,7 @@ def _signed_info(signature: etree._Element) -> etree._Element:
 
 def _refuse_hidden_nodes(element: etree._Element, what: str) -> None:
     """Text after a comment or PI is signed but would be read as missing (see
-    :func:`~ehealth_hub.mappings.xml.text_splitting_node`): refused."""
+    :func:`~ehealth_hub.core.xml.text_splitting_node`): refused."""
     if text_splitting_node(element) is not None:
         raise SignatureError(
             f"comment or processing instruction inside signed text of the {what}",

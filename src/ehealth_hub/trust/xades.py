@@ -40,8 +40,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
-from ehealth_hub.errors import SignatureError
-from ehealth_hub.mappings.xml import parse_xml
+from ehealth_hub.core.errors import SignatureError
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.trust.credentials import Credential, subject_value, verify_chain
 from ehealth_hub.trust.signxml_api import (
     CanonicalizationMethod,

@@ -7,17 +7,14 @@ search is audited too.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import patient_ssin_param, searchset
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Trail
 from ehealth_hub.api.responses import FhirResponse
-from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
 
@@ -36,24 +33,12 @@ def install(app: FastAPI) -> None:
 
 @router.get("")
 async def search_audit_events(
-    container: ContainerDep,
+    trail: Trail,
     principal: Auditor,
     patient: Annotated[str, Query(description="SSIN, or <ssin-system>|<ssin>")],
     count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100,
 ) -> FhirResponse:
     """The patient's audit trail, newest first."""
-    ssin = patient_ssin_param(patient)
-    async with container.engine.begin() as conn:
-        events = await container.audit_log.search(conn, patient_ssin=ssin, limit=count)
-        record = AuditRecord(
-            id=str(uuid.uuid4()),
-            recorded=datetime.now(UTC),
-            action="audit-read",
-            outcome="success",
-            patient_ssin=ssin,
-            client_id=principal.client_id,
-            detail={"count": str(len(events))},
-        )
-        await container.audit_log.record(conn, record)
+    events = await trail.search(principal, patient_ssin_param(patient), count=count)
     bundle = searchset((f"AuditEvent/{e['id']}", e) for e in events)
     return FhirResponse(bundle)

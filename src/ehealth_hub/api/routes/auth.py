@@ -15,11 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ehealth_hub.api.auth import token_service
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import SettingsDep
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
-from ehealth_hub.auth.setup import token_endpoint
 from ehealth_hub.auth.tokens import ASSERTION_ALGORITHMS
-from ehealth_hub.errors import AuthenticationError, AuthorizationError, HubError, InvalidInput
+from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.core.errors import AuthenticationError, AuthorizationError, HubError, InvalidInput
 
 router = APIRouter(tags=["auth"])
 
@@ -113,10 +113,10 @@ async def token(request: Request) -> JSONResponse:
     "/fhir/.well-known/smart-configuration",
     summary="SMART configuration (token endpoint, scopes, algorithms)",
 )
-async def smart_configuration(container: ContainerDep) -> dict[str, Any]:
+async def smart_configuration(settings: SettingsDep) -> dict[str, Any]:
     """Where and how to get a token (SMART App Launch 2.x discovery)."""
     return {
-        "token_endpoint": token_endpoint(container.settings),
+        "token_endpoint": token_endpoint(settings),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),

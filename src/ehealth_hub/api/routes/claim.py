@@ -20,14 +20,14 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Claims, SettingsDep, Wake
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import CLAIM_SUBMIT
-from ehealth_hub.delivery.task import etag, task_resource
-from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import InvalidInput
 from ehealth_hub.fhir.profiles import BE_EATTESTATION_CLAIM
+from ehealth_hub.services.tasks import TaskView
 
 router = APIRouter(tags=["claims"], route_class=IdempotentRoute)
 
@@ -75,30 +75,31 @@ def claim_of(body: dict[str, Any]) -> dict[str, Any]:
     openapi_extra=_BODY,
 )
 async def submit_claim(
-    container: ContainerDep,
+    claims: Claims,
+    wake: Wake,
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(require_scope(CLAIM_SUBMIT))],
     body: Annotated[dict[str, Any], Depends(json_body)],
 ) -> FhirResponse:
     """Insurability, routing, outbox; then wait a little for the mutuality's answer."""
-    if container.claims is None:
-        raise ConfigurationError("the claims service is not configured", system="api")
-    submission = await container.claims.submit(
+    submission = await claims.submit(
         claim_of(body), principal.actor(), client_id=principal.client_id
     )
-    if submission.claim_response is None and container.delivery is not None:
-        container.delivery.wake()
-    submission = await container.claims.wait(submission, container.settings.mycarenet.wait_seconds)
+    if submission.claim_response is None:
+        wake()
+    submission = await claims.wait(submission, settings.mycarenet.wait_seconds)
     if submission.claim_response is not None:
         return FhirResponse(submission.claim_response, status_code=200)
     item = submission.item
     if item is None:  # only answered submissions may have lost their delivery row
         raise AssertionError("an unanswered claim always has its delivery")
+    task = TaskView.of(item)
     headers = {
         "Location": f"/fhir/Task/{item.id}",
         "Content-Location": f"/fhir/Task/{item.id}",
-        "ETag": etag(item),
+        "ETag": task.etag,
     }
-    return FhirResponse(task_resource(item), status_code=202, headers=headers)
+    return FhirResponse(task.resource, status_code=202, headers=headers)
 
 
 def install(app: FastAPI) -> None:

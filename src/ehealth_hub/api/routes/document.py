@@ -14,14 +14,13 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Notes, Wake
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import NOTE_WRITE
-from ehealth_hub.delivery.task import etag, task_resource
-from ehealth_hub.errors import ConfigurationError
 from ehealth_hub.fhir.profiles import BE_DOCUMENT_REFERENCE
+from ehealth_hub.services.tasks import TaskView
 
 router = APIRouter(tags=["notes"], route_class=IdempotentRoute)
 
@@ -52,23 +51,21 @@ _BODY: dict[str, Any] = {
     openapi_extra=_BODY,
 )
 async def create_note(
-    container: ContainerDep,
+    notes: Notes,
+    wake: Wake,
     principal: Annotated[Principal, Depends(require_scope(NOTE_WRITE))],
     note: Annotated[dict[str, Any], Depends(json_body)],
 ) -> FhirResponse:
     """Gate, KMEHR, AddressBook, then outbox and audit in one transaction."""
-    if container.notes is None:
-        raise ConfigurationError("the notes service is not configured", system="api")
-    accepted = await container.notes.accept(note, principal.actor(), client_id=principal.client_id)
-    if container.delivery is not None:
-        container.delivery.wake()
-    task = task_resource(accepted.item)
+    accepted = await notes.accept(note, principal.actor(), client_id=principal.client_id)
+    wake()
+    task = TaskView.of(accepted.item)
     headers = {
         "Location": f"/fhir/Task/{accepted.item.id}",
         "Content-Location": f"/fhir/Task/{accepted.item.id}",
-        "ETag": etag(accepted.item),
+        "ETag": task.etag,
     }
-    return FhirResponse(task, status_code=202, headers=headers)
+    return FhirResponse(task.resource, status_code=202, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -19,22 +19,17 @@ a treatment relationship through the GMD on the date (extension ``gmd-treatment-
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, FastAPI
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Claims
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import ELIGIBILITY_CHECK
-from ehealth_hub.errors import ConfigurationError
-from ehealth_hub.mappings import mycarenet_eligibility as eligibility
-from ehealth_hub.mappings.gmd_fhir import eligibility_extensions
-from ehealth_hub.services.billing_rules import is_bim
+from ehealth_hub.services import eligibility
 
 router = APIRouter(tags=["claims"])
 
@@ -67,27 +62,12 @@ _BODY: dict[str, Any] = {
     openapi_extra=_BODY,
 )
 async def submit_eligibility(
-    container: ContainerDep,
+    claims: Claims,
     principal: Annotated[Principal, Depends(require_scope(ELIGIBILITY_CHECK))],
     body: Annotated[dict[str, Any], Depends(json_body)],
 ) -> FhirResponse:
     """Read the request, ask (or reuse) MemberData's answer, render it."""
-    query = eligibility.read_request(body)
-    if container.claims is None:
-        raise ConfigurationError("the claims service is not configured", system="api")
-    actor = principal.actor()
-    facts = await container.claims.eligibility(
-        actor, query.ssin, query.serviced, client_id=principal.client_id
-    )
-    answer = eligibility.response(
-        query, facts, rid=str(uuid.uuid4()), requestor_nihii=actor.nihii, now=datetime.now(UTC)
-    )
-    if facts.insured:
-        gmd = await container.claims.gmd(actor, query.ssin, query.serviced)
-        answer["extension"] = [
-            *answer.get("extension", []),
-            *eligibility_extensions(bim=is_bim(facts.ct1), gmd=gmd, requestor_nihii=actor.nihii),
-        ]
+    answer = await eligibility.check(claims, body, principal.actor(), client_id=principal.client_id)
     return FhirResponse(answer, status_code=200)
 
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Metrics, Readiness
 from ehealth_hub.bootstrap import ReadinessCheck
-from ehealth_hub.errors import HubError
+from ehealth_hub.core.errors import HubError
 
 router = APIRouter(tags=["health"])
 
@@ -25,10 +25,10 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready", summary="The database and each downstream answer")
-async def ready(container: ContainerDep) -> JSONResponse:
+async def ready(readiness: Readiness) -> JSONResponse:
     """200 when every check passes, 503 with the failing ones named otherwise."""
-    names = list(container.readiness)
-    results = await asyncio.gather(*(_check(container.readiness[n]) for n in names))
+    names = list(readiness)
+    results = await asyncio.gather(*(_check(readiness[n]) for n in names))
     checks = dict(zip(names, results, strict=True))
     healthy = all(c["status"] == "pass" for c in checks.values())
     body = {"status": "pass" if healthy else "fail", "checks": checks}
@@ -46,6 +46,6 @@ async def _check(check: ReadinessCheck) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics(container: ContainerDep) -> Response:
+async def metrics(registry: Metrics) -> Response:
     """The container's metrics in the Prometheus text format."""
-    return Response(generate_latest(container.metrics), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import parse_named
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Records
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
-from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
-from ehealth_hub.identifiers import Ssin
 
 router = APIRouter(tags=["records"])
 SUMMARY_DEFINITION = "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"
@@ -46,7 +46,7 @@ def parse_ssin_identifier(value: str) -> str:
     responses={403: {"description": "consent does not hold (OperationOutcome with the reasons)"}},
 )
 async def patient_summary(
-    container: ContainerDep,
+    records: Records,
     principal: Annotated[Principal, Depends(require_scope(SUMMARY_READ))],
     identifier: Annotated[str, Query(description=f"{SSIN_SYSTEM}|<SSIN>", max_length=200)],
     purpose: Annotated[Literal["treatment", "emergency"], Query()] = "treatment",
@@ -54,9 +54,7 @@ async def patient_summary(
 ) -> FhirResponse:
     """Consent gate, then every record source in parallel, then one document Bundle."""
     ssin = parse_ssin_identifier(identifier)
-    if container.records is None:
-        raise ConfigurationError("no record sources are configured", system="api")
-    bundle = await container.records.summary(
+    bundle = await records.summary(
         ssin,
         principal.actor(),
         client_id=principal.client_id,

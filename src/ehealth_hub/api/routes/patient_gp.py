@@ -17,14 +17,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Gps
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.api.routes.patient import parse_ssin_identifier
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
-from ehealth_hub.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import InvalidInput
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
-from ehealth_hub.mappings.gmd_fhir import INCLUDE
+from ehealth_hub.services.gp import INCLUDE
 
 router = APIRouter(tags=["records"])
 
@@ -39,7 +39,7 @@ router = APIRouter(tags=["records"])
     },
 )
 async def search_patient(
-    container: ContainerDep,
+    gps: Gps,
     principal: Annotated[Principal, Depends(require_scope(SUMMARY_READ))],
     identifier: Annotated[str, Query(description=f"{SSIN_SYSTEM}|<SSIN>", max_length=200)],
     include: Annotated[list[str] | None, Query(alias="_include", max_length=60)] = None,
@@ -54,9 +54,7 @@ async def search_patient(
             rule="search.include",
             system="api",
         )
-    if container.gps is None:
-        raise ConfigurationError("the GP lookup is not configured", system="api")
-    bundle = await container.gps.search(
+    bundle = await gps.search(
         ssin, principal.actor(), client_id=principal.client_id, include=bool(include)
     )
     return FhirResponse(bundle)

@@ -18,26 +18,19 @@ audited (``task-read``). Replay needs ``system/Task.u`` (operators).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
 from starlette.responses import Response
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.deps import ContainerDep
+from ehealth_hub.api.deps import Tasks
 from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
-from ehealth_hub.bootstrap import Container
-from ehealth_hub.delivery import requeue, store
-from ehealth_hub.delivery.outbox import OutboxItem, Status
-from ehealth_hub.delivery.requeue import ReplayFilter
-from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
-from ehealth_hub.errors import ConfigurationError, InvalidInput, NotFound
-from ehealth_hub.services import task_access
 
 TASK_REPLAY: Final = "system/Task.u"
 """Scope of the replay operations (operators)."""
@@ -48,48 +41,24 @@ Operator = Annotated[Principal, Depends(require_scope(TASK_REPLAY))]
 TaskId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
-def _engine(container: Container) -> Container:
-    if container.delivery is None:
-        raise ConfigurationError("the delivery engine is not configured", system="delivery")
-    return container
-
-
-async def _load(container: Container, task_id: str, principal: Principal) -> OutboxItem:
-    async with store.guard("read"), container.engine.connect() as conn:
-        item = await store.get(conn, task_id)
-    if item is None or not task_access.compartment(principal).holds(item):
-        raise NotFound(f"Task/{task_id} not found", system="delivery", code="not-found")
-    return item
-
-
-async def _audit(
-    container: Container, principal: Principal, items: list[OutboxItem], operation: str
-) -> None:
-    records = [task_access.read_audit(principal, i, operation=operation) for i in items]
-    if records:
-        async with container.audit_log.appending(container.engine) as conn:
-            await container.audit_log.record_many(conn, records)
-
-
 @router.get("/fhir/Task/{task_id}", response_class=FhirResponse, summary="One delivery's Task")
 async def read_task(
     task_id: TaskId,
-    container: ContainerDep,
+    tasks: Tasks,
     principal: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The Task, with its version as ETag."""
-    item = await _load(container, task_id, principal)
-    await _audit(container, principal, [item], "read")
-    headers = {"ETag": etag(item)}
-    if if_none_match is not None and if_none_match.strip() == etag(item):
+    task = await tasks.read(task_id, principal)
+    headers = {"ETag": task.etag}
+    if if_none_match is not None and if_none_match.strip() == task.etag:
         return Response(status_code=304, headers=headers)
-    return FhirResponse(task_resource(item), headers=headers)
+    return FhirResponse(task.resource, headers=headers)
 
 
 @router.get("/fhir/Task", response_class=FhirResponse, summary="Search Tasks")
 async def search_tasks(
-    container: ContainerDep,
+    tasks: Tasks,
     principal: Reader,
     status: Annotated[
         str | None, Query(description="requested, in-progress, completed, failed")
@@ -100,38 +69,7 @@ async def search_tasks(
     count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
 ) -> FhirResponse:
     """A searchset Bundle of Tasks, newest first."""
-    statuses: list[Status] = []
-    for code in (status or "").split(","):
-        if code.strip():
-            found = fhir_statuses(code.strip())
-            if not found:
-                raise InvalidInput(
-                    f"unknown Task status {code.strip()!r}",
-                    field="status",
-                    rule="task-status",
-                    system="api",
-                )
-            statuses += found
-    seen = task_access.compartment(principal)
-    async with store.guard("search"), container.engine.connect() as conn:
-        items = await task_access.search(conn, seen, statuses=statuses, focus=focus, limit=count)
-    await _audit(container, principal, items, "search")
-    base = f"{container.settings.api.public_base_url}/fhir/Task"
-    return FhirResponse(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(items),
-            "entry": [
-                {
-                    "fullUrl": f"{base}/{i.id}",
-                    "resource": task_resource(i),
-                    "search": {"mode": "match"},
-                }
-                for i in items
-            ],
-        }
-    )
+    return FhirResponse(await tasks.search(principal, status=status, focus=focus, count=count))
 
 
 @router.post(
@@ -139,25 +77,10 @@ async def search_tasks(
     response_class=FhirResponse,
     summary="Deliver a failed or dead Task again",
 )
-async def replay_task(task_id: TaskId, container: ContainerDep, principal: Operator) -> Response:
+async def replay_task(task_id: TaskId, tasks: Tasks, principal: Operator) -> Response:
     """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
-    item = await _load(_engine(container), task_id, principal)
-    if item.status not in (Status.FAILED, Status.DEAD):
-        raise InvalidInput(
-            f"Task/{task_id} is {item.status.value}; only failed or dead deliveries are replayed",
-            field="id",
-            rule="replay-finished-only",
-            system="api",
-        )
-    selection = ReplayFilter(ids=(task_id,), statuses=(Status.FAILED, Status.DEAD))
-    async with store.guard("replay"), container.engine.begin() as conn:
-        await requeue.replay(conn, selection, now=datetime.now(UTC))
-        replayed = await store.get(conn, task_id)
-    if replayed is None:
-        raise NotFound(f"Task/{task_id} not found", system="delivery", code="not-found")
-    if container.delivery is not None:
-        container.delivery.wake()
-    return FhirResponse(task_resource(replayed), headers={"ETag": etag(replayed)})
+    task = await tasks.replay(task_id, principal)
+    return FhirResponse(task.resource, headers={"ETag": task.etag})
 
 
 @router.post(
@@ -166,7 +89,7 @@ async def replay_task(task_id: TaskId, container: ContainerDep, principal: Opera
     summary="Deliver again every failed or dead Task matching a filter",
 )
 async def replay_many(
-    container: ContainerDep,
+    tasks: Tasks,
     principal: Operator,
     destination: str | None = None,
     status: Annotated[str, Query(pattern="^(dead|failed)(,(dead|failed))?$")] = "dead",
@@ -174,13 +97,9 @@ async def replay_many(
     dry_run: Annotated[bool, Query(alias="_dryRun")] = False,
 ) -> FhirResponse:
     """Parameters listing the replayed (or, with ``_dryRun=true``, replayable) Task ids."""
-    selection = ReplayFilter(
-        destination=destination, since=since, statuses=tuple(Status(s) for s in status.split(","))
+    ids = await tasks.replay_matching(
+        destination=destination, status=status, since=since, dry_run=dry_run
     )
-    async with store.guard("replay"), _engine(container).engine.begin() as conn:
-        ids = await requeue.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
-    if ids and not dry_run and container.delivery is not None:
-        container.delivery.wake()
     return FhirResponse(
         {
             "resourceType": "Parameters",

@@ -17,16 +17,16 @@ from typing import Any
 import structlog
 
 from ehealth_hub.connectors.mycarenet.base import MyCareNetService
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import DownstreamProtocolError
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.errors import DownstreamProtocolError
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.ports import Actor
 
 log = structlog.get_logger(__name__)
 FHIR_JSON = "application/fhir+json"
 
 
 class AttestClient(MyCareNetService):
-    """Implements :class:`~ehealth_hub.connectors.ports.AttestPort`."""
+    """Implements :class:`~ehealth_hub.core.ports.AttestPort`."""
 
     async def send(
         self, actor: Actor, message: dict[str, Any], *, facts: InsurabilityFacts, on: date

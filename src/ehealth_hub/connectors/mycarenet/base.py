@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ehealth_hub.connectors.mycarenet.envelope import Envelope
-from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.transport.soap import SoapClient
 from ehealth_hub.trust.credentials import Credential
 from ehealth_hub.trust.saml import SamlToken

@@ -16,8 +16,8 @@ from typing import Any, Final
 import structlog
 
 from ehealth_hub.connectors.mycarenet.base import MyCareNetService
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.mappings.mycarenet_types import AsyncMessage, PostReceipt
+from ehealth_hub.core.mycarenet_types import AsyncMessage, PostReceipt
+from ehealth_hub.core.ports import Actor
 
 log = structlog.get_logger(__name__)
 SUCCESS: Final = "urn:nip:tack:result:major:success"
@@ -25,7 +25,7 @@ MESSAGE_NAMES: Final = ("931000", "920098", "920099")
 
 
 class EfactClient(MyCareNetService):
-    """Implements :class:`~ehealth_hub.connectors.ports.EfactPort`."""
+    """Implements :class:`~ehealth_hub.core.ports.EfactPort`."""
 
     async def post(self, actor: Actor, batch: str, *, reference: str) -> PostReceipt:
         """Post one batch; the TAck says whether MyCareNet took it."""

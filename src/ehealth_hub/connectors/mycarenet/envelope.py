@@ -39,9 +39,9 @@ from typing import Any, Final
 
 from cryptography import x509
 
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.errors import DownstreamProtocolError, EncryptionError
-from ehealth_hub.mappings.mycarenet_types import MYCARENET_CBE
+from ehealth_hub.core.errors import DownstreamProtocolError, EncryptionError
+from ehealth_hub.core.mycarenet_types import MYCARENET_CBE
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.trust import etee, xades
 from ehealth_hub.trust.credentials import Credential, subject_value
 

@@ -6,7 +6,7 @@ quality, an InputReference), Routing (the patient by SSIN, the reference date) a
 holding the KMEHR ``GMD-CONSULT-HCP`` request (:mod:`ehealth_hub.mappings.mycarenet_gmd`), sealed
 for MyCareNet's ETK, plus ``Xades``: the care provider's XAdES over the Detail. The answer's
 Detail is sealed by MyCareNet for the hub, unsealed and verified by :class:`.envelope.Envelope`,
-and read as :class:`~ehealth_hub.mappings.mycarenet_gmd.GmdFacts` (holder hcparty, GMD period,
+and read as :class:`~ehealth_hub.core.mycarenet_types.GmdFacts` (holder hcparty, GMD period,
 payment flag).
 
 Not verified (not in ../shared; the hub's own WSDL ``wsdl/mycarenet_v1.wsdl`` describes it):
@@ -31,11 +31,11 @@ from lxml import etree
 
 from ehealth_hub.connectors.mycarenet.base import MyCareNetService
 from ehealth_hub.connectors.mycarenet.envelope import reference_of
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.identifiers import mask_ssin
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.mycarenet_types import GmdFacts
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.mappings import mycarenet_gmd as mapping
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.xml import parse_xml
 
 log = structlog.get_logger(__name__)
 MESSAGE_NAME: Final = "GMD-Consult-CR"
@@ -43,7 +43,7 @@ _KINDS: Final = {"doctor": "persphysician"}
 
 
 class GlobalMedicalFileClient(MyCareNetService):
-    """Implements :class:`~ehealth_hub.connectors.ports.GlobalMedicalFilePort`."""
+    """Implements :class:`~ehealth_hub.core.ports.GlobalMedicalFilePort`."""
 
     async def consult_gmd(self, actor: Actor, ssin: str, on: date) -> GmdFacts:
         """Who holds ``ssin``'s GMD on ``on`` (holder None when nobody does)."""

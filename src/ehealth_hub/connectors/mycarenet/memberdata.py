@@ -15,17 +15,17 @@ from lxml import etree
 
 from ehealth_hub.connectors.mycarenet.base import MyCareNetService
 from ehealth_hub.connectors.mycarenet.envelope import reference_of
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.identifiers import mask_ssin
+from ehealth_hub.core.identifiers import mask_ssin
+from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.mappings import mycarenet_insurability as mapping
-from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts
-from ehealth_hub.mappings.xml import parse_xml
 
 log = structlog.get_logger(__name__)
 
 
 class MemberDataClient(MyCareNetService):
-    """Implements :class:`~ehealth_hub.connectors.ports.InsurabilityPort`."""
+    """Implements :class:`~ehealth_hub.core.ports.InsurabilityPort`."""
 
     request_type = "invoicing"
     """Facet dimension requestType: ``invoicing`` (a claim follows) or ``information``."""

@@ -1,4 +1,4 @@
-"""Building the eHealth connectors from settings (issue 5), for :mod:`.setup` only.
+"""Building the eHealth connectors from settings (issue 5), for :mod:`.connectors` only.
 
 ``settings.endpoints`` -> one httpx client per world (:class:`HttpClients`: the in-process
 simulators for every ``*.sandbox`` URL, a real client otherwise) -> over the trust layer (STS
@@ -22,10 +22,10 @@ from ehealth_hub.connectors.addressbook import AddressBookClient
 from ehealth_hub.connectors.consent import ConsentClient
 from ehealth_hub.connectors.ehbox import EhboxClient, EteeSealing
 from ehealth_hub.connectors.gp import GpSystemClient, GpSystemConfig
-from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, HubRecords, IntraHubClient
-from ehealth_hub.connectors.ports import Actor
+from ehealth_hub.connectors.intrahub import ACTIONS, HubExclusions, IntraHubClient
 from ehealth_hub.connectors.therlink import TherapeuticLinkClient
-from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.core.errors import ConfigurationError, HubError
+from ehealth_hub.core.ports import Actor
 from ehealth_hub.settings import EndpointSettings, Settings
 from ehealth_hub.transport.network import DirectClient, DirectPost
 from ehealth_hub.transport.resilience import (
@@ -108,7 +108,6 @@ class EhealthConnectors:
     consent: ConsentClient
     therlink: TherapeuticLinkClient
     hubs: list[IntraHubClient]
-    records: HubRecords
     exclusions: HubExclusions
     addressbook: AddressBookClient
     ehbox: EhboxClient
@@ -235,7 +234,6 @@ def build_connectors(
         consent=ConsentClient(soap("consent", "consent", conf.consent), clock=clock),
         therlink=TherapeuticLinkClient(soap("therlink", "therlink", conf.therlink), clock=clock),
         hubs=hubs,
-        records=HubRecords(hubs),
         exclusions=HubExclusions(hubs),
         addressbook=AddressBookClient(
             soap("addressbook", "addressbook", conf.addressbook), clock=clock

@@ -12,8 +12,8 @@ Rules (verified, see ../shared/DESIGN.md):
 
 ``parse`` accepts the usual separators (dots, dashes, ASCII white space, slashes) and ASCII digits
 only (not Arabic-Indic or full-width digits, nor invisible characters), and raises
-:class:`~ehealth_hub.errors.IdentifierError` naming the rule that failed
-(:class:`~ehealth_hub.errors.IdentifierCheckError` when only the check digits fail).
+:class:`~ehealth_hub.core.errors.IdentifierError` naming the rule that failed
+(:class:`~ehealth_hub.core.errors.IdentifierCheckError` when only the check digits fail).
 ``masked`` gives the form that may appear in logs.
 """
 
@@ -21,10 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar, Final, Self
 
-from ehealth_hub.errors import IdentifierCheckError, IdentifierError
-from ehealth_hub.fhir.profiles import CBE_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
+from ehealth_hub.core.errors import IdentifierCheckError, IdentifierError
+
+_BE: Final = "https://www.ehealth.fgov.be/standards/fhir"
+# The FHIR naming systems of the three identifiers (``fhir.profiles`` re-exports them: the
+# identifiers are the lower layer, so the URIs live with them).
+SSIN_SYSTEM: Final = f"{_BE}/core/NamingSystem/ssin"
+NIHDI_SYSTEM: Final = f"{_BE}/core/NamingSystem/nihdi"
+CBE_SYSTEM: Final = f"{_BE}/core/NamingSystem/cbe"
 
 _SEPARATORS = re.compile(r"[\s./\-]", re.ASCII)
 

@@ -1,4 +1,7 @@
-"""``ehealth-hub worker``, ``replay`` and ``outbox stats|purge`` (registered in ``cli.py``)."""
+"""``ehealth-hub worker``, ``replay`` and ``outbox stats|purge``.
+
+Registered in ``cli/__init__.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from ehealth_hub.errors import HubError
+from ehealth_hub.cli import tuning
+from ehealth_hub.cli.common import settings_or_exit
+from ehealth_hub.core.errors import HubError
 
 if TYPE_CHECKING:
     from ehealth_hub.delivery.retention import PurgeReport
@@ -24,8 +29,6 @@ def worker(
     ] = None,
 ) -> None:
     """Deliver outbox items (PostgreSQL: run as many as you like; SQLite: run one)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     if settings.database_url.startswith("sqlite"):
         console.print("[yellow]SQLite: run only one worker per database[/yellow]")
@@ -52,13 +55,13 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
     assert isinstance(settings, Settings)
     quiet = settings.delivery.model_copy(update={"in_process_worker": False})
     container = await build_container(settings.model_copy(update={"delivery": quiet}))
-    assert container.delivery is not None
     engine = container.delivery
 
     async def stop_on_signal() -> None:
         await stop_requested.wait()
         await engine.stop()
 
+    tuning.for_server()  # a long-running process: what start-up built is frozen
     relay = asyncio.create_task(stop_on_signal(), name="worker-signals")
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics)
@@ -80,8 +83,6 @@ def replay(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List, do not re-queue.")] = False,
 ) -> None:
     """Deliver failed or dead-lettered items again (same outbound message id)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     if not item_id and destination is None and since is None and not dry_run:
         console.print("[red]give --id, --destination or --since (or --dry-run to list all)[/red]")
@@ -134,8 +135,6 @@ outbox_app = typer.Typer(
 @outbox_app.command("stats")
 def stats() -> None:
     """Queue depth per destination and status, and the age of the oldest item (as /metrics)."""
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     try:
         rows = asyncio.run(_stats(settings.database_url))
@@ -173,7 +172,6 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, do not delete.")] = False,
 ) -> None:
     """Delete finished items past ``delivery.retention`` and expired Idempotency-Keys."""
-    from ehealth_hub.cli import settings_or_exit
     from ehealth_hub.delivery.retention import purge as run_purge
     from ehealth_hub.store.db import create_engine
 

@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ehealth_hub.auth.assertion import client_assertion, token_request
-from ehealth_hub.auth.sandbox import SANDBOX_CLIENTS, auth_dir, client_key
-from ehealth_hub.auth.setup import build_token_service, token_endpoint
-from ehealth_hub.errors import HubError
+from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.bootstrap.auth import build_token_service
+from ehealth_hub.cli.common import settings_or_exit
+from ehealth_hub.core.errors import HubError
 from ehealth_hub.fixtures import sandbox
+from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS, auth_dir, client_key
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine, upgrade
 
@@ -29,8 +31,6 @@ _err = Console(stderr=True)
 
 
 def _sandbox_settings() -> Settings:
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     if not settings.is_sandbox:
         _err.print("[red]sandbox commands run only with EHEALTH_HUB_ENV=sandbox[/red]")

@@ -1,7 +1,7 @@
 """Value types shared by the MyCareNet mappings, connectors, simulator and the claims use case.
 
 Plain frozen dataclasses; identifiers are strings already validated by
-:mod:`ehealth_hub.identifiers`. Amounts are :class:`~decimal.Decimal` euros. The mutuality code
+:mod:`ehealth_hub.core.identifiers`. Amounts are :class:`~decimal.Decimal` euros. The mutuality code
 has three digits; its first digit is the federation (``1`` CM ... ``9`` HR Rail) and the
 federation's routing code is that digit followed by ``00`` (MyCareNet routing, eFact destination).
 """
@@ -136,3 +136,32 @@ class AsyncMessage:
     content: bytes
     hash_value: bytes
     """Hash the confirm call names (SHA-256 of the content)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GmdHolder:
+    """The care provider holding the GMD (a doctor, or a medical house as an organisation)."""
+
+    nihii: str
+    given: str = ""
+    family: str = ""
+    kind: str = "persphysician"
+    """CD-HCPARTY of the holder (``persphysician``, ``orgpractice`` ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GmdFacts:
+    """What MyCareNet answered about the patient's GMD on a reference date."""
+
+    ssin: str
+    reference_date: date
+    holder: GmdHolder | None = None
+    start: date | None = None
+    end: date | None = None
+    payment: bool = False
+
+    def held_by(self, nihii: str, on: date) -> bool:
+        """Whether ``nihii`` holds the GMD on ``on``."""
+        if self.holder is None or self.holder.nihii != nihii:
+            return False
+        return (self.start is None or self.start <= on) and (self.end is None or on <= self.end)

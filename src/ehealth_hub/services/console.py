@@ -1,18 +1,16 @@
-"""Wiring of the operations console's services (called by the composition root only)."""
+"""The operations console's services in one object (built by ``bootstrap/operations.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ehealth_hub.services.operations import OperationsService
 from ehealth_hub.services.operations_audit import AuditOperations
-from ehealth_hub.services.operations_health import Downstreams, HealthMetrics, History
+from ehealth_hub.services.operations_health import Downstreams, History
 from ehealth_hub.services.operations_users import Accounts
-
-if TYPE_CHECKING:
-    from ehealth_hub.bootstrap import Container
+from ehealth_hub.settings.console import OperatorAccount
 
 
 @dataclass
@@ -23,6 +21,8 @@ class Operations:
     audit: AuditOperations
     downstreams: Downstreams
     history: History | None
+    account_list: Callable[[], tuple[OperatorAccount, ...]] = tuple
+    """The console's password accounts (the composition root chooses configured or sandbox)."""
     accounts: Accounts | None = None
     """Built on first sign-in (hashing the sandbox passwords costs ~0.1 s)."""
     _sampler: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -30,7 +30,7 @@ class Operations:
     def password_accounts(self) -> Accounts:
         """The console's password accounts."""
         if self.accounts is None:
-            self.accounts = Accounts.from_settings(self.audit.settings)
+            self.accounts = Accounts(self.account_list())
         return self.accounts
 
     def start(self) -> None:
@@ -44,24 +44,3 @@ class Operations:
             self._sampler.cancel()
             await asyncio.gather(self._sampler, return_exceptions=True)
             self._sampler = None
-
-
-def build_operations(container: Container) -> Operations:
-    """The console's services over the container's engine, audit log, gate and delivery engine."""
-    settings = container.settings
-    metrics = HealthMetrics(container.metrics)
-    delivery = container.delivery
-    history = History(delivery, settings.console.history_interval_seconds) if delivery else None
-    return Operations(
-        deliveries=OperationsService(container.engine, container.audit_log, delivery),
-        audit=AuditOperations(
-            settings,
-            container.engine,
-            container.audit_log,
-            container.consent_gate,
-            container.consent_store,
-            metrics,
-        ),
-        downstreams=Downstreams(container.readiness, metrics),
-        history=history,
-    )

@@ -1,29 +1,25 @@
 """Wiring of journey 3 for the composition root: MyCareNet adapters -> ClaimsService + the
-``mycarenet`` delivery destination; the GlobalMedicalFile port (``container.gmd``) the notes and
-the GP lookup use too. The tariff table is loaded and validated here, at start-up.
+``mycarenet`` delivery destination; the GlobalMedicalFile port the notes and the GP lookup use too.
 
-``bootstrap.py`` calls :func:`wire_claims` (adapters built on first use over the connector
-stack's httpx clients: in the sandbox, the in-process simulators); with explicit parts::
-
-    claims = build_claims(settings, engine=..., http=..., trust=..., gate=..., delivery=...)
-
-``http`` is the httpx client MyCareNet is reached through (the sandbox passes one over
-``httpx.ASGITransport`` to the in-process simulators); the caller owns and closes it. The hub's
-ETK identity seals the Details and opens the answers; MyCareNet's ETK comes from the ETK depot.
+:class:`LazyMyCareNet` builds the four adapters over the connector stack's httpx clients and trust
+layer when first called (in the sandbox, the in-process simulators); :func:`build_claims` wires the
+use case on them. The hub's ETK identity seals the Details and opens the answers; MyCareNet's ETK
+comes from the ETK depot.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, Final
+from datetime import date, datetime
+from typing import Any, Final
 
 import httpx
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.bootstrap.connectors import ConnectorStack
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
@@ -36,31 +32,26 @@ from ehealth_hub.connectors.mycarenet.efact import EfactClient
 from ehealth_hub.connectors.mycarenet.envelope import Envelope, Package, Sealing
 from ehealth_hub.connectors.mycarenet.gmd import GlobalMedicalFileClient
 from ehealth_hub.connectors.mycarenet.memberdata import MemberDataClient
-from ehealth_hub.connectors.ports import Actor
-from ehealth_hub.connectors.setup import ConnectorStack
-from ehealth_hub.delivery.engine import DeliveryEngine
-from ehealth_hub.errors import ConfigurationError
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.mycarenet_types import (
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.core.mycarenet_types import (
     MYCARENET_CBE,
     AsyncMessage,
+    GmdFacts,
     InsurabilityFacts,
     PostReceipt,
 )
+from ehealth_hub.core.ports import Actor
+from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.services.billing_check import BillingCheck
 from ehealth_hub.services.billing_rules import load_rules
 from ehealth_hub.services.claims import DESTINATION, ClaimsService
 from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
-from ehealth_hub.services.setup import ContainerGate
 from ehealth_hub.settings import Settings
 from ehealth_hub.transport.wsdl import create_client
 from ehealth_hub.trust.etee import EtkId
 from ehealth_hub.trust.layer import TrustLayer
 from ehealth_hub.trust.saml import SamlToken
-
-if TYPE_CHECKING:
-    from ehealth_hub.bootstrap import Container
 
 MYCARENET_ETK: Final = EtkId("CBE", MYCARENET_CBE, "MYCARENET")
 
@@ -104,28 +95,6 @@ def build_adapters(
         AttestClient(soap(ATTEST_BINDING, conf.attest_url), envelope, tokens, clock=clock),
         EfactClient(soap(GENASYNC_BINDING, conf.genasync_url), envelope, tokens, clock=clock),
         GlobalMedicalFileClient(soap(GMD_BINDING, conf.gmd_url), envelope, tokens, clock=clock),
-    )
-
-
-def build_claims(
-    settings: Settings,
-    *,
-    engine: AsyncEngine,
-    http: httpx.AsyncClient,
-    trust: TrustLayer,
-    gate: PermitGate,
-    delivery: DeliveryEngine,
-    audit: AuditLog | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ClaimsService:
-    """The claims use case, with its delivery destination registered on ``delivery``."""
-    memberdata, attest, efact, gmd = build_adapters(settings, http=http, trust=trust, clock=clock)
-    delivery.register(
-        DESTINATION, ClaimDelivery(engine, attest, efact, settings.mycarenet, clock=clock)
-    )
-    billing = BillingCheck(load_rules(settings.mycarenet.billing_rules_file), gmd)
-    return ClaimsService(
-        gate, memberdata, engine, settings.mycarenet, billing=billing, audit=audit, clock=clock
     )
 
 
@@ -189,22 +158,24 @@ class LazyMyCareNet:
         return await (await self.adapters())[3].consult_gmd(actor, ssin, on)
 
 
-def wire_claims(container: Container) -> None:
-    """Journey 3 on the container's connector stack, consent gate and delivery engine."""
-    if container.connectors is None or container.delivery is None:
-        return
-    settings = container.settings
-    ports = LazyMyCareNet(settings, container.connectors, lambda: datetime.now(UTC))
-    if DESTINATION not in container.delivery.destinations:
-        container.delivery.register(
-            DESTINATION, ClaimDelivery(container.engine, ports, ports, settings.mycarenet)
-        )
-    container.claims = ClaimsService(
-        ContainerGate(container),
+def build_claims(
+    settings: Settings,
+    engine: AsyncEngine,
+    *,
+    gate: PermitGate,
+    ports: LazyMyCareNet,
+    delivery: DeliveryEngine,
+    audit: AuditLog,
+) -> ClaimsService:
+    """Journey 3 over the MyCareNet ports, its ``mycarenet`` delivery destination registered;
+    the tariff table is loaded and validated here, at start-up."""
+    if DESTINATION not in delivery.destinations:
+        delivery.register(DESTINATION, ClaimDelivery(engine, ports, ports, settings.mycarenet))
+    return ClaimsService(
+        gate,
         ports,
-        container.engine,
+        engine,
         settings.mycarenet,
         billing=BillingCheck(load_rules(settings.mycarenet.billing_rules_file), ports),
-        audit=container.audit_log,
+        audit=audit,
     )
-    container.gmd = ports

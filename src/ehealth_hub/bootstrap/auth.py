@@ -1,4 +1,4 @@
-"""Builds the token service from the settings (called by the composition root only)."""
+"""Builds the token service from the settings (the composition root's part for ``auth/``)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.auth.clients import ClientRegistry
 from ehealth_hub.auth.jti import SqlJtiStore
-from ehealth_hub.auth.sandbox import ensure_sandbox_auth
 from ehealth_hub.auth.tokens import TokenPolicy, TokenService
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.auth.urls import fhir_base, token_endpoint
+from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.fixtures.auth_clients import ensure_sandbox_auth
 from ehealth_hub.settings import Settings
-
-
-def token_endpoint(settings: Settings) -> str:
-    """The token endpoint URL clients put in their assertions' ``aud``."""
-    return f"{settings.api.public_base_url.rstrip('/')}/auth/token"
-
-
-def fhir_base(settings: Settings) -> str:
-    """The FHIR base URL (the ``aud`` of access tokens)."""
-    return f"{settings.api.public_base_url.rstrip('/')}/fhir"
 
 
 def policy_for(settings: Settings) -> TokenPolicy:

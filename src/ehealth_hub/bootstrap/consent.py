@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.heads import HeadSigner, run_checkpoints
 from ehealth_hub.audit.log import AuditLog
-from ehealth_hub.connectors.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.notify import RevocationListener, asyncpg_dsn
 from ehealth_hub.consent.store import ConsentStore
+from ehealth_hub.core.ports import ConsentPort, ExclusionPort, TherapeuticLinkPort
 from ehealth_hub.settings import Settings
 
 

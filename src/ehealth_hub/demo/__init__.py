@@ -15,7 +15,7 @@ Dr Sarah Vermeulen (video GP):
 3. the claim: first ask An's insurability on the day (``CoverageEligibilityRequest/$submit``:
    mutuality, CT1/CT2, third-party payment), then bill the teleconsultation (101673) to her
    mutuality, which answers; a claim for Thomas (no GMD holder) relying on the GMD is refused
-   before anything is sent (:mod:`ehealth_hub.demo_gmd`).
+   before anything is sent (:mod:`ehealth_hub.demo.gmd`).
 
 Exit code 0 when every step did what it should.
 """
@@ -31,10 +31,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from ehealth_hub import demo_gmd
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.setup import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container
+from ehealth_hub.demo import gmd as demo_gmd
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
@@ -170,7 +170,7 @@ async def _note(app: SandboxApp, container: Container, report: Report, now: date
 
 
 async def _gp_box(container: Container, nihii: str) -> list[dict[str, Any]]:
-    simulators = container.connectors.simulators if container.connectors else None
+    simulators = container.connectors.simulators
     if simulators is None:
         return []
     transport = httpx.ASGITransport(app=simulators.app)

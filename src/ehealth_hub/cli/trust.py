@@ -1,7 +1,8 @@
 """``ehealth-hub pki ...`` and ``ehealth-hub keystore ...`` (trust layer commands).
 
-Registered in ``cli.py`` with ``register(app)``. Passphrases are read from a secret file or an
-environment variable, never from the command line (which would land in shell history and ``ps``).
+Registered in ``cli/__init__.py`` with ``register(app)``. Passphrases are read from a secret file
+or an environment variable, never from the command line (which would land in shell history and
+``ps``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ehealth_hub.errors import HubError
+from ehealth_hub.cli.common import settings_or_exit
+from ehealth_hub.core.errors import HubError
 from ehealth_hub.trust.keystores import KeystoreEntry, KeystoreRegistry
 
 pki_app = typer.Typer(help="The sandbox PKI.", no_args_is_help=True)
@@ -45,8 +47,6 @@ def pki_init(
 
 
 def _registry() -> KeystoreRegistry:
-    from ehealth_hub.cli import settings_or_exit
-
     settings = settings_or_exit()
     trust = settings.trust
     file = trust.keystore_registry or settings.data_dir / "keystores.json"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ehealth_hub.errors import ConsentDenied
+from ehealth_hub.core.errors import ConsentDenied
 
 Action = Literal["read-dossier", "write-note", "submit-claim"]
 

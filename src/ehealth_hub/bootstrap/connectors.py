@@ -1,4 +1,4 @@
-"""Wiring of the eHealth connectors (issue 5), for the composition root (``bootstrap.py``) only.
+"""Wiring of the eHealth connectors (issue 5), for the composition root only.
 
 ``settings.endpoints`` -> one httpx client per world (the in-process simulators of
 ``fixtures.simulate`` for every ``*.sandbox`` URL, a real client otherwise) -> the trust layer
@@ -9,7 +9,7 @@ cross-hub exclusions), AddressBook, eHealthBox and the GP systems, each with its
 The stack is built on first use (:class:`ConnectorStack`, this module, with its readiness
 checks): deriving the sandbox PKI costs seconds, and a container whose ports are replaced by fakes
 (API tests) never pays it. The building itself is :mod:`.wiring`; the port objects handed to the
-gate and the services (:class:`~ehealth_hub.connectors.lazy_ports.LazyPorts`) forward to the
+gate and the services (:class:`~ehealth_hub.bootstrap.lazy_ports.LazyPorts`) forward to the
 built stack.
 """
 
@@ -19,18 +19,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ehealth_hub.connectors.wiring import (
+from ehealth_hub.bootstrap.wiring import (
     Clock,
     EhealthConnectors,
     HttpClients,
     build_connectors,
     is_sandbox_url,
 )
-from ehealth_hub.errors import DownstreamUnavailable
+from ehealth_hub.core.errors import DownstreamUnavailable
 from ehealth_hub.settings import Settings
 from ehealth_hub.transport.http_errors import translate_http
 from ehealth_hub.transport.network import LIMITS, NetworkTransport, network_client
@@ -43,6 +43,10 @@ def _sandbox_identities(directory: Path) -> Identities:
     from ehealth_hub.fixtures.pki import sandbox_identities  # sandbox only: never in production
 
     return sandbox_identities(directory)
+
+
+if TYPE_CHECKING:
+    from ehealth_hub.fixtures.pki import SandboxPki
 
 
 class ConnectorStack:
@@ -73,11 +77,11 @@ class ConnectorStack:
         ]
         sandbox_client = None
         transports: dict[str, httpx.AsyncBaseTransport] = {}
-        if settings.is_sandbox and any(is_sandbox_url(u) for u in urls):
-            from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: never in production
-            from ehealth_hub.fixtures.simulate import build_simulators
+        simulated = settings.is_sandbox and any(is_sandbox_url(u) for u in urls)
+        pki = self._sandbox_pki(simulated)
+        if pki is not None and simulated:
+            from ehealth_hub.fixtures.simulate import build_simulators  # sandbox only
 
-            pki = SandboxPki.load_or_create(self.pki_dir)
             self.simulators = build_simulators(pki, clock=self.clock)
             transports["sandbox"] = httpx.ASGITransport(app=self.simulators.app)
             sandbox_client = httpx.AsyncClient(
@@ -98,6 +102,16 @@ class ConnectorStack:
             sandbox=_sandbox_identities,
         )
         return build_connectors(settings, trust=trust, http=self.http, clock=self.clock)
+
+    def _sandbox_pki(self, simulated: bool) -> SandboxPki | None:
+        """The sandbox PKI (derived once, then read from disk) when something needs it: the
+        simulators, or trust files left unset (settings allow that in the sandbox only)."""
+        conf = self.settings.trust
+        if simulated or conf.truststore_file is None or conf.sts_certificate_file is None:
+            from ehealth_hub.fixtures.pki import SandboxPki  # sandbox only: not loaded otherwise
+
+            return SandboxPki.load_or_create(self.pki_dir)
+        return None
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():

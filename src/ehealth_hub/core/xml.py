@@ -5,8 +5,8 @@ WSDL/XSD shipped with the project) goes through :func:`parse_xml` or a parser fr
 :func:`secure_parser`. XML is hostile by default (OWASP XXE prevention cheat sheet):
 
 - no DOCTYPE at all: a document that declares a DTD (internal or external) is refused with
-  :class:`~ehealth_hub.errors.HostileXmlError`, by a byte scan of the prolog before lxml builds a
-  tree and again from the parsed tree's docinfo (a DOCTYPE behind a comment, UTF-16), so no
+  :class:`~ehealth_hub.core.errors.HostileXmlError`, by a byte scan of the prolog before lxml
+  builds a tree and again from the parsed tree's docinfo (a DOCTYPE behind a comment, UTF-16), so no
   entity expansion ("billion laughs"), no external entity (XXE) and no DTD fetch can happen;
 - the parser never resolves entities, never loads a DTD, never touches the network
   (``no_network=True``) and keeps libxml2's ``huge_tree`` protections on;
@@ -39,7 +39,7 @@ from typing import Final
 
 from lxml import etree
 
-from ehealth_hub.errors import HostileXmlError, MappingError
+from ehealth_hub.core.errors import HostileXmlError, MappingError
 
 # -- namespaces --------------------------------------------------------------------------------
 KMEHR_NS: Final = "http://www.ehealth.fgov.be/standards/kmehr/schema/v1"

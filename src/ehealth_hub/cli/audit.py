@@ -16,7 +16,8 @@ from rich.console import Console
 
 from ehealth_hub.audit.heads import HeadSigner
 from ehealth_hub.audit.verify import Report, Seal, verify
-from ehealth_hub.errors import ConfigurationError, HubError
+from ehealth_hub.cli.common import settings_or_exit
+from ehealth_hub.core.errors import ConfigurationError, HubError
 from ehealth_hub.settings import Settings
 from ehealth_hub.store.db import create_engine
 
@@ -48,8 +49,6 @@ async def checkpoint_now(settings: Settings) -> str:
 
 
 def _settings() -> Settings:
-    from ehealth_hub.cli import settings_or_exit
-
     return settings_or_exit()
 
 

@@ -24,7 +24,8 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from ehealth_hub.errors import HubError, MappingError
+from ehealth_hub.cli import tuning
+from ehealth_hub.core.errors import HubError, MappingError
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.mappings.kmehr_outcome import warnings_of
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
@@ -138,7 +139,10 @@ def translate(
     recipient = Party(kind="persphysician", nihii=recipient_nihii) if recipient_nihii else None
     now = datetime.now(UTC)
     outcomes: list[Outcome] = []
-    with Progress(console=console, transient=True, disable=len(files) < 2) as progress:
+    with (
+        tuning.for_batch(),
+        Progress(console=console, transient=True, disable=len(files) < 2) as progress,
+    ):
         task = progress.add_task("translating", total=len(files))
         for source in files:
             outcomes.append(

@@ -2,10 +2,10 @@
 
 One adapter per external system implements each port (``connectors/<system>.py``); tests use the
 fakes in ``tests/fakes`` or the simulators in ``fixtures/``. Methods that read a dossier or write
-a note take a :class:`~ehealth_hub.consent.permit.Permit` and check it before anything is sent.
+a note take a :class:`~ehealth_hub.core.permit.Permit` and check it before anything is sent.
 
 Value types here are plain frozen dataclasses with strings for identifiers that have already been
-validated by :mod:`ehealth_hub.identifiers`.
+validated by :mod:`ehealth_hub.core.identifiers`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
 
-from ehealth_hub.consent.permit import Permit
-from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
-from ehealth_hub.mappings.mycarenet_types import AsyncMessage, InsurabilityFacts, PostReceipt
+from ehealth_hub.core.mycarenet_types import AsyncMessage, GmdFacts, InsurabilityFacts, PostReceipt
+from ehealth_hub.core.permit import Permit
 
 
 @dataclass(frozen=True, slots=True)
