@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from ehealth_hub.bootstrap import build_container
+from ehealth_hub.bootstrap.lazy_ports import LazyPorts
 from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.core.ports import Actor
 from ehealth_hub.core.xml import parse_xml
@@ -98,17 +99,15 @@ async def test_the_sandbox_container_reaches_every_downstream_in_process(
         }
         for name in sorted(downstream):
             await container.readiness[name]()
-        assert container.ports is not None
+        ports = LazyPorts(container.connectors)  # the ports the container's gate is given
         sarah = sandbox.practitioner("sarah")
-        consent = await container.ports.consent.get_consent(
+        consent = await ports.consent.get_consent(
             sandbox.patient("an").ssin, Actor(sarah.nihii, sarah.quality)
         )
         assert consent is not None
         assert consent.status == "active"
         marc = sandbox.patient("marc").ssin
-        excluded = await container.ports.exclusions.get_exclusions(
-            marc, Actor(sarah.nihii, sarah.quality)
-        )
+        excluded = await ports.exclusions.get_exclusions(marc, Actor(sarah.nihii, sarah.quality))
         assert [e.hcparty_nihii for e in excluded] == [sarah.nihii]
     finally:
         await container.aclose()
