@@ -60,12 +60,10 @@ ACTIONS: Final = {
     for op in (
         "GetTransactionList",
         "GetTransaction",
-        "PutTransaction",
-        "GetPatientAuditTrail",
         "GetTherapeuticLink",
     )
 }
-"""SOAPAction of each operation (``wsdl/intrahub_v3.wsdl``)."""
+"""SOAPAction of each operation the hub calls (``wsdl/intrahub_v3.wsdl``)."""
 
 
 def _patient_of(permit: object) -> str:
