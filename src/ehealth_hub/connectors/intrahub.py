@@ -9,14 +9,12 @@ own WSDL is ``wsdl/intrahub_v3.wsdl``; acceptance/production may load the offici
 Every request carries the hubservices header (``request``: KMEHR id, author = the actor as
 ``hcparty`` with ID-HCPARTY and CD-HCPARTY, date, time, optional ``breaktheglass``). A hub that
 understood but refused answers ``acknowledge/iscomplete = false`` with KMEHR ``error`` elements:
-these become :class:`~ehealth_hub.errors.BusinessRejection` (code = the CD-ERROR value).
+these become :class:`~ehealth_hub.core.errors.BusinessRejection` (code = the CD-ERROR value).
 
 Operations: GetTransactionList (patient, period, CD-TRANSACTION types), GetTransaction (one KMEHR
-message), PutTransaction (a KMEHR ``kmehrmessage``, in clear inside the signed call over TLS: the
-3.5 contract has no sealed form; a write, never retried), GetPatientAuditTrail,
-GetTherapeuticLink (the patient's exclusions: negative links).
-:class:`HubExclusions` asks every configured hub for the patient's exclusions and fails closed;
-each hub is one record source of the record service.
+message), GetTherapeuticLink (the patient's exclusions: negative links). The record service asks
+every configured hub concurrently (each hub is one record source); :class:`HubExclusions` asks
+them all for exclusions and fails closed.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
@@ -37,7 +34,6 @@ from ehealth_hub.connectors.hubservices_xml import (
     child,
     children,
     coded,
-    instant,
     moment,
     path,
     request,
@@ -69,16 +65,6 @@ ACTIONS: Final = {
 def _patient_of(permit: object) -> str:
     """The permit's patient, read only once ``require`` can judge the object (no AttributeError)."""
     return permit.patient_ssin if isinstance(permit, Permit) else ""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One access to the patient's data, as a hub's audit trail reports it."""
-
-    hcparty_nihii: str | None
-    at: datetime
-    transaction_id: str | None
-    """The transaction read; None for an access to no one transaction (a listing)."""
 
 
 class IntraHubClient:
@@ -169,39 +155,6 @@ class IntraHubClient:
         message.extend(list(found))
         return etree.tostring(message, xml_declaration=True, encoding="UTF-8")
 
-    async def put_transaction(self, permit: Permit, actor: Actor, kmehr: etree._Element) -> str:
-        """PutTransaction (a write: attempted once); returns the hub's transaction id."""
-        self._require(permit, "write-note")
-        payload = self._request("PutTransaction", actor)
-        add(payload, "kmehrmessage").extend(list(kmehr))
-        answer = await self._call(actor, "PutTransaction", payload, idempotent=False)
-        found = scheme_value(children(child(answer, "transaction"), "id"), "LOCAL")
-        if not found:
-            raise DownstreamProtocolError(
-                "no transaction id in answer", system=self.name, operation="PutTransaction"
-            )
-        return found
-
-    async def audit_trail(
-        self, permit: Permit, actor: Actor, *, since: date | None = None
-    ) -> list[AuditEntry]:
-        """GetPatientAuditTrail: who accessed the patient's data on this hub."""
-        self._require(permit)
-        payload = self._request("GetPatientAuditTrail", actor, permit)
-        select = select_patient(payload, permit.patient_ssin)
-        if since is not None:
-            add(select, "begindate", since.isoformat())
-        answer = await self._call(actor, "GetPatientAuditTrail", payload, idempotent=True)
-        accesses = children(child(answer, "transactionaccesslist"), "transactionaccess")
-        return [self._access(a) for a in accesses]
-
-    def _access(self, access: etree._Element) -> AuditEntry:
-        return AuditEntry(
-            scheme_value(children(child(access, "hcparty"), "id"), "ID-HCPARTY"),
-            instant(access, "accessdatetime", system=self.name, operation="GetPatientAuditTrail"),
-            scheme_value(children(child(access, "transaction"), "id"), "LOCAL"),
-        )
-
     async def get_exclusions(self, patient_ssin: str, actor: Actor) -> list[Exclusion]:
         """GetTherapeuticLink for the patient's exclusions (negative links) on this hub."""
         payload = self._request("GetTherapeuticLink", actor)
@@ -232,7 +185,7 @@ def _start(link: etree._Element, system: str) -> date | None:
 
 
 class HubExclusions:
-    """An :class:`~ehealth_hub.connectors.ports.ExclusionPort` over every configured hub.
+    """An :class:`~ehealth_hub.core.ports.ExclusionPort` over every configured hub.
 
     Fails closed: when one hub cannot answer, the exclusions cannot be known and the error is
     raised (the gate then refuses), rather than reading an unanswered hub as "no exclusion".
