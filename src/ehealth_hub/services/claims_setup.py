@@ -56,6 +56,7 @@ from ehealth_hub.services.billing_rules import load_rules
 from ehealth_hub.services.claims import DESTINATION, ClaimsService
 from ehealth_hub.services.claims_delivery import ClaimDelivery
 from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.insurer_setup import wire_insurers
 from ehealth_hub.services.setup import ContainerGate
 from ehealth_hub.settings import Settings
 
@@ -195,9 +196,11 @@ def wire_claims(container: Container) -> None:
         return
     settings = container.settings
     ports = LazyMyCareNet(settings, container.connectors, lambda: datetime.now(UTC))
+    followers = wire_insurers(container)  # private insurers (services/insurer_setup.py)
     if DESTINATION not in container.delivery.destinations:
         container.delivery.register(
-            DESTINATION, ClaimDelivery(container.engine, ports, ports, settings.mycarenet)
+            DESTINATION,
+            ClaimDelivery(container.engine, ports, ports, settings.mycarenet, followers=followers),
         )
     container.claims = ClaimsService(
         ContainerGate(container),

@@ -37,7 +37,7 @@ from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
 from ehealth_hub.errors import ConfigurationError, InvalidInput, NotFound
-from ehealth_hub.services import task_access
+from ehealth_hub.services import insurer_claims, task_access
 
 TASK_REPLAY: Final = "system/Task.u"
 """Scope of the replay operations (operators)."""
@@ -84,7 +84,9 @@ async def read_task(
     headers = {"ETag": etag(item)}
     if if_none_match is not None and if_none_match.strip() == etag(item):
         return Response(status_code=304, headers=headers)
-    return FhirResponse(task_resource(item), headers=headers)
+    # a claim's Task also shows its second payer (services/insurer_claims.py)
+    task = await insurer_claims.attach(container.engine, item, task_resource(item))
+    return FhirResponse(task, headers=headers)
 
 
 @router.get("/fhir/Task", response_class=FhirResponse, summary="Search Tasks")
