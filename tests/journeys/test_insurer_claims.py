@@ -106,7 +106,8 @@ AGREED_PATHS = {
 
 def _insurer(hub: Hub) -> InsurerSimulator:
     simulators = hub.container.connectors.simulators if hub.container.connectors else None
-    assert simulators is not None and simulators.insurer is not None
+    assert simulators is not None
+    assert simulators.insurer is not None
     return simulators.insurer  # type: ignore[no-any-return]  # Simulators is typed Any on the stack
 
 
@@ -178,7 +179,8 @@ async def test_an_insured_employees_claim_is_reimbursed_by_the_mutuality_then_by
     await _insurer_task(app, claim_task, "completed")
     task = await _task(app, claim_task, lambda t: "insurer-answer" in _outputs(t))
     insurer = next(c for c in task["contained"] if c["id"] == "insurer")
-    assert insurer["resourceType"] == "ClaimResponse" and insurer["outcome"] == "complete"
+    assert insurer["resourceType"] == "ClaimResponse"
+    assert insurer["outcome"] == "complete"
     # the insurer pays what the mutuality left to the patient (well under the plan's ceiling)
     assert _total(insurer, "benefit") == _total(mutuality, "copay") > 0
     received = _insurer(hub).received
@@ -199,7 +201,8 @@ async def test_the_insurer_receives_no_element_outside_the_agreed_set(
     text = json.dumps(received)
     for personal in (INES.ssin, INES.given, INES.family, SARAH.nihii, SARAH.family):
         assert personal not in text
-    assert "diagnosis" not in text and "supportingInfo" not in text
+    assert "diagnosis" not in text
+    assert "supportingInfo" not in text
 
 
 @pytest.mark.parametrize("hub", [FAST_RETRIES], indirect=True)
