@@ -10,6 +10,7 @@ from ehealth_hub.connectors.ports import AddressBookPort, MailboxPort, RecordSou
 from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.consent.permit import Permit
 from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.gp import ContainerGmd, GpLookup
@@ -81,6 +82,7 @@ def wire_journeys(
             ttl_seconds=conf.content_cache_seconds,
             max_bytes=conf.content_cache_megabytes * 1024 * 1024,
         ),
+        matrix=AccessMatrix.load(),  # sections by provider type (data/access_matrix.csv)
     )
     container.notes = NotesService(
         gate, addressbook, container.engine, gmd=ContainerGmd(container), audit=container.audit_log
