@@ -61,3 +61,24 @@ async def test_a_psychologists_note_goes_to_the_gp_only_when_the_consent_covers_
     assert (await app.post("/fhir/Consent", sharing)).status_code == 201
     accepted = await app.post("/fhir/DocumentReference", note)
     assert accepted.status_code == 202, accepted.text
+
+
+async def test_a_psychologists_claim_with_a_gp_video_code_is_refused_before_sending(
+    hub: Hub,
+) -> None:
+    from ehealth_hub.fixtures.consultation import teleconsultation_claim
+
+    app = hub.app("consult-app", KOEN.nihii)
+    now = datetime.now(UTC)
+    assert (
+        await app.post("/fhir/Consent", consultation_consent(AN, KOEN, start=now))
+    ).status_code == 201
+    simulators = hub.container.connectors.simulators if hub.container.connectors else None
+    assert simulators is not None
+    sent = len(simulators.mycarenet.genasync.received) + len(simulators.mycarenet.attest.received)
+    claim = teleconsultation_claim(f"psy-{now:%H%M%S%f}", AN, KOEN, serviced=now.date().isoformat())
+    refused = await app.post("/fhir/Claim/$submit", claim)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["issue"][0]["details"]["text"] == "billing.provider-type"
+    after = len(simulators.mycarenet.genasync.received) + len(simulators.mycarenet.attest.received)
+    assert after == sent

@@ -2,6 +2,8 @@
 
 Accepting (:meth:`ClaimsService.submit`): the app's Claim (one item, code 101673, 101695 or 101710)
 -> the provider must be the acting practitioner -> the consent gate (``submit-claim``) -> the
+acting provider's type must be the one the tariff row is for (a psychologist never bills a GP
+code: :mod:`ehealth_hub.services.provider_billing`) -> the
 patient's insurability on the serviced date (MemberData, cached per patient and date) -> a patient
 without insurability, or a mutuality whose federation is closed in the configuration, is refused
 HERE, before anything is sent -> the reimbursement conditions of the tariff table
@@ -50,8 +52,10 @@ from ehealth_hub.mappings.mycarenet_attest import read_app_claim
 from ehealth_hub.mappings.mycarenet_gmd import GmdFacts
 from ehealth_hub.mappings.mycarenet_types import InsurabilityFacts, TeleconsultationClaim
 from ehealth_hub.services import claims_store as store
+from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
 from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.provider_billing import check_provider
 from ehealth_hub.settings import MyCareNetSettings
 
 log = structlog.get_logger(__name__)
@@ -97,6 +101,8 @@ class ClaimsService:
     ) -> None:
         self.gate, self.insurability_port, self.engine = gate, insurability, engine
         self.billing = billing
+        self.provider_types = AccessMatrix.load()
+        """The acting provider's type (who may bill which row: services/provider_billing.py)."""
         self.settings, self.audit, self.clock = settings, audit or AuditLog(), clock
 
     async def eligibility(
@@ -164,6 +170,7 @@ class ClaimsService:
             AccessRequest(parsed.patient.ssin, actor, "submit-claim", client_id=client_id)
         )
         row = self.billing.tariff(parsed)
+        check_provider(row, actor, parsed.serviced, self.provider_types)  # before any call
         facts = await self.insurability(actor, parsed.patient.ssin, parsed.serviced)
         route = self.route(parsed, facts)
         decision = await self.billing.check(parsed, claim, facts, actor, row)
