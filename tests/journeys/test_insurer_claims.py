@@ -283,3 +283,18 @@ async def test_the_insurer_says_when_the_plans_annual_ceiling_is_reached(
     )
     assert benefit["reason"]["coding"][0]["code"] == "ar002"
     assert "ceiling" in response["processNote"][0]["text"]
+
+
+async def test_a_claim_naming_a_plan_no_configured_insurer_runs_is_refused_before_sending(
+    fhir_for: FhirFactory, hub: Hub
+) -> None:
+    await _app(fhir_for, insurer_consent_given=True)
+    claim = _claim("ines-unknown-plan")
+    claim["insurance"][-1]["businessArrangement"] = "AG-SOME-OTHER-PLAN"
+    simulators = hub.container.connectors.simulators if hub.container.connectors else None
+    assert simulators is not None
+    refused = await hub.app("consult-app", SARAH.nihii).post("/fhir/Claim/$submit", claim)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["issue"][0]["details"]["text"] == "claim.insurer-cover"
+    assert not simulators.mycarenet.genasync.received
+    assert not simulators.mycarenet.attest.received

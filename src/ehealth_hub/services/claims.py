@@ -55,6 +55,7 @@ from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
 from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.insurer_claims import InsurerClaims
 from ehealth_hub.services.provider_billing import check_provider
 from ehealth_hub.settings import MyCareNetSettings
 
@@ -98,8 +99,12 @@ class ClaimsService:
         billing: BillingCheck,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        insurers: InsurerClaims | None = None,
     ) -> None:
         self.gate, self.insurability_port, self.engine = gate, insurability, engine
+        self.insurers = insurers
+        """The private insurers a claim may name besides the mutuality (its cover is checked
+        at submission: services/insurer_claims.py)."""
         self.billing = billing
         self.provider_types = AccessMatrix.load()
         """The acting provider's type (who may bill which row: services/provider_billing.py)."""
@@ -161,6 +166,8 @@ class ClaimsService:
                 field="Claim.provider.identifier",
                 rule="claim.provider-is-actor",
             )
+        if self.insurers is not None:
+            self.insurers.check_cover(claim)
         message_id = claim_message_id(actor.nihii, parsed.claim_id)
         digest = hashlib.sha256(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)).hexdigest()
         existing = await store.get_claim(self.engine, message_id)

@@ -209,5 +209,6 @@ def wire_claims(container: Container) -> None:
         settings.mycarenet,
         billing=BillingCheck(load_rules(settings.mycarenet.billing_rules_file), ports),
         audit=container.audit_log,
+        insurers=followers,
     )
     container.gmd = ports

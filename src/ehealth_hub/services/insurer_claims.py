@@ -37,7 +37,7 @@ from ehealth_hub.consent.model import AccessRequest
 from ehealth_hub.consent.permit import require
 from ehealth_hub.delivery import store as outbox_store
 from ehealth_hub.delivery.outbox import OutboxItem, Status, TaskInfo, enqueue, message_id_for
-from ehealth_hub.errors import ConfigurationError
+from ehealth_hub.errors import ConfigurationError, InvalidInput
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import CBE_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.identifiers import mask_ssin
@@ -93,17 +93,21 @@ class InsurerClaims:
     ) -> None:
         self.engine, self.insurers, self.clock = engine, dict(insurers), clock
 
-    def _insurer(self, cbe: str, plan: str) -> str:
+    def _insurer(self, cbe: str, plan: str) -> str | None:
         for key, conf in self.insurers.items():
             if conf.cbe == cbe and plan in conf.plans:
                 return key
-        raise ConfigurationError(
-            f"no configured insurer with CBE {cbe} runs plan {plan!r}: the claim names a cover "
-            "the hub cannot bill",
-            system="insurer",
-            operation="route",
-            code="insurer-unknown",
-        )
+        return None
+
+    def check_cover(self, claim: Mapping[str, Any]) -> None:
+        """At submission: a cover the hub cannot bill is bad input (422, nothing stored)."""
+        cover = _cover(claim)
+        if cover is not None and self._insurer(cover[1], cover[2]) is None:
+            raise InvalidInput(
+                f"no configured insurer with CBE {cover[1]} runs plan {cover[2]!r}",
+                field="Claim.insurance.coverage.identifier.assigner",
+                rule="claim.insurer-cover",
+            )
 
     async def after_mutuality(
         self,
@@ -119,7 +123,8 @@ class InsurerClaims:
         if cover is None or response.get("outcome") != "complete":
             return None
         member, cbe, plan = cover
-        key = self._insurer(cbe, plan)
+        # checked at submission; a configuration changed since shows on the insurer's own Task
+        key = self._insurer(cbe, plan) or ""
         claim, actor = payload["claim"], payload["actor"]
         item = claim["item"][0]
         fee = Decimal(str(item["net"]["value"]))
@@ -151,7 +156,8 @@ class InsurerClaims:
         message_id: str,
         claim_task: str | None,
     ) -> OutboxItem:
-        conf = self.insurers[key]
+        conf = self.insurers.get(key)
+        name = conf.name if conf else f"no configured insurer (CBE {facts['insurer_cbe']})"
         payload = {
             "insurer": key,
             "facts": facts,
@@ -163,8 +169,11 @@ class InsurerClaims:
             focus=f"Claim/{claim_id}",
             for_={"identifier": {"system": SSIN_SYSTEM, "value": ssin}},
             requester={"identifier": {"system": NIHDI_SYSTEM, "value": actor["nihii"]}},
-            owner={"identifier": {"system": CBE_SYSTEM, "value": conf.cbe}, "display": conf.name},
-            description=f"claim to the patient's private insurer ({conf.name})",
+            owner={
+                "identifier": {"system": CBE_SYSTEM, "value": facts["insurer_cbe"]},
+                "display": name,
+            },
+            description=f"claim to the patient's private insurer ({name})",
             extra={"claim-task": claim_task or "", "plan": facts["plan"]},
         )
         async with self.engine.begin() as conn:
