@@ -64,16 +64,16 @@ async def test_an_efact_line_refused_by_the_mutuality_is_an_error_claim_response
     assert done.claim_response["error"][0]["code"]["coding"][0]["code"] == "EFACT_MHOUSE"
 
 
-async def test_a_psychologist_attesting_a_gp_code_is_rejected_by_the_mutuality(
-    claims: Claims,
+async def test_a_psychologist_billing_a_gp_code_is_refused_before_anything_is_sent(
+    claims: Claims, mycarenet: MyCareNet
 ) -> None:
+    # issue 22: this claim used to reach the mutuality and come back CODE_NOT_ALLOWED_FOR_QUALITY
     claim = app_claim("c-4", practitioner="koen", route="eattest")
-    done = await deliver(claims, await submit(claims, claim, KOEN))
-    assert done.claim_response["outcome"] == "error"
-    assert (
-        done.claim_response["error"][0]["code"]["coding"][0]["code"]
-        == "CODE_NOT_ALLOWED_FOR_QUALITY"
-    )
+    with pytest.raises(BusinessRejection) as refused:
+        await submit(claims, claim, KOEN)
+    assert refused.value.code == "billing.provider-type"
+    assert not mycarenet.sim.attest.received
+    assert not mycarenet.sim.genasync.received
 
 
 async def test_an_uninsured_patient_is_refused_before_anything_is_sent(

@@ -3,7 +3,7 @@
 One :class:`AuditRecord` per consent decision and per access (dossier read, note write, claim,
 consent change). Rendered as an AuditEvent: ``agent`` = the care provider (NIHII, requestor) and
 the client application; ``entity`` = the patient (SSIN) and the decision the access rests on;
-``purposeOfEvent`` = TREAT or ETREAT; a break-the-glass access carries the security label
+``purposeOfEvent`` = TREAT, ETREAT or HPAYMT; a break-the-glass access carries the security label
 ``BTG`` (v3-ActCode) and an entity detail asking for review.
 """
 
@@ -33,12 +33,15 @@ _CRUDE: Final = {
     "read-dossier": "R",
     "write-note": "C",
     "submit-claim": "C",
+    "insurer-claim": "C",
     "consent-create": "C",
     "consent-revoke": "U",
     "consent-read": "R",
     "audit-read": "R",
     "task-read": "R",
 }
+# AuditEvent.purposeOfEvent: v3-ActReason (HPAYMT: healthcare payment, the insurer's claim).
+_PURPOSE_CODES: Final = {"treatment": "TREAT", "emergency": "ETREAT", "insurance-claim": "HPAYMT"}
 # AuditEvent.outcome: 0 success, 4 minor failure (refused), 8 serious failure.
 _OUTCOME: Final = {
     "permit": "0",
@@ -64,7 +67,7 @@ class AuditRecord:
     client_id: str | None = None
     decision_id: str | None = None
     """The decision an access rests on (for a decision record: its own id)."""
-    purpose: Literal["treatment", "emergency"] = "treatment"
+    purpose: Literal["treatment", "emergency", "insurance-claim"] = "treatment"
     reasons: tuple[str, ...] = ()
     break_the_glass: bool = False
     detail: dict[str, str] = field(default_factory=dict)
@@ -137,7 +140,7 @@ def to_fhir(record: AuditRecord) -> dict[str, Any]:
                 "coding": [
                     {
                         "system": ACT_REASON,
-                        "code": "ETREAT" if record.purpose == "emergency" else "TREAT",
+                        "code": _PURPOSE_CODES[record.purpose],
                     }
                 ]
             }

@@ -221,7 +221,13 @@ def _assemble(
             delivery=delivery,
         ),
         claims=build_claims(
-            settings, engine, gate=gate, ports=mycarenet, delivery=delivery, audit=audit
+            settings,
+            engine,
+            gate=gate,
+            ports=mycarenet,
+            connectors=connectors,
+            delivery=delivery,
+            audit=audit,
         ),
         gmd=mycarenet,
         gps=GpLookup(gate, mycarenet, ports.addressbook),

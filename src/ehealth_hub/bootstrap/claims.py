@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.bootstrap.connectors import ConnectorStack
+from ehealth_hub.bootstrap.insurers import build_insurers
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
@@ -164,13 +165,19 @@ def build_claims(
     *,
     gate: PermitGate,
     ports: LazyMyCareNet,
+    connectors: ConnectorStack,
     delivery: DeliveryEngine,
     audit: AuditLog,
 ) -> ClaimsService:
-    """Journey 3 over the MyCareNet ports, its ``mycarenet`` delivery destination registered;
-    the tariff table is loaded and validated here, at start-up."""
+    """Journey 3 over the MyCareNet ports, its ``mycarenet`` delivery destination registered
+    (with the private insurers that follow a mutuality's answer: ``bootstrap.insurers``); the
+    tariff table is loaded and validated here, at start-up."""
+    followers = build_insurers(settings, engine, connectors, gate=gate, delivery=delivery)
     if DESTINATION not in delivery.destinations:
-        delivery.register(DESTINATION, ClaimDelivery(engine, ports, ports, settings.mycarenet))
+        delivery.register(
+            DESTINATION,
+            ClaimDelivery(engine, ports, ports, settings.mycarenet, followers=followers),
+        )
     return ClaimsService(
         gate,
         ports,
@@ -178,4 +185,5 @@ def build_claims(
         settings.mycarenet,
         billing=BillingCheck(load_rules(settings.mycarenet.billing_rules_file), ports),
         audit=audit,
+        insurers=followers,
     )

@@ -15,6 +15,7 @@ from ehealth_hub.core.ports import (
     RecordSourcePort,
 )
 from ehealth_hub.delivery.engine import DeliveryEngine
+from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.notes import DESTINATION, NoteDelivery, NotesService
@@ -45,6 +46,7 @@ def build_records(
             ttl_seconds=records.content_cache_seconds,
             max_bytes=records.content_cache_megabytes * 1024 * 1024,
         ),
+        matrix=AccessMatrix.load(),  # sections by provider type (data/access_matrix.csv)
     )
 
 

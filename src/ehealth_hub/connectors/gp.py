@@ -271,6 +271,17 @@ class GpSystemClient:
         )
         return str(created.get("id", ""))
 
+    async def post_resource(
+        self, path: str, resource: dict[str, Any], *, operation: str
+    ) -> dict[str, Any]:
+        """POST a FHIR resource (an operation or a create) and return the resource answered.
+        Attempted once: a resend is the caller's (the outbox's), and the receiver de-duplicates
+        on the resource's identifier. Used by the private insurers' claims API too."""
+        headers = {"Content-Type": FHIR_JSON}
+        return await self._json(
+            "POST", path, operation, idempotent=False, json=resource, headers=headers
+        )
+
     async def ping(self) -> None:
         """Readiness: the CapabilityStatement answers."""
         await self._json("GET", "metadata", "metadata", idempotent=True)

@@ -21,7 +21,7 @@ from typing import Final
 
 from ehealth_hub.consent.model import AccessRequest, Decision
 
-CacheKey = tuple[str, str, str, str, str, tuple[str, ...], str]
+CacheKey = tuple[str, str, str, str, str, tuple[str, ...], str, str]
 
 MAX_ENTRIES: Final = 50_000
 
@@ -41,6 +41,7 @@ def cache_key(request: AccessRequest) -> CacheKey:
         request.purpose,
         request.data_classes,
         request.recipient_nihii or "",
+        request.recipient_cbe or "",
     )
 
 

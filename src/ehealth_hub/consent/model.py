@@ -17,7 +17,7 @@ from typing import Literal
 from ehealth_hub.core.permit import Action
 from ehealth_hub.core.ports import Actor, Exclusion, NationalConsent, TherapeuticLink
 
-Purpose = Literal["treatment", "emergency"]
+Purpose = Literal["treatment", "emergency", "insurance-claim"]
 Effect = Literal["permit", "deny", "not-applicable"]
 Source = Literal[
     "request",
@@ -30,8 +30,8 @@ Source = Literal[
 ]
 """Which source decided: one of the facts, the configured role rules, or the request itself."""
 
-ACTIONS: tuple[Action, ...] = ("read-dossier", "write-note", "submit-claim")
-PURPOSES: tuple[Purpose, ...] = ("treatment", "emergency")
+ACTIONS: tuple[Action, ...] = ("read-dossier", "write-note", "submit-claim", "insurer-claim")
+PURPOSES: tuple[Purpose, ...] = ("treatment", "emergency", "insurance-claim")
 
 OBLIGATION_REVIEW = "review-break-the-glass"
 """A break-the-glass access must be reviewed afterwards (the audit event is flagged)."""
@@ -55,6 +55,8 @@ class AccessRequest:
     """Break-the-glass only: why the emergency access is needed (10 to 200 characters)."""
     recipient_nihii: str | None = None
     """write-note only: the care provider (the patient's GP) the note is for."""
+    recipient_cbe: str | None = None
+    """insurer-claim only: the insurer (CBE) the claim's minimal data is for."""
     client_id: str = ""
     """The client application acting for the actor (for the audit trail)."""
 
@@ -79,6 +81,8 @@ class ConsultationConsent:
     end: datetime
     note_recipients: frozenset[str] = frozenset()
     """NIHIIs the patient agreed may receive the consultation note (their GP)."""
+    insurer_recipients: frozenset[str] = frozenset()
+    """CBEs of the private insurers the patient agreed may receive the claim's minimal data."""
 
     @property
     def reference(self) -> str:

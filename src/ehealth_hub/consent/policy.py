@@ -7,15 +7,19 @@ validity never runs past the consent or link it rests on.
 
 Rules, per action (``btg`` = break-the-glass, purpose emergency):
 
-============================  ============  ===========  ============  ===================
-rule (source)                 read-dossier  write-note   submit-claim  relaxed by btg
-============================  ============  ===========  ============  ===================
-role rules (action, classes)  yes           yes          yes           no
-national consent (Consent)    yes           no           no            source fault only
-exclusion (hubs)              yes           no           no            source fault only
-therapeutic link (TL, CD-TL)  yes           yes          yes           yes
-consultation consent (FHIR)   yes           yes (+GP)    yes           yes
-============================  ============  ===========  ============  ===================
+============================  ============  ===========  ============  =============  ===========
+rule (source)                 read-dossier  write-note   submit-claim  insurer-claim  relaxed by
+                                                                                      btg
+============================  ============  ===========  ============  =============  ===========
+role rules (action, classes)  yes           yes          yes           yes            no
+national consent (Consent)    yes           no           no            no             fault only
+exclusion (hubs)              yes           no           no            no             fault only
+therapeutic link (TL, CD-TL)  yes           yes          yes           yes            yes
+consultation consent (FHIR)   yes           yes (+GP)    yes           yes (+insurer) yes
+============================  ============  ===========  ============  =============  ===========
+
+``insurer-claim`` is asked with purpose ``insurance-claim`` and the insurer's CBE: only a consent
+naming that insurer as recipient (and not revoked) permits it.
 
 Break-the-glass itself is allowed for read-dossier only, to the configured qualities, with a
 justification of 10 to 200 characters; the patient's own refusals (no national consent, an
@@ -127,6 +131,9 @@ def _role(request: AccessRequest, rule: RoleRule) -> Outcome:
             return [Reason("role-rules", "data-class-not-allowed", text)], [], []
     if request.action == "write-note" and not request.recipient_nihii:
         text = "a note needs its recipient (the patient's GP)"
+        return [Reason("request", "missing-recipient", text)], [], []
+    if request.action == "insurer-claim" and not request.recipient_cbe:
+        text = "a claim for an insurer needs its recipient (the insurer's CBE)"
         return [Reason("request", "missing-recipient", text)], [], []
     return [], [Reason("role-rules", "allowed", f"quality {quality!r} may {request.action}")], []
 
@@ -250,10 +257,17 @@ def _best_consultation(
     matching = [
         c
         for c in facts.consultation_consents
-        if _covers(c, request, now)
-        and (request.action != "write-note" or request.recipient_nihii in c.note_recipients)
+        if _covers(c, request, now) and _recipient_agreed(c, request)
     ]
     return max(matching, key=lambda c: c.end, default=None)
+
+
+def _recipient_agreed(consent: ConsultationConsent, request: AccessRequest) -> bool:
+    if request.action == "write-note":
+        return request.recipient_nihii in consent.note_recipients
+    if request.action == "insurer-claim":
+        return request.recipient_cbe in consent.insurer_recipients
+    return True
 
 
 def _consultation(request: AccessRequest, facts: Facts, now: datetime) -> Outcome:
@@ -269,5 +283,8 @@ def _consultation(request: AccessRequest, facts: Facts, now: datetime) -> Outcom
     if request.action == "write-note" and any(_covers(c, request, now) for c in consents):
         text = "the patient did not agree that the note goes to this recipient"
         return [Reason("consultation-consent", "note-recipient-not-agreed", text)], [], []
+    if request.action == "insurer-claim" and any(_covers(c, request, now) for c in consents):
+        text = "the patient did not agree that this insurer receives the claim"
+        return [Reason("consultation-consent", "insurer-not-agreed", text)], [], []
     text = f"no active consultation consent for {request.action} ({request.purpose}) now"
     return [Reason("consultation-consent", "no-consultation-consent", text)], [], []

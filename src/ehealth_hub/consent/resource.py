@@ -8,8 +8,13 @@ The shape the hub accepts (on top of FHIR R4 4.0.1 Consent, validated with fhir.
 * ``provision.actor``: role v3-RoleClass ``PROV`` = the consulting care provider (NIHII), and
   role v3-ParticipationType ``IRCP`` = a care provider the patient agreed may receive the note
   (their GP); a consent allowing ``write-note`` must name one;
-* ``provision.action``: codes of :data:`ACTION_SYSTEM` (read-dossier, write-note, submit-claim);
-* ``provision.purpose``: v3-ActReason ``TREAT`` (treatment) or ``ETREAT`` (emergency).
+* ``provision.actor`` role ``IRCP`` identified by a CBE (be-organization naming system) = a
+  private insurer the patient agreed may receive the claim's minimal data; a consent allowing
+  ``insurer-claim`` must name one, and say purpose ``HPAYMT``;
+* ``provision.action``: codes of :data:`ACTION_SYSTEM` (read-dossier, write-note, submit-claim,
+  insurer-claim);
+* ``provision.purpose``: v3-ActReason ``TREAT`` (treatment), ``ETREAT`` (emergency) or ``HPAYMT``
+  (healthcare payment: the insurance claim).
 
 Pure: no clock, no I/O. Every refusal is an InvalidInput naming the FHIRPath and the rule.
 """
@@ -24,15 +29,25 @@ from pydantic import ValidationError
 
 from ehealth_hub.consent.model import ACTIONS, ConsultationConsent, Purpose
 from ehealth_hub.core.errors import IdentifierError, InvalidInput
-from ehealth_hub.core.identifiers import Nihii, Ssin
+from ehealth_hub.core.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.core.permit import Action
-from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE, NIHDI_SYSTEM, SSIN_SYSTEM
+from ehealth_hub.fhir.profiles import (
+    BE_CONSENT,
+    CBE_SYSTEM,
+    HUB_SYSTEM_BASE,
+    NIHDI_SYSTEM,
+    SSIN_SYSTEM,
+)
 
 ACTION_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/consent-action"
 ACT_REASON: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 ROLE_CLASS: Final = "http://terminology.hl7.org/CodeSystem/v3-RoleClass"
 PARTICIPATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
-PURPOSES: Final[dict[str, Purpose]] = {"TREAT": "treatment", "ETREAT": "emergency"}
+PURPOSES: Final[dict[str, Purpose]] = {
+    "TREAT": "treatment",
+    "ETREAT": "emergency",
+    "HPAYMT": "insurance-claim",
+}
 ACCEPTED_STATUS: Final = ("active", "inactive")
 
 
@@ -68,6 +83,8 @@ def validate(resource: dict[str, Any]) -> ConsultationConsent:
     start, end = _period(provision)
     actions = _actions(provision)
     recipients = _actors(provision, "IRCP", PARTICIPATION)
+    insurers = _actors(provision, "IRCP", PARTICIPATION, organisations=True)
+    _check_insurer(actions, insurers, provision)
     if "write-note" in actions and not recipients:
         raise _bad(
             "Consent.provision.actor",
@@ -93,7 +110,26 @@ def validate(resource: dict[str, Any]) -> ConsultationConsent:
         start=start,
         end=end,
         note_recipients=frozenset(recipients),
+        insurer_recipients=frozenset(insurers),
     )
+
+
+def _check_insurer(actions: list[Action], insurers: list[str], provision: dict[str, Any]) -> None:
+    if "insurer-claim" not in actions:
+        return
+    if not insurers:
+        raise _bad(
+            "Consent.provision.actor",
+            "insurer-recipient-required",
+            "a consent to share a claim with an insurer names the insurer: an actor with role "
+            f"IRCP identified by its CBE ({CBE_SYSTEM})",
+        )
+    if "HPAYMT" not in _codes([{"coding": provision.get("purpose") or []}], ACT_REASON):
+        raise _bad(
+            "Consent.provision.purpose",
+            "insurer-purpose",
+            "a consent to share a claim with an insurer has purpose HPAYMT (the insurance claim)",
+        )
 
 
 def _patient(resource: dict[str, Any]) -> str:
@@ -151,13 +187,25 @@ def _purposes(provision: dict[str, Any]) -> list[Purpose]:
     return purposes
 
 
-def _actors(provision: dict[str, Any], role: str, system: str) -> list[str]:
+def _actors(
+    provision: dict[str, Any], role: str, system: str, *, organisations: bool = False
+) -> list[str]:
+    """The NIHIIs of the actors with ``role`` (or, with ``organisations``, the CBEs: an insurer
+    is an organisation, never a care provider)."""
     found = []
     for index, actor in enumerate(provision.get("actor") or []):
         if role not in _codes([actor.get("role") or {}], system):
             continue
         identifier = (actor.get("reference") or {}).get("identifier") or {}
         path = f"Consent.provision.actor[{index}].reference.identifier"
+        if (identifier.get("system") == CBE_SYSTEM) != organisations:
+            continue
+        if organisations:
+            try:
+                found.append(Cbe.parse(str(identifier.get("value", ""))).value)
+            except IdentifierError as exc:
+                raise _bad(path + ".value", exc.rule, exc.detail) from exc
+            continue
         if identifier.get("system") != NIHDI_SYSTEM:
             raise _bad(path, "actor-nihii", f"system must be {NIHDI_SYSTEM}")
         try:

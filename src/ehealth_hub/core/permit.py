@@ -14,7 +14,8 @@ from typing import Literal
 
 from ehealth_hub.core.errors import ConsentDenied
 
-Action = Literal["read-dossier", "write-note", "submit-claim"]
+Action = Literal["read-dossier", "write-note", "submit-claim", "insurer-claim"]
+"""``insurer-claim``: a claim's minimal data to a private insurer the patient consented to."""
 
 _MINT_KEY = object()
 

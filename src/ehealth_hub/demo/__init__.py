@@ -15,7 +15,10 @@ Dr Sarah Vermeulen (video GP):
 3. the claim: first ask An's insurability on the day (``CoverageEligibilityRequest/$submit``:
    mutuality, CT1/CT2, third-party payment), then bill the teleconsultation (101673) to her
    mutuality, which answers; a claim for Thomas (no GMD holder) relying on the GMD is refused
-   before anything is sent (:mod:`ehealth_hub.demo.gmd`).
+   before anything is sent (:mod:`ehealth_hub.demo.gmd`);
+4. the other payers and the psychologist (:mod:`ehealth_hub.demo.payers`): an employee's claim
+   reimbursed by her mutuality, then by her private insurer; the psychologist's summary without
+   the sections he may not see.
 
 Exit code 0 when every step did what it should.
 """
@@ -35,6 +38,7 @@ from ehealth_hub.api import create_app
 from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.demo import gmd as demo_gmd
+from ehealth_hub.demo import payers
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
@@ -252,6 +256,10 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     await _insurability(consult, report, now)
     await _claim(consult, report, now)
     await demo_gmd.claim_refused(consult, report, now)
+    await payers.insured_claim(consult, report, now)
+    koen = sandbox.practitioner("koen").nihii
+    psychologist = SandboxApp(client, "consult-app", token_endpoint(settings), koen)
+    await payers.psychologist_summary(psychologist, report, now)
     return report
 
 

@@ -2,6 +2,8 @@
 
 Accepting (:meth:`ClaimsService.submit`): the app's Claim (one item, code 101673, 101695 or 101710)
 -> the provider must be the acting practitioner -> the consent gate (``submit-claim``) -> the
+acting provider's type must be the one the tariff row is for (a psychologist never bills a GP
+code: :mod:`ehealth_hub.services.provider_billing`) -> the
 patient's insurability on the serviced date (MemberData, cached per patient and date) -> a patient
 without insurability, or a mutuality whose federation is closed in the configuration, is refused
 HERE, before anything is sent -> the reimbursement conditions of the tariff table
@@ -49,8 +51,11 @@ from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.mappings.mycarenet_attest import read_app_claim
 from ehealth_hub.services import claims_store as store
+from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
 from ehealth_hub.services.gate import PermitGate
+from ehealth_hub.services.insurer_claims import InsurerClaims
+from ehealth_hub.services.provider_billing import check_provider
 from ehealth_hub.settings import MyCareNetSettings
 
 log = structlog.get_logger(__name__)
@@ -93,9 +98,15 @@ class ClaimsService:
         billing: BillingCheck,
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        insurers: InsurerClaims | None = None,
     ) -> None:
         self.gate, self.insurability_port, self.engine = gate, insurability, engine
+        self.insurers = insurers
+        """The private insurers a claim may name besides the mutuality (its cover is checked
+        at submission: services/insurer_claims.py)."""
         self.billing = billing
+        self.provider_types = AccessMatrix.load()
+        """The acting provider's type (who may bill which row: services/provider_billing.py)."""
         self.settings, self.audit, self.clock = settings, audit or AuditLog(), clock
 
     async def eligibility(
@@ -154,6 +165,8 @@ class ClaimsService:
                 field="Claim.provider.identifier",
                 rule="claim.provider-is-actor",
             )
+        if self.insurers is not None:
+            self.insurers.check_cover(claim)
         message_id = claim_message_id(actor.nihii, parsed.claim_id)
         digest = hashlib.sha256(orjson.dumps(claim, option=orjson.OPT_SORT_KEYS)).hexdigest()
         existing = await store.get_claim(self.engine, message_id)
@@ -163,6 +176,7 @@ class ClaimsService:
             AccessRequest(parsed.patient.ssin, actor, "submit-claim", client_id=client_id)
         )
         row = self.billing.tariff(parsed)
+        check_provider(row, actor, parsed.serviced, self.provider_types)  # before any call
         facts = await self.insurability(actor, parsed.patient.ssin, parsed.serviced)
         route = self.route(parsed, facts)
         decision = await self.billing.check(parsed, claim, facts, actor, row)

@@ -13,7 +13,9 @@ attempt knows that an earlier one may have reached the mutuality:
 
 A call that outlives ``mycarenet.call_timeout_seconds`` becomes DownstreamUnavailable (retried by
 the outbox, outcome asked for on the next attempt); a business rejection is stored as the
-ClaimResponse (outcome ``error``) and ends the delivery.
+ClaimResponse (outcome ``error``) and ends the delivery. Once the answer is known (on every
+attempt that finds it: the follower is enqueued once), ``followers`` is told (the private insurer
+of an insured employee: :mod:`ehealth_hub.services.insurer_claims`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from ehealth_hub.mappings import mycarenet_efact as efact_map
 from ehealth_hub.mappings import mycarenet_efact_answers as answers
 from ehealth_hub.mappings.claim_amounts import with_amounts
 from ehealth_hub.services import claims_store as store
+from ehealth_hub.services.insurer_claims import InsurerClaims
 from ehealth_hub.settings import MyCareNetSettings
 
 log = structlog.get_logger(__name__)
@@ -74,9 +77,22 @@ class ClaimDelivery:
         settings: MyCareNetSettings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        followers: InsurerClaims | None = None,
     ) -> None:
         self.engine, self.attest, self.efact = engine, attest, efact
-        self.settings, self.clock = settings, clock
+        self.settings, self.clock, self.followers = settings, clock, followers
+
+    async def _follow(
+        self, payload: Mapping[str, Any], message_id: str, response: Json, row: store.ClaimRow
+    ) -> None:
+        """Tell the claim's second payer (the private insurer), once the answer is known."""
+        if self.followers is None:
+            return
+        ids = response.get("identifier") or []
+        reference = f"eattest:{ids[0]['value']}" if ids else f"efact:{efact_numbers(message_id)[0]}"
+        await self.followers.after_mutuality(
+            payload, message_id, response, reference, row.outbox_id
+        )
 
     async def _bounded(self, call: Awaitable[T], operation: str) -> T:
         try:
@@ -94,6 +110,7 @@ class ClaimDelivery:
         if row is None:
             raise NotFound(f"claim {message_id} not stored", system="claims", operation="deliver")
         if row.done and row.claim_response is not None:
+            await self._follow(payload, message_id, row.claim_response, row)
             return {"claimResponse": row.claim_response}
         claim = attest_map.read_app_claim(payload["claim"])
         who = payload["actor"]
@@ -120,6 +137,7 @@ class ClaimDelivery:
             response = await self._efact(
                 claim, actor, facts, message_id, row, created, payload.get("billing")
             )
+        await self._follow(payload, message_id, response, row)
         return {"claimResponse": response}
 
     async def _finish(

@@ -5,7 +5,8 @@ ConsentDenied -> every configured record source (the regional hubs through Intra
 system) is asked concurrently for the Sumehr, medication scheme and vaccination transactions ->
 each KMEHR message is translated by :func:`ehealth_hub.mappings.kmehr_to_fhir.translate_kmehr`
 -> :func:`ehealth_hub.services.summary.assemble` builds the document: each fact once, with a
-Provenance naming every source that reported it.
+Provenance naming every source that reported it -> the access matrix (when wired:
+:mod:`ehealth_hub.services.access_matrix`) leaves out the sections the provider's type may not see.
 A source that fails (HubError, timeout) or a message that cannot be mapped never fails the read:
 the others still answer and the Bundle's OperationOutcome says what is missing.
 
@@ -39,6 +40,7 @@ from ehealth_hub.core.ports import Actor, RecordSourcePort, TransactionRef
 from ehealth_hub.fhir.builders import Json, uuid5_ids
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
+from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.content_cache import ContentCache
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.summary import SourceResult, assemble
@@ -68,6 +70,7 @@ class RecordsService:
         cache_size: int = 512,
         thread_threshold_bytes: int = 256 * 1024,
         contents: ContentCache | None = None,
+        matrix: AccessMatrix | None = None,
     ) -> None:
         self.gate = gate
         self.sources = tuple(sources)
@@ -81,6 +84,8 @@ class RecordsService:
             contents if contents is not None else ContentCache(ttl_seconds=0, max_bytes=0)
         )
         """Transactions already read (off unless given: ``settings.records``)."""
+        self.matrix = matrix
+        """Sections by provider type (None: every section the gate's permit allows)."""
 
     async def summary(
         self,
@@ -112,6 +117,8 @@ class RecordsService:
             now=now,
             new_id=uuid5_ids(f"summary:{permit.decision_id}:{uuid.uuid4()}"),
         )
+        if self.matrix is not None:
+            bundle = self.matrix.restrict(bundle, actor.quality, now.date())
         log.info(
             "summary_read",
             sources=len(results),

@@ -22,7 +22,7 @@ from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
-from ehealth_hub.services import task_access
+from ehealth_hub.services import insurer_claims, task_access
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,9 @@ class TaskService:
         """The Task, if in the caller's compartment (else NotFound, like a missing one)."""
         item = await self._load(task_id, principal)
         await self._audit(principal, [item], "read")
-        return TaskView.of(item)
+        # a claim's Task also shows its second payer (services/insurer_claims.py)
+        resource = await insurer_claims.attach(self.engine, item, task_resource(item))
+        return TaskView(resource, etag(item))
 
     async def search(
         self, principal: Principal, *, status: str | None, focus: str | None, count: int

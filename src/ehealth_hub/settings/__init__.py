@@ -40,6 +40,7 @@ from ehealth_hub.settings.delivery import DeliverySettings, RetentionSettings, R
 from ehealth_hub.settings.endpoints import EndpointSettings, GpSystemSettings
 from ehealth_hub.settings.limits import InputLimits
 from ehealth_hub.settings.mycarenet import FederationSettings, MyCareNetSettings
+from ehealth_hub.settings.payers import InsurerSettings, PayersSettings
 from ehealth_hub.settings.records import RecordsSettings
 from ehealth_hub.settings.trust import TrustSettings
 
@@ -57,10 +58,12 @@ __all__ = [
     "Environment",
     "FederationSettings",
     "GpSystemSettings",
+    "InsurerSettings",
     "LogSettings",
     "MyCareNetSettings",
     "OidcSettings",
     "OperatorAccount",
+    "PayersSettings",
     "RecordsSettings",
     "RetentionSettings",
     "RetryPolicySettings",
@@ -113,6 +116,8 @@ class Settings(BaseSettings):
     """``Patient/$summary`` reads: per-source timeout, the content cache."""
     console: ConsoleSettings = ConsoleSettings()
     """The operations console (``/console``): accounts, sessions, OpenID Connect."""
+    payers: PayersSettings = PayersSettings()
+    """Payers besides the mutualities: private insurers (``services.insurer_claims``)."""
 
     @classmethod
     def settings_customise_sources(

@@ -13,10 +13,11 @@ from ehealth_hub.settings.base import Section
 class RoleRule(Section):
     """What care providers of one eHealth quality may do through the hub (consent policy)."""
 
-    actions: tuple[Literal["read-dossier", "write-note", "submit-claim"], ...] = (
+    actions: tuple[Literal["read-dossier", "write-note", "submit-claim", "insurer-claim"], ...] = (
         "read-dossier",
         "write-note",
         "submit-claim",
+        "insurer-claim",
     )
     """The actions this quality may ask the consent gate for."""
     data_classes: tuple[str, ...] = ("*",)
@@ -27,7 +28,7 @@ def _default_role_rules() -> dict[str, RoleRule]:
     return {
         "doctor": RoleRule(),
         "clinical_psychologist": RoleRule(
-            actions=("read-dossier", "write-note", "submit-claim"),
+            actions=("read-dossier", "write-note", "submit-claim", "insurer-claim"),
             data_classes=("summary", "medication", "allergies"),
         ),
         "nurse": RoleRule(
