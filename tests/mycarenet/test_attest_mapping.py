@@ -235,7 +235,11 @@ def test_reads_the_ig_create_response_as_accepted_with_its_attestation_id(shared
     assert outcome.accepted
     assert outcome.attestation_id == "300-1-170127-0000005-32"
     assert outcome.insurer == "300"
-    assert outcome.reimbursed == Decimal("38.86")
+    # addItem.net is the IG's "fee for item": 21.09 + 17.77; the answer states no reimbursement
+    assert outcome.charged == Decimal("38.86")
+    assert outcome.reimbursed is None
+    assert outcome.decision == "intreatment"
+    assert outcome.attestation_type == "generalpractice"
 
 
 def test_reads_the_ig_reject_as_refused_with_the_eattestation_error_code(shared_dir: Path) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ehealth_hub.core.errors import BusinessRejection, Conflict, ConsentDenied, InvalidInput
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.retention import purge
+from ehealth_hub.mappings.mycarenet_fhir import EFACT_ERRORS_SYSTEM
 from ehealth_hub.settings import FederationSettings, MyCareNetSettings, RetentionSettings
 from ehealth_hub.store.tables import mycarenet_claims, outbox
 from tests.mycarenet.claims_data import app_claim
@@ -61,7 +62,10 @@ async def test_an_efact_line_refused_by_the_mutuality_is_an_error_claim_response
 ) -> None:
     done = await deliver(claims, await submit(claims, app_claim("c-3", patient="luc")))
     assert done.claim_response["outcome"] == "error"
-    assert done.claim_response["error"][0]["code"]["coding"][0]["code"] == "EFACT_MHOUSE"
+    assert done.claim_response["error"][0]["code"]["coding"][0] == {
+        "system": EFACT_ERRORS_SYSTEM,
+        "code": "MHOUSE",
+    }
 
 
 async def test_a_psychologist_billing_a_gp_code_is_refused_before_anything_is_sent(

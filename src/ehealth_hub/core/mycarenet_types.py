@@ -95,11 +95,14 @@ class TeleconsultationClaim:
 
 @dataclass(frozen=True, slots=True)
 class AttestError:
-    """One error of a MyCareNet answer (be-cs-eattestation-errors code, where it applies)."""
+    """One error of a MyCareNet answer: its code and the code system it belongs to."""
 
     code: str
     expression: str = ""
     message: str = ""
+    system: str = ""
+    """The code's system as the answer gave it; empty = be-cs-eattestation-errors (the eAttest
+    answer's OperationOutcome codes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,16 @@ class AttestOutcome:
     insurer: str
     """Mutuality (federation) that answered."""
     reimbursed: Decimal | None = None
+    """What the mutuality says it reimburses (be-ext-mycarenet-item-reimbursement), if it says."""
     errors: tuple[AttestError, ...] = field(default=())
+    charged: Decimal | None = None
+    """The fee the mutuality's answer states (``addItem.net``: "fee for item" in the IG)."""
+    patient_fee: Decimal | None = None
+    """What the mutuality says the patient pays (be-ext-mycarenet-item-patientfee), if it says."""
+    decision: str = ""
+    """The answer's decision-values code (``addItem.adjudication.category``), if any."""
+    attestation_type: str = ""
+    """The answer's be-cs-eattestation-types code (``subType``), if any."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from typing import Any, Final
 import orjson
 
 from ehealth_hub.delivery.outbox import OutboxItem, Status
-from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE
+from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE, OUTBOUND_MESSAGE_ID_SYSTEM
 
-MESSAGE_ID_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/NamingSystem/outbound-message-id"
+MESSAGE_ID_SYSTEM: Final = OUTBOUND_MESSAGE_ID_SYSTEM
 KIND_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/delivery-kind"
 BUSINESS_STATUS_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/delivery-status"
 OUTPUT_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/CodeSystem/delivery-output"

@@ -44,6 +44,8 @@ BE_EATTESTATION_CLAIM: Final = f"{_BE}/eattestation/StructureDefinition/be-eatte
 # -- the hub's own code systems ----------------------------------------------------------------
 HUB_SYSTEM_BASE: Final = "https://ehealth-hub.be/fhir"
 """Base of the hub's own CodeSystem/NamingSystem URLs (request ids, task ids, reasons)."""
+OUTBOUND_MESSAGE_ID_SYSTEM: Final = f"{HUB_SYSTEM_BASE}/NamingSystem/outbound-message-id"
+"""The id of a message the hub delivers (Task.identifier; the ClaimResponse answering it)."""
 
 # -- added by the mappings engineer (KMEHR <-> FHIR) -------------------------------------------
 BE_MEDICATION_LINE: Final = f"{_BE}/medication/StructureDefinition/be-medicationline"

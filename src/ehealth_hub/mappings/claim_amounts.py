@@ -1,14 +1,21 @@
 """The money in the ClaimResponse: fee, patient share and reimbursement of an accepted claim.
 
-FHIR R4 ClaimResponse ``item[0].adjudication`` and ``total`` with the adjudication codes of
-``http://terminology.hl7.org/CodeSystem/adjudication``: ``submitted`` = the fee the claim states,
-``copay`` = the fixed patient share of the tariff table for the patient's status (BIM or not),
-``benefit`` = fee minus that share (what the mutuality pays under third-party payment). The
-mutuality's own figure stays where it was, in ``addItem[0].net``. Two hub extensions say on what
-the figures rest: ``increased-reimbursement`` (valueBoolean: BIM/VT status from MemberData's CT1)
-and ``tariff-source`` (valueUri: the table row's source). A rejected claim gets no amounts.
+Where the figures come from: the fee is the one the claim states; the patient share is the tariff
+table's fixed share for the patient's status (BIM or not) when the claim's row has one, and the
+reimbursement is then fee minus that share (what the mutuality pays under third-party payment).
+Otherwise both come from the mutuality's answer (the eAttest answer's MyCareNet item extensions),
+one derived from the other when the answer gives only one. An amount nobody states is left out.
 
-Pure: works on the JSON the eAttest mapping built.
+Where they go: FHIR R4 ``item[0].adjudication`` and ``total`` with the codes of
+``http://terminology.hl7.org/CodeSystem/adjudication`` (``submitted`` the fee, ``copay`` the
+patient share, ``benefit`` the reimbursement), and on the attested service (``addItem[0]``) the
+MyCareNet IG's own extensions be-ext-mycarenet-item-patientfee and -reimbursement. The mutuality's
+own fee stays where it was, in ``addItem[0].net``. When the tariff table gave the figures, two hub
+extensions say on what they rest: ``increased-reimbursement`` (valueBoolean: BIM/VT status from
+MemberData's CT1) and ``tariff-source`` (valueUri: the table row's source). A refused claim gets
+no amounts.
+
+Pure: works on the JSON the ClaimResponse mapping built.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
+from ehealth_hub.core.mycarenet_types import AttestOutcome
 from ehealth_hub.fhir.builders import Json, coding, concept
 from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE
 from ehealth_hub.mappings.gmd_fhir import BIM_EXT
-from ehealth_hub.mappings.mycarenet_fhir import money
+from ehealth_hub.mappings.mycarenet_fhir import ITEM_PATIENTFEE_EXT, ITEM_REIMBURSEMENT_EXT, money
 
 ADJUDICATION: Final = "http://terminology.hl7.org/CodeSystem/adjudication"
 SOURCE_EXT: Final = f"{HUB_SYSTEM_BASE}/StructureDefinition/tariff-source"
@@ -30,21 +38,53 @@ def _adjudication(code: str, amount: Decimal) -> Json:
     return {"category": concept([coding(ADJUDICATION, code)]), "amount": money(amount)}
 
 
-def with_amounts(response: Json, fee: Decimal, billing: Mapping[str, Any] | None) -> Json:
-    """``response`` with the amounts of ``billing`` (the claim's tariff decision) added."""
-    if not billing or response.get("outcome") != "complete":
-        return response
-    lines = [_adjudication("submitted", fee)]
-    if billing.get("patient_share") is not None:
-        share = Decimal(str(billing["patient_share"]))
+def figures(
+    fee: Decimal, billing: Mapping[str, Any] | None, answer: AttestOutcome | None
+) -> tuple[Decimal | None, Decimal | None, bool]:
+    """(patient share, reimbursement, from the tariff table?) of a claim of ``fee``."""
+    if billing and billing.get("patient_share") is not None:
+        fixed = Decimal(str(billing["patient_share"]))
+        return fixed, max(fee - fixed, Decimal(0)), True
+    share = answer.patient_fee if answer else None
+    benefit = answer.reimbursed if answer else None
+    if benefit is None and share is not None:
         benefit = max(fee - share, Decimal(0))
-        lines += [_adjudication("copay", share), _adjudication("benefit", benefit)]
+    if share is None and benefit is not None:
+        share = max(fee - benefit, Decimal(0))
+    return share, benefit, False
+
+
+def with_amounts(
+    response: Json,
+    fee: Decimal,
+    billing: Mapping[str, Any] | None,
+    answer: AttestOutcome | None = None,
+) -> Json:
+    """``response`` with the amounts of ``billing`` (the claim's tariff decision), else those of
+    ``answer`` (the mutuality's); see the module docstring."""
+    if response.get("outcome") != "complete":
+        return response
+    share, benefit, tariff = figures(fee, billing, answer)
+    lines = [_adjudication("submitted", fee)]
+    item_ext = []
+    if share is not None:
+        lines.append(_adjudication("copay", share))
+        item_ext.append({"url": ITEM_PATIENTFEE_EXT, "valueMoney": money(share)})
+    if benefit is not None:
+        lines.append(_adjudication("benefit", benefit))
+        item_ext.append({"url": ITEM_REIMBURSEMENT_EXT, "valueMoney": money(benefit)})
     out = dict(response)
     out["item"] = [{"itemSequence": 1, "adjudication": lines}]
     out["total"] = [dict(line) for line in lines]
-    out["extension"] = [
-        *response.get("extension", []),
-        {"url": BIM_EXT, "valueBoolean": bool(billing.get("bim"))},
-        {"url": SOURCE_EXT, "valueUri": str(billing.get("source", ""))},
-    ]
+    added = [dict(a) for a in response.get("addItem", [])]
+    if added and item_ext:
+        added[0]["extension"] = [*added[0].get("extension", []), *item_ext]
+        out["addItem"] = added
+    if billing:
+        out["extension"] = [
+            *response.get("extension", []),
+            {"url": BIM_EXT, "valueBoolean": bool(billing.get("bim"))},
+        ]
+        if tariff:
+            out["extension"].append({"url": SOURCE_EXT, "valueUri": str(billing.get("source"))})
     return out

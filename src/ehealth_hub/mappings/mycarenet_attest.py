@@ -37,8 +37,9 @@ from ehealth_hub.core.mycarenet_types import (
 )
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, full_url, identifier, ref, resource
-from ehealth_hub.mappings.mycarenet_attest_answer import claim_response, read_response
+from ehealth_hub.mappings.mycarenet_attest_answer import read_response
 from ehealth_hub.mappings.mycarenet_claim import read_app_claim
+from ehealth_hub.mappings.mycarenet_claimresponse import claim_response
 from ehealth_hub.mappings.mycarenet_fhir import (
     CANCEL_REASON_SYSTEM,
     DECISION_VALUES,
@@ -65,6 +66,7 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     SUPPLEMENT_EXT,
     TELECONSULTATION_CODES,
     TYPES_SYSTEM,
+    attestation_type,
     money,
 )
 
@@ -208,14 +210,7 @@ def _claim_shell(ids: _Ids, created: datetime, provider: CareProvider, **fields:
         p.BE_EATTESTATION_CLAIM,
         status="active",
         type=concept([coding("http://terminology.hl7.org/CodeSystem/claim-type", "professional")]),
-        subType=concept(
-            [
-                coding(
-                    TYPES_SYSTEM,
-                    "generalpractice" if provider.quality == "doctor" else "specializedmedicine",
-                )
-            ]
-        ),
+        subType=concept([coding(TYPES_SYSTEM, attestation_type(provider.quality))]),
         use="claim",
         patient=ref(ids("patient")),
         created=created.isoformat(),

@@ -1,29 +1,32 @@
-"""eAttest v3 answers: the be-eattestation-response message read as an outcome, and the
-ClaimResponse the app receives (HL7-BE eAttestation IG 1.0.0; checked against IG examples ex12
-(accepted, attestation id) and ex17 (reject with a be-cs-eattestation-errors code)).
+"""eAttest v3 answers: the be-eattestation-response message read as an outcome (HL7-BE
+eAttestation IG 1.0.0; checked against IG examples ex12 (accepted, attestation id) and ex17
+(reject with a be-cs-eattestation-errors code)).
+
+From the answer's ClaimResponse: the attestation number (``identifier``, system
+``https://www.mycarenet.be/eattest``), the attestation type (``subType``), the decision
+(``addItem.adjudication.category``, decision-values), the fee it states (``addItem.net``, "fee for
+item" in the IG) and, when the mutuality gives them, the MyCareNet item extensions
+be-ext-mycarenet-item-reimbursement and -patientfee. Each error keeps the code system the answer
+filed it under. The ClaimResponse the app receives is :mod:`.mycarenet_claimresponse`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from ehealth_hub.core.errors import MappingError
-from ehealth_hub.core.mycarenet_types import (
-    AttestError,
-    AttestOutcome,
-    TeleconsultationClaim,
-)
+from ehealth_hub.core.mycarenet_types import AttestError, AttestOutcome
 from ehealth_hub.fhir import profiles as p
-from ehealth_hub.fhir.builders import Json, coding, concept, identifier
+from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings.mycarenet_fhir import (
     DECISION_VALUES,
     EATTEST_ID_SYSTEM,
-    ERRORS_SYSTEM,
-    NOMENCLATURE_SYSTEM,
+    ITEM_PATIENTFEE_EXT,
+    ITEM_REIMBURSEMENT_EXT,
+    MYCARENET_FAULT_SYSTEM,
     TYPES_SYSTEM,
     find_identifier,
-    money,
 )
 
 
@@ -33,6 +36,46 @@ def _resources(bundle: Json) -> dict[str, list[Json]]:
         res = entry.get("resource", {})
         out.setdefault(res.get("resourceType", ""), []).append(res)
     return out
+
+
+def _errors(outcomes: Iterable[Json]) -> tuple[AttestError, ...]:
+    out = []
+    for outcome in outcomes:
+        for issue in outcome.get("issue", []):
+            codings = issue.get("details", {}).get("coding", [])
+            first = codings[0] if codings else {}
+            out.append(
+                AttestError(
+                    first.get("code") or issue.get("code", ""),
+                    "; ".join(issue.get("expression", [])),
+                    issue.get("diagnostics", ""),
+                    # an issue without a details code keeps its IssueType, which is no eAttest code
+                    first.get("system", "") if first else MYCARENET_FAULT_SYSTEM,
+                )
+            )
+    return tuple(out)
+
+
+def _sum(values: list[Decimal]) -> Decimal | None:
+    return sum(values, Decimal("0")) if values else None
+
+
+def _ext_money(items: list[Json], url: str) -> Decimal | None:
+    return _sum(
+        [
+            Decimal(str(ext["valueMoney"]["value"]))
+            for item in items
+            for ext in item.get("extension", [])
+            if ext.get("url") == url and "value" in ext.get("valueMoney", {})
+        ]
+    )
+
+
+def _code(concept: Json | None, system: str) -> str:
+    for c in (concept or {}).get("coding", []):
+        if c.get("system") == system and c.get("code"):
+            return str(c["code"])
+    return ""
 
 
 def read_response(bundle: Json) -> AttestOutcome:
@@ -46,81 +89,30 @@ def read_response(bundle: Json) -> AttestOutcome:
             rule="eattest.response-shape",
         )
     event = headers[0].get("eventCoding", {}).get("code", "")
-    insurer = (
-        next(
-            (find_identifier(o, p.INSURANCE_NUMBER_SYSTEM) for o in found.get("Organization", [])),
-            None,
-        )
-        or ""
+    insurer = next(
+        (find_identifier(o, p.INSURANCE_NUMBER_SYSTEM) for o in found.get("Organization", [])),
+        None,
     )
-    errors = tuple(
-        AttestError(
-            next(
-                (c.get("code", "") for c in issue.get("details", {}).get("coding", [])),
-                issue.get("code", ""),
-            ),
-            "; ".join(issue.get("expression", [])),
-            issue.get("diagnostics", ""),
-        )
-        for outcome in found.get("OperationOutcome", [])
-        for issue in outcome.get("issue", [])
-    )
+    errors = _errors(found.get("OperationOutcome", []))
     responses = found.get("ClaimResponse", [])
     if event == "reject" or not responses:
-        return AttestOutcome(False, None, insurer, None, errors or (AttestError("REJECTED"),))
+        rejected = errors or (AttestError("REJECTED", system=MYCARENET_FAULT_SYSTEM),)
+        return AttestOutcome(False, None, insurer or "", None, rejected)
     response = responses[0]
     attestation = find_identifier(
         {"identifier": (response.get("identifier") or [{}])[0]}, EATTEST_ID_SYSTEM
     )
-    nets = [Decimal(str(i.get("net", {}).get("value", 0))) for i in response.get("addItem", [])]
-    accepted = response.get("outcome") in ("complete", "partial") and attestation is not None
+    items = response.get("addItem", [])
+    adjudications = [a for i in items for a in i.get("adjudication", [])]
+    decisions = [_code(a.get("category"), DECISION_VALUES) for a in adjudications]
     return AttestOutcome(
-        accepted, attestation, insurer, sum(nets, Decimal("0")) if nets else None, errors
+        response.get("outcome") in ("complete", "partial") and attestation is not None,
+        attestation,
+        insurer or "",
+        _ext_money(items, ITEM_REIMBURSEMENT_EXT),
+        errors,
+        charged=_sum([Decimal(str(i["net"]["value"])) for i in items if "net" in i]),
+        patient_fee=_ext_money(items, ITEM_PATIENTFEE_EXT),
+        decision=next((d for d in decisions if d), ""),
+        attestation_type=_code(response.get("subType"), TYPES_SYSTEM),
     )
-
-
-def claim_response(
-    claim: TeleconsultationClaim, outcome: AttestOutcome, *, rid: str, now: datetime
-) -> Json:
-    """The ClaimResponse the app receives (base R4 profile: the app gets identifiers, not the
-    message's contained references the be-eattestation-claimresponse profile requires)."""
-    issues = [
-        {"code": concept([coding(ERRORS_SYSTEM, e.code)], e.message or None)}
-        for e in outcome.errors
-    ]
-    base: Json = {
-        "resourceType": "ClaimResponse",
-        "id": rid,
-        "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/ClaimResponse"]},
-        "status": "active",
-        "type": concept(
-            [coding("http://terminology.hl7.org/CodeSystem/claim-type", "professional")]
-        ),
-        "subType": concept([coding(TYPES_SYSTEM, "generalpractice")]),
-        "use": "claim",
-        "patient": {"identifier": identifier(p.SSIN_SYSTEM, claim.patient.ssin)},
-        "created": now.isoformat(),
-        "insurer": {"identifier": identifier(p.INSURANCE_NUMBER_SYSTEM, outcome.insurer or "000")},
-        "requestor": {"identifier": identifier(p.NIHDI_SYSTEM, claim.provider_nihii)},
-        "request": {
-            "identifier": identifier(f"{p.HUB_SYSTEM_BASE}/NamingSystem/app-claim", claim.claim_id)
-        },
-        "outcome": "complete" if outcome.accepted else "error",
-    }
-    if outcome.attestation_id:
-        base["identifier"] = [identifier(EATTEST_ID_SYSTEM, outcome.attestation_id)]
-    if outcome.accepted:
-        base["addItem"] = [
-            {
-                "itemSequence": [1],
-                "productOrService": concept([coding(NOMENCLATURE_SYSTEM, claim.code)]),
-                "servicedDate": claim.serviced.isoformat(),
-                "quantity": {"value": 1},
-                "unitPrice": money(claim.fee),
-                "net": money(outcome.reimbursed if outcome.reimbursed is not None else claim.fee),
-                "adjudication": [{"category": concept([coding(DECISION_VALUES, "agreement")])}],
-            }
-        ]
-    if issues:
-        base["error"] = issues
-    return base

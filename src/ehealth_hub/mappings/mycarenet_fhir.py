@@ -35,6 +35,27 @@ ID_DOC_MEDIUM_MANUAL: Final = "1"
 manual-entry examples carry (ex07, ex11); the code system ships without displays."""
 NOMENCLATURE_SYSTEM: Final = f"{_BE}/core/NamingSystem/be-ns-nihdi-nomenclature"
 EATTEST_ID_SYSTEM: Final = "https://www.mycarenet.be/eattest"
+"""The attestation number's system: fixed by be-eattestation-claimresponse (slice eattestid)."""
+ITEM_PATIENTFEE_EXT: Final = f"{_BE}/mycarenet/StructureDefinition/be-ext-mycarenet-item-patientfee"
+"""MyCareNet IG 2.1.2 BeExtItemPatientFee (Money, on Claim.item and ClaimResponse.addItem): what
+the patient pays for the item."""
+ITEM_REIMBURSEMENT_EXT: Final = (
+    f"{_BE}/mycarenet/StructureDefinition/be-ext-mycarenet-item-reimbursement"
+)
+"""MyCareNet IG 2.1.2 BeExtItemReimbursement (Money, same contexts): the reimbursement per item."""
+APP_CLAIM_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/app-claim"
+"""The app's own Claim.id (ClaimResponse.request)."""
+EFACT_INVOICE_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/efact-invoice-number"
+"""The eFact invoice number (record 20) the hub gave the claim; no BE NamingSystem exists."""
+EFACT_BATCH_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/efact-batch-reference"
+"""The eFact batch reference (record 10, GenericAsync InputReference) the invoice went in."""
+EFACT_ERRORS_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/CodeSystem/efact-error"
+"""eFact refusals: the result file's line error codes and ``BATCH_REFUSED`` (a refused TAck). The
+CIN publishes eFact error codes in its flat-file instructions, not as a FHIR CodeSystem, and
+be-cs-eattestation-errors is eAttest's own (it defines only MISSING_BUNDLE_ID)."""
+MYCARENET_FAULT_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/CodeSystem/mycarenet-fault"
+"""A MyCareNet refusal that carries no eAttest error code: the SOAP fault's eHealth code (or
+faultcode), ``REJECTED`` for a reject message without an issue code."""
 MYCARENET_ENDPOINT: Final = "urn:be:fgov:kbo-bce:organization:cbe-number:0820563481"
 IDENTIFICATION_EXT: Final = f"{p.HUB_SYSTEM_BASE}/StructureDefinition/video-identification"
 """How the app identified the patient remotely (valueCode itsme|eid-remote|known-patient)."""
@@ -78,3 +99,8 @@ def ext_code(node: Json, url: str) -> str | None:
         if ext.get("url") == url:
             return str(ext.get("valueCode") or "") or None
     return None
+
+
+def attestation_type(quality: str) -> str:
+    """The be-cs-eattestation-types code of a claim by a provider of ``quality`` (Claim.subType)."""
+    return "generalpractice" if quality == "doctor" else "specializedmedicine"

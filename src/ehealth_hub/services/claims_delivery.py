@@ -44,6 +44,12 @@ from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as efact_map
 from ehealth_hub.mappings import mycarenet_efact_answers as answers
 from ehealth_hub.mappings.claim_amounts import with_amounts
+from ehealth_hub.mappings.mycarenet_claimresponse import EfactNumbers
+from ehealth_hub.mappings.mycarenet_fhir import (
+    EATTEST_ID_SYSTEM,
+    EFACT_ERRORS_SYSTEM,
+    MYCARENET_FAULT_SYSTEM,
+)
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.insurer_claims import InsurerClaims
 from ehealth_hub.settings import MyCareNetSettings
@@ -88,8 +94,11 @@ class ClaimDelivery:
         """Tell the claim's second payer (the private insurer), once the answer is known."""
         if self.followers is None:
             return
-        ids = response.get("identifier") or []
-        reference = f"eattest:{ids[0]['value']}" if ids else f"efact:{efact_numbers(message_id)[0]}"
+        ids = {i.get("system"): i.get("value") for i in response.get("identifier") or []}
+        attestation = ids.get(EATTEST_ID_SYSTEM)
+        reference = (
+            f"eattest:{attestation}" if attestation else f"efact:{efact_numbers(message_id)[0]}"
+        )
         await self.followers.after_mutuality(
             payload, message_id, response, reference, row.outbox_id
         )
@@ -124,18 +133,17 @@ class ClaimDelivery:
                 attempt=row.attempts,
                 route=row.route,
             )
+        provider = CareProvider(
+            actor.nihii, actor.quality, who.get("given", ""), who.get("family", ""), actor.ssin
+        )
+        created = datetime.fromisoformat(payload["created"])
         if row.route == "eattest":
-            provider = CareProvider(
-                actor.nihii, actor.quality, who.get("given", ""), who.get("family", ""), actor.ssin
-            )
-            created = datetime.fromisoformat(payload["created"])
             response = await self._attest(
                 claim, provider, actor, facts, message_id, created, payload.get("billing")
             )
         else:
-            created = datetime.fromisoformat(payload["created"])
             response = await self._efact(
-                claim, actor, facts, message_id, row, created, payload.get("billing")
+                claim, provider, actor, facts, message_id, row, created, payload.get("billing")
             )
         await self._follow(payload, message_id, response, row)
         return {"claimResponse": response}
@@ -146,12 +154,13 @@ class ClaimDelivery:
         claim: TeleconsultationClaim,
         outcome: AttestOutcome,
         billing: Mapping[str, Any] | None,
+        provider: CareProvider,
+        efact: EfactNumbers | None = None,
     ) -> Json:
-        response = with_amounts(
-            attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock()),
-            claim.fee,
-            billing,
+        built = attest_map.claim_response(
+            claim, outcome, rid=message_id, now=self.clock(), provider=provider, efact=efact
         )
+        response = with_amounts(built, claim.fee, billing, outcome)
         await store.set_status(
             self.engine,
             message_id,
@@ -193,17 +202,25 @@ class ClaimDelivery:
                     False,
                     None,
                     facts.mutuality,
-                    errors=(AttestError(exc.code or "REJECTED", message=exc.detail),),
+                    errors=(
+                        AttestError(
+                            exc.code or "REJECTED",
+                            message=exc.detail,
+                            system=MYCARENET_FAULT_SYSTEM,
+                        ),
+                    ),
                 ),
                 billing,
+                provider,
             )
             raise
         outcome = attest_map.read_response(answer)
-        return await self._finish(message_id, claim, outcome, billing)
+        return await self._finish(message_id, claim, outcome, billing, provider)
 
     async def _efact(
         self,
         claim: TeleconsultationClaim,
+        provider: CareProvider,
         actor: Actor,
         facts: InsurabilityFacts,
         message_id: str,
@@ -212,6 +229,7 @@ class ClaimDelivery:
         billing: Mapping[str, Any] | None,
     ) -> Json:
         reference, invoice, sending = efact_numbers(message_id)
+        numbers = EfactNumbers(reference, invoice)
         if row.status != "posted":
             taken = row.attempts > 1 and any(
                 r.reference == str(reference) and r.accepted
@@ -233,9 +251,17 @@ class ClaimDelivery:
                             False,
                             None,
                             facts.mutuality,
-                            errors=(AttestError("BATCH_REFUSED", message=receipt.result),),
+                            errors=(
+                                AttestError(
+                                    "BATCH_REFUSED",
+                                    message=receipt.result,
+                                    system=EFACT_ERRORS_SYSTEM,
+                                ),
+                            ),
                         ),
                         billing,
+                        provider,
+                        numbers,
                     )
                     raise BusinessRejection(
                         f"eFact batch refused: {receipt.result}",
@@ -273,17 +299,21 @@ class ClaimDelivery:
             if line.accepted
             else (
                 AttestError(
-                    f"EFACT_{line.code}", line.zone, f"record 50 zone {line.zone}: {line.code}"
+                    line.code,
+                    line.zone,
+                    f"record 50 zone {line.zone}: {line.code}",
+                    EFACT_ERRORS_SYSTEM,
                 ),
             )
         )
         response = await self._finish(
             message_id,
             claim,
-            AttestOutcome(
-                line.accepted, None, facts.mutuality, claim.fee if line.accepted else None, errors
-            ),
+            # the result file states no amounts: the tariff table's, or the fee alone
+            AttestOutcome(line.accepted, None, facts.mutuality, None, errors),
             billing,
+            provider,
+            numbers,
         )
         await self._bounded(self.efact.confirm(actor, mine), "efact.confirm")
         return response
