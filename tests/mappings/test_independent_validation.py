@@ -30,11 +30,13 @@ from ehealth_hub.fixtures.consultation import consultation_consent
 from ehealth_hub.mappings.kmehr_medication import _MEDICATION_TYPE as MEDICATION_TYPE
 from ehealth_hub.mappings.kmehr_medication import _TYPE_SYSTEM as MEDICATION_TYPE_SYSTEM
 from ehealth_hub.mappings.kmehr_to_fhir import translate_kmehr
+from ehealth_hub.mappings.mycarenet_fhir import EATTEST_CLAIMRESPONSE
 from ehealth_hub.mappings.mycarenet_insurability import eligibility_response
 from ehealth_hub.services.summary import SourceResult, assemble
 from tests.fakes.records import sandbox_source
 from tests.mappings.independent_validator import Outcome, unavailable, validate
 from tests.mappings.test_corpus import _kmehr_files, _refusal
+from tests.mycarenet.claim_responses import every_path
 
 AN = sandbox.patient("an")
 
@@ -113,6 +115,27 @@ def test_the_validators_find_a_broken_immunization(
     packages: Path, shared_dir: Path, breakage: object, expected: str
 ) -> None:
     broken = copy.deepcopy(_example(shared_dir, "Immunization-othercode.json"))
+    breakage(broken)  # type: ignore[operator]
+    errors = _errors(validate([broken], packages), [broken])
+    assert any(expected in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        (lambda r: r.update(identifier=r["identifier"][1:]), "slice 'eattestid'"),
+        (lambda r: r["requestor"].pop("reference"), "requestor.reference: Missing"),
+        (lambda r: r["addItem"][0].pop("provider"), "addItem[0].provider: Missing"),
+        (lambda r: r.update(use="preauthorization"), "ClaimResponse.use"),
+        (lambda r: r.pop("subType"), "ClaimResponse.subType"),
+    ],
+    ids=["attestation-number", "requestor-reference", "item-provider", "use-pattern", "subtype"],
+)
+def test_the_validators_find_a_broken_eattestation_claim_response(
+    packages: Path, now: datetime, breakage: object, expected: str
+) -> None:
+    broken = copy.deepcopy(every_path(now)["eattest-accepted-tariff"])
+    assert broken["meta"]["profile"] == [EATTEST_CLAIMRESPONSE]
     breakage(broken)  # type: ignore[operator]
     errors = _errors(validate([broken], packages), [broken])
     assert any(expected in e for e in errors), errors
@@ -219,7 +242,7 @@ def _platform(now: datetime) -> list[Json]:
     eligibility = eligibility_response(
         facts, rid="e-1", coverage_id="c-1", requestor_nihii="11530231003", now=now
     )
-    return [consent, task_resource(item), to_fhir(record), eligibility]
+    return [consent, task_resource(item), to_fhir(record), eligibility, *every_path(now).values()]
 
 
 def test_every_resource_the_hub_emits_passes_the_independent_validators(
@@ -235,11 +258,25 @@ def test_every_resource_the_hub_emits_passes_the_independent_validators(
         "Task",
         "AuditEvent",
         "CoverageEligibilityResponse",
+        "ClaimResponse",
         "Immunization",
         "MedicationStatement",
     } <= kinds
     outcome = validate(resources, packages)
     _report("samples, $summary and platform resources", outcome, resources)
+    assert _errors(outcome, resources) == []
+
+
+def test_every_claim_response_path_passes_and_claims_the_be_profile_where_one_fits(
+    packages: Path, now: datetime
+) -> None:
+    paths = every_path(now)
+    profiles = {name: r["meta"]["profile"] for name, r in paths.items()}
+    attested = {n for n, prof in profiles.items() if prof == [EATTEST_CLAIMRESPONSE]}
+    assert attested == {"eattest-accepted-tariff", "eattest-accepted-answer"}, profiles
+    resources = list(paths.values())
+    outcome = validate(resources, packages)
+    _report("ClaimResponses (eAttest and eFact, accepted and refused)", outcome, resources)
     assert _errors(outcome, resources) == []
 
 

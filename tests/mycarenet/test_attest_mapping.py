@@ -238,7 +238,10 @@ def test_reads_the_ig_create_response_as_accepted_with_its_attestation_id(shared
     # addItem.net is the IG's "fee for item": 21.09 + 17.77; the answer states no reimbursement
     assert outcome.charged == Decimal("38.86")
     assert outcome.reimbursed is None
-    assert outcome.decision == "intreatment"
+    assert [(i.code, i.net, i.decision) for i in outcome.items] == [
+        ("101032", Decimal("21.09"), "intreatment"),
+        ("475075", Decimal("17.77"), "intreatment"),
+    ]
     assert outcome.attestation_type == "generalpractice"
 
 

@@ -106,6 +106,25 @@ class AttestError:
 
 
 @dataclass(frozen=True, slots=True)
+class AttestedItem:
+    """One service as the mutuality's eAttest answer states it (``ClaimResponse.addItem``)."""
+
+    code: str
+    """NIHII nomenclature code."""
+    serviced: date | None
+    quantity: Decimal
+    unit_price: Decimal | None
+    net: Decimal | None
+    """The item's fee ("fee for item" in the IG)."""
+    decision: str = ""
+    """decision-values code (``adjudication.category``)."""
+    patient_fee: Decimal | None = None
+    reimbursement: Decimal | None = None
+    sequence: int = 1
+    """The claim item it answers (``addItem.itemSequence``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class AttestOutcome:
     """The mutuality's answer to an eAttest (create) message."""
 
@@ -120,10 +139,10 @@ class AttestOutcome:
     """The fee the mutuality's answer states (``addItem.net``: "fee for item" in the IG)."""
     patient_fee: Decimal | None = None
     """What the mutuality says the patient pays (be-ext-mycarenet-item-patientfee), if it says."""
-    decision: str = ""
-    """The answer's decision-values code (``addItem.adjudication.category``), if any."""
     attestation_type: str = ""
     """The answer's be-cs-eattestation-types code (``subType``), if any."""
+    items: tuple[AttestedItem, ...] = field(default=())
+    """The services as the answer states them (empty for eFact: its result file has none)."""
 
 
 @dataclass(frozen=True, slots=True)

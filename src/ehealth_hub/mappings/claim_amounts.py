@@ -8,9 +8,9 @@ one derived from the other when the answer gives only one. An amount nobody stat
 
 Where they go: FHIR R4 ``item[0].adjudication`` and ``total`` with the codes of
 ``http://terminology.hl7.org/CodeSystem/adjudication`` (``submitted`` the fee, ``copay`` the
-patient share, ``benefit`` the reimbursement), and on the attested service (``addItem[0]``) the
+patient share, ``benefit`` the reimbursement), and on the claimed service's ``addItem`` the
 MyCareNet IG's own extensions be-ext-mycarenet-item-patientfee and -reimbursement. The mutuality's
-own fee stays where it was, in ``addItem[0].net``. When the tariff table gave the figures, two hub
+own fee stays where it was, in ``addItem.net``. When the tariff table gave the figures, two hub
 extensions say on what they rest: ``increased-reimbursement`` (valueBoolean: BIM/VT status from
 MemberData's CT1) and ``tariff-source`` (valueUri: the table row's source). A refused claim gets
 no amounts.
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from ehealth_hub.core.mycarenet_types import AttestOutcome
+from ehealth_hub.core.mycarenet_types import AttestOutcome, TeleconsultationClaim
 from ehealth_hub.fhir.builders import Json, coding, concept
 from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE
 from ehealth_hub.mappings.gmd_fhir import BIM_EXT
@@ -38,15 +38,25 @@ def _adjudication(code: str, amount: Decimal) -> Json:
     return {"category": concept([coding(ADJUDICATION, code)]), "amount": money(amount)}
 
 
+def _answered(answer: AttestOutcome | None, code: str) -> tuple[Decimal | None, Decimal | None]:
+    """(patient fee, reimbursement) the mutuality states for the service ``code``."""
+    if answer is None:
+        return None, None
+    item = next((i for i in answer.items if i.code == code), None)
+    if item is not None:
+        return item.patient_fee, item.reimbursement
+    return answer.patient_fee, answer.reimbursed
+
+
 def figures(
-    fee: Decimal, billing: Mapping[str, Any] | None, answer: AttestOutcome | None
+    claim: TeleconsultationClaim, billing: Mapping[str, Any] | None, answer: AttestOutcome | None
 ) -> tuple[Decimal | None, Decimal | None, bool]:
-    """(patient share, reimbursement, from the tariff table?) of a claim of ``fee``."""
+    """(patient share, reimbursement, from the tariff table?) of ``claim``."""
+    fee = claim.fee
     if billing and billing.get("patient_share") is not None:
         fixed = Decimal(str(billing["patient_share"]))
         return fixed, max(fee - fixed, Decimal(0)), True
-    share = answer.patient_fee if answer else None
-    benefit = answer.reimbursed if answer else None
+    share, benefit = _answered(answer, claim.code)
     if benefit is None and share is not None:
         benefit = max(fee - share, Decimal(0))
     if share is None and benefit is not None:
@@ -54,9 +64,21 @@ def figures(
     return share, benefit, False
 
 
+def _on_service(added: list[Json], code: str, extension: list[Json]) -> list[Json]:
+    """``added`` with ``extension`` on the service ``code`` (replacing the same URLs)."""
+    urls = {e["url"] for e in extension}
+    out = [dict(a) for a in added]
+    for item in out:
+        if any(c.get("code") == code for c in item["productOrService"].get("coding", [])):
+            kept = [e for e in item.get("extension", []) if e.get("url") not in urls]
+            item["extension"] = [*kept, *extension]
+            break
+    return out
+
+
 def with_amounts(
     response: Json,
-    fee: Decimal,
+    claim: TeleconsultationClaim,
     billing: Mapping[str, Any] | None,
     answer: AttestOutcome | None = None,
 ) -> Json:
@@ -64,8 +86,8 @@ def with_amounts(
     ``answer`` (the mutuality's); see the module docstring."""
     if response.get("outcome") != "complete":
         return response
-    share, benefit, tariff = figures(fee, billing, answer)
-    lines = [_adjudication("submitted", fee)]
+    share, benefit, tariff = figures(claim, billing, answer)
+    lines = [_adjudication("submitted", claim.fee)]
     item_ext = []
     if share is not None:
         lines.append(_adjudication("copay", share))
@@ -76,10 +98,8 @@ def with_amounts(
     out = dict(response)
     out["item"] = [{"itemSequence": 1, "adjudication": lines}]
     out["total"] = [dict(line) for line in lines]
-    added = [dict(a) for a in response.get("addItem", [])]
-    if added and item_ext:
-        added[0]["extension"] = [*added[0].get("extension", []), *item_ext]
-        out["addItem"] = added
+    if response.get("addItem") and item_ext:
+        out["addItem"] = _on_service(response["addItem"], claim.code, item_ext)
     if billing:
         out["extension"] = [
             *response.get("extension", []),

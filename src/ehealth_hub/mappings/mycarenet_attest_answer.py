@@ -13,10 +13,11 @@ filed it under. The ClaimResponse the app receives is :mod:`.mycarenet_claimresp
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 from ehealth_hub.core.errors import MappingError
-from ehealth_hub.core.mycarenet_types import AttestError, AttestOutcome
+from ehealth_hub.core.mycarenet_types import AttestedItem, AttestError, AttestOutcome
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings.mycarenet_fhir import (
@@ -25,6 +26,7 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     ITEM_PATIENTFEE_EXT,
     ITEM_REIMBURSEMENT_EXT,
     MYCARENET_FAULT_SYSTEM,
+    NOMENCLATURE_SYSTEM,
     TYPES_SYSTEM,
     find_identifier,
 )
@@ -56,19 +58,19 @@ def _errors(outcomes: Iterable[Json]) -> tuple[AttestError, ...]:
     return tuple(out)
 
 
-def _sum(values: list[Decimal]) -> Decimal | None:
-    return sum(values, Decimal("0")) if values else None
+def _sum(values: list[Decimal | None]) -> Decimal | None:
+    known = [v for v in values if v is not None]
+    return sum(known, Decimal("0")) if known else None
 
 
-def _ext_money(items: list[Json], url: str) -> Decimal | None:
-    return _sum(
-        [
-            Decimal(str(ext["valueMoney"]["value"]))
-            for item in items
-            for ext in item.get("extension", [])
-            if ext.get("url") == url and "value" in ext.get("valueMoney", {})
-        ]
-    )
+def _money(node: Json | None) -> Decimal | None:
+    value = (node or {}).get("value")
+    return None if value is None else Decimal(str(value))
+
+
+def _ext_money(item: Json, url: str) -> Decimal | None:
+    found = [_money(e.get("valueMoney")) for e in item.get("extension", []) if e.get("url") == url]
+    return _sum(found)
 
 
 def _code(concept: Json | None, system: str) -> str:
@@ -76,6 +78,22 @@ def _code(concept: Json | None, system: str) -> str:
         if c.get("system") == system and c.get("code"):
             return str(c["code"])
     return ""
+
+
+def _item(item: Json) -> AttestedItem:
+    serviced = item.get("servicedDate")
+    decisions = [_code(a.get("category"), DECISION_VALUES) for a in item.get("adjudication", [])]
+    return AttestedItem(
+        _code(item.get("productOrService"), NOMENCLATURE_SYSTEM),
+        date.fromisoformat(str(serviced)) if serviced else None,
+        _money(item.get("quantity")) or Decimal(1),
+        _money(item.get("unitPrice")),
+        _money(item.get("net")),
+        next((d for d in decisions if d), ""),
+        _ext_money(item, ITEM_PATIENTFEE_EXT),
+        _ext_money(item, ITEM_REIMBURSEMENT_EXT),
+        int(next(iter(item.get("itemSequence") or [1]))),
+    )
 
 
 def read_response(bundle: Json) -> AttestOutcome:
@@ -102,17 +120,15 @@ def read_response(bundle: Json) -> AttestOutcome:
     attestation = find_identifier(
         {"identifier": (response.get("identifier") or [{}])[0]}, EATTEST_ID_SYSTEM
     )
-    items = response.get("addItem", [])
-    adjudications = [a for i in items for a in i.get("adjudication", [])]
-    decisions = [_code(a.get("category"), DECISION_VALUES) for a in adjudications]
+    items = tuple(_item(i) for i in response.get("addItem", []))
     return AttestOutcome(
         response.get("outcome") in ("complete", "partial") and attestation is not None,
         attestation,
         insurer or "",
-        _ext_money(items, ITEM_REIMBURSEMENT_EXT),
+        _sum([i.reimbursement for i in items]),
         errors,
-        charged=_sum([Decimal(str(i["net"]["value"])) for i in items if "net" in i]),
-        patient_fee=_ext_money(items, ITEM_PATIENTFEE_EXT),
-        decision=next((d for d in decisions if d), ""),
+        charged=_sum([i.net for i in items]),
+        patient_fee=_sum([i.patient_fee for i in items]),
         attestation_type=_code(response.get("subType"), TYPES_SYSTEM),
+        items=items,
     )

@@ -4,8 +4,10 @@ An accepted eAttest claims be-eattestation-claimresponse (HL7-BE eAttestation IG
 attestation number under ``https://www.mycarenet.be/eattest`` (slice ``eattestid``, 1..1), subType
 and decision as the mutuality answered them, ``requestor`` and ``addItem.provider`` as a literal
 reference to the care provider (a contained be-practitionerrole: the profile requires
-``requestor.reference``, and the app's resource stands alone, outside the message Bundle), the
-item with its date, quantity, unit price and fee. Every other answer claims the base R4 profile,
+``requestor.reference``, and the app's resource stands alone, outside the message Bundle), and
+one ``addItem`` per service the mutuality answered, with its date, quantity, unit price, fee,
+decision and MyCareNet amount extensions as answered (an eFact answer states no items: the
+claim's service stands in). Every other answer claims the base R4 profile,
 because none of the BE profiles fits it: a refused eAttest has no attestation number (the IG
 answers a refusal with an OperationOutcome, no ClaimResponse: ex17), and eFact is a flat-file
 exchange with no FHIR profile; their identifiers are the eFact invoice number and batch reference
@@ -19,8 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from ehealth_hub.core.mycarenet_types import AttestOutcome, CareProvider, TeleconsultationClaim
+from ehealth_hub.core.mycarenet_types import (
+    AttestedItem,
+    AttestOutcome,
+    CareProvider,
+    TeleconsultationClaim,
+)
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, identifier
 from ehealth_hub.mappings.mycarenet_fhir import (
@@ -32,6 +40,8 @@ from ehealth_hub.mappings.mycarenet_fhir import (
     EFACT_INVOICE_SYSTEM,
     ERRORS_SYSTEM,
     HCPARTY_OF_QUALITY,
+    ITEM_PATIENTFEE_EXT,
+    ITEM_REIMBURSEMENT_EXT,
     NOMENCLATURE_SYSTEM,
     TYPES_SYSTEM,
     attestation_type,
@@ -81,20 +91,39 @@ def _role(claim: TeleconsultationClaim, provider: CareProvider | None) -> Json:
     return role
 
 
-def _added_item(claim: TeleconsultationClaim, outcome: AttestOutcome) -> Json:
-    """The attested service as the eAttest answer gives it (``addItem``)."""
-    return {
-        "itemSequence": [1],
+def _added_item(item: AttestedItem, decision: str = "agreement") -> Json:
+    """One attested service, as the eAttest answer gives it (``addItem``)."""
+    out: Json = {
+        "itemSequence": [item.sequence],
         "provider": [{"reference": f"#{PROVIDER_ID}"}],
-        "productOrService": concept([coding(NOMENCLATURE_SYSTEM, claim.code)]),
-        "servicedDate": claim.serviced.isoformat(),
-        "quantity": {"value": 1},
-        "unitPrice": money(claim.fee),
-        "net": money(outcome.charged if outcome.charged is not None else claim.fee),
+        "productOrService": concept([coding(NOMENCLATURE_SYSTEM, item.code)]),
+        "servicedDate": item.serviced.isoformat() if item.serviced else None,
+        "quantity": {"value": float(item.quantity)},
+        "unitPrice": money(item.unit_price) if item.unit_price is not None else None,
+        "net": money(item.net) if item.net is not None else None,
         "adjudication": [
-            {"category": concept([coding(DECISION_VALUES, outcome.decision or "agreement")])}
+            {"category": concept([coding(DECISION_VALUES, item.decision or decision)])}
         ],
     }
+    extension = [
+        {"url": url, "valueMoney": money(value)}
+        for url, value in (
+            (ITEM_PATIENTFEE_EXT, item.patient_fee),
+            (ITEM_REIMBURSEMENT_EXT, item.reimbursement),
+        )
+        if value is not None
+    ]
+    if extension:
+        out["extension"] = extension
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _added_items(claim: TeleconsultationClaim, outcome: AttestOutcome) -> list[Json]:
+    """The services the mutuality answered, else (eFact: no items in its result) the claim's."""
+    items = outcome.items or (
+        AttestedItem(claim.code, claim.serviced, Decimal(1), claim.fee, claim.fee),
+    )
+    return [_added_item(item) for item in items]
 
 
 def claim_response(
@@ -133,7 +162,7 @@ def claim_response(
         "outcome": "complete" if outcome.accepted else "error",
     }
     if outcome.accepted:
-        base["addItem"] = [_added_item(claim, outcome)]
+        base["addItem"] = _added_items(claim, outcome)
     if outcome.errors:
         base["error"] = [
             {"code": concept([coding(e.system or ERRORS_SYSTEM, e.code)], e.message or None)}

@@ -160,7 +160,7 @@ class ClaimDelivery:
         built = attest_map.claim_response(
             claim, outcome, rid=message_id, now=self.clock(), provider=provider, efact=efact
         )
-        response = with_amounts(built, claim.fee, billing, outcome)
+        response = with_amounts(built, claim, billing, outcome)
         await store.set_status(
             self.engine,
             message_id,
