@@ -141,6 +141,8 @@ class AttestOutcome:
     """What the mutuality says the patient pays (be-ext-mycarenet-item-patientfee), if it says."""
     attestation_type: str = ""
     """The answer's be-cs-eattestation-types code (``subType``), if any."""
+    claim_type: str = ""
+    """The answer's claim-type code (``type``: professional, oral for dentistry), if any."""
     items: tuple[AttestedItem, ...] = field(default=())
     """The services as the answer states them (empty for eFact: its result file has none)."""
 

@@ -21,6 +21,7 @@ from ehealth_hub.core.mycarenet_types import AttestedItem, AttestError, AttestOu
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.mappings.mycarenet_fhir import (
+    CLAIM_TYPE_SYSTEM,
     DECISION_VALUES,
     EATTEST_ID_SYSTEM,
     ITEM_PATIENTFEE_EXT,
@@ -107,10 +108,9 @@ def read_response(bundle: Json) -> AttestOutcome:
             rule="eattest.response-shape",
         )
     event = headers[0].get("eventCoding", {}).get("code", "")
-    insurer = next(
-        (find_identifier(o, p.INSURANCE_NUMBER_SYSTEM) for o in found.get("Organization", [])),
-        None,
-    )
+    # the mutuality is the Organization with an insurance number (a hospital may come first)
+    numbers = (find_identifier(o, p.INSURANCE_NUMBER_SYSTEM) for o in found.get("Organization", []))
+    insurer = next((n for n in numbers if n), None)
     errors = _errors(found.get("OperationOutcome", []))
     responses = found.get("ClaimResponse", [])
     if event == "reject" or not responses:
@@ -130,5 +130,6 @@ def read_response(bundle: Json) -> AttestOutcome:
         charged=_sum([i.net for i in items]),
         patient_fee=_sum([i.patient_fee for i in items]),
         attestation_type=_code(response.get("subType"), TYPES_SYSTEM),
+        claim_type=_code(response.get("type"), CLAIM_TYPE_SYSTEM),
         items=items,
     )

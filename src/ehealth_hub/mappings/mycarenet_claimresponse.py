@@ -33,6 +33,7 @@ from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json, coding, concept, identifier
 from ehealth_hub.mappings.mycarenet_fhir import (
     APP_CLAIM_SYSTEM,
+    CLAIM_TYPE_SYSTEM,
     DECISION_VALUES,
     EATTEST_CLAIMRESPONSE,
     EATTEST_ID_SYSTEM,
@@ -146,9 +147,7 @@ def claim_response(
         "contained": [_role(claim, provider)],
         "identifier": _identifiers(outcome, rid, efact),
         "status": "active",
-        "type": concept(
-            [coding("http://terminology.hl7.org/CodeSystem/claim-type", "professional")]
-        ),
+        "type": concept([coding(CLAIM_TYPE_SYSTEM, outcome.claim_type or "professional")]),
         "subType": concept([coding(TYPES_SYSTEM, kind)]),
         "use": "claim",
         "patient": {"identifier": identifier(p.SSIN_SYSTEM, claim.patient.ssin)},
@@ -165,7 +164,12 @@ def claim_response(
         base["addItem"] = _added_items(claim, outcome)
     if outcome.errors:
         base["error"] = [
-            {"code": concept([coding(e.system or ERRORS_SYSTEM, e.code)], e.message or None)}
+            # R4 ClaimResponse.error has no expression: the text keeps where, when nothing else
+            {
+                "code": concept(
+                    [coding(e.system or ERRORS_SYSTEM, e.code)], e.message or e.expression or None
+                )
+            }
             for e in outcome.errors
         ]
     return base

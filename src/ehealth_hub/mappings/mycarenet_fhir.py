@@ -43,6 +43,7 @@ ITEM_REIMBURSEMENT_EXT: Final = (
     f"{_BE}/mycarenet/StructureDefinition/be-ext-mycarenet-item-reimbursement"
 )
 """MyCareNet IG 2.1.2 BeExtItemReimbursement (Money, same contexts): the reimbursement per item."""
+CLAIM_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/claim-type"
 APP_CLAIM_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/app-claim"
 """The app's own Claim.id (ClaimResponse.request)."""
 EFACT_INVOICE_SYSTEM: Final = f"{p.HUB_SYSTEM_BASE}/NamingSystem/efact-invoice-number"
