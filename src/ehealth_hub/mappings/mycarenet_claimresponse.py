@@ -92,8 +92,9 @@ def _role(claim: TeleconsultationClaim, provider: CareProvider | None) -> Json:
     return role
 
 
-def _added_item(item: AttestedItem, decision: str = "agreement") -> Json:
-    """One attested service, as the eAttest answer gives it (``addItem``)."""
+def _added_item(item: AttestedItem) -> Json:
+    """One attested service, as the eAttest answer gives it (``addItem``); an answer without a
+    decision code (eFact's result: accepted or not) is ``agreement``."""
     out: Json = {
         "itemSequence": [item.sequence],
         "provider": [{"reference": f"#{PROVIDER_ID}"}],
@@ -103,7 +104,7 @@ def _added_item(item: AttestedItem, decision: str = "agreement") -> Json:
         "unitPrice": money(item.unit_price) if item.unit_price is not None else None,
         "net": money(item.net) if item.net is not None else None,
         "adjudication": [
-            {"category": concept([coding(DECISION_VALUES, item.decision or decision)])}
+            {"category": concept([coding(DECISION_VALUES, item.decision or "agreement")])}
         ],
     }
     extension = [
