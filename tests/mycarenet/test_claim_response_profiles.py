@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from ehealth_hub.mappings.claim_amounts import ADJUDICATION
 from ehealth_hub.mappings.mycarenet_claimresponse import BASE_PROFILE
@@ -29,6 +30,10 @@ from tests.mycarenet.claims_data import app_claim
 from tests.mycarenet.conftest import Claims, actor
 
 SARAH = actor("sarah")
+FHIR = "{http://hl7.org/fhir}"
+IG = "be-fhir-examples/examples/hl7.fhir.be.eattestation"
+_LISTS = {"profile", "identifier", "coding", "addItem", "adjudication", "itemSequence", "provider"}
+_MONEY = {"unitPrice", "net", "quantity"}
 
 
 @pytest.fixture
@@ -104,3 +109,32 @@ async def test_every_claim_response_the_delivery_stores_passes_the_validators(
     outcome = validate(resources, packages)
     errors = [f"{resources[i]['id']}: {x}" for i, x in outcome.of("error")]
     assert errors == []
+
+
+def _typed(node: etree._Element, parent: str = "") -> dict[str, Any]:
+    """A ClaimResponse of the IG's XML as FHIR JSON (the few numbers it holds typed)."""
+    out: dict[str, list[Any]] = {}
+    for child in node:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        value: Any = child.get("value")
+        if any(isinstance(c.tag, str) for c in child):
+            value = _typed(child, name)
+        elif name == "itemSequence" or (name == "value" and parent in _MONEY):
+            value = float(value) if name == "value" else int(value)
+        out.setdefault(name, []).append(value)
+    return {k: (v if k in _LISTS else v[0]) for k, v in out.items()}
+
+
+def test_the_igs_own_claim_responses_pass_the_same_validators(
+    shared_dir: Path, packages: Path
+) -> None:
+    found = []
+    for path in sorted((shared_dir / IG).glob("*Response*.xml")):
+        for node in etree.parse(str(path)).getroot().iter(f"{FHIR}ClaimResponse"):
+            found.append({"resourceType": "ClaimResponse", **_typed(node)})
+    assert len(found) == 9
+    assert {r["meta"]["profile"][0] for r in found} == {EATTEST_CLAIMRESPONSE}
+    outcome = validate(found, packages)
+    assert [str(x) for _, x in outcome.of("error")] == []
