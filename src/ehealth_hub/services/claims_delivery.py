@@ -1,4 +1,5 @@
-"""The ``mycarenet`` delivery destination: sends a claim by eAttest or eFact, exactly once.
+"""The ``mycarenet`` delivery destination: sends a claim by eAttest or eFact, exactly once (a
+psychologist's session: to Mental Health Care, :mod:`.psychology_claims`).
 
 Called by the delivery workers with the outbox payload and the claim's deterministic message id.
 Every attempt is recorded (``claims_store.mark_attempt``) BEFORE anything is sent, so a later
@@ -30,7 +31,12 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable, NotFound
+from ehealth_hub.core.errors import (
+    BusinessRejection,
+    ConfigurationError,
+    DownstreamUnavailable,
+    NotFound,
+)
 from ehealth_hub.core.mycarenet_types import (
     AttestError,
     AttestOutcome,
@@ -38,14 +44,16 @@ from ehealth_hub.core.mycarenet_types import (
     InsurabilityFacts,
     TeleconsultationClaim,
 )
-from ehealth_hub.core.ports import Actor, AttestPort, EfactPort
+from ehealth_hub.core.ports import Actor, AttestPort, EfactPort, MentalHealthCarePort
 from ehealth_hub.fhir.builders import Json
+from ehealth_hub.mappings import mhc as mhc_map
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as efact_map
 from ehealth_hub.mappings import mycarenet_efact_answers as answers
 from ehealth_hub.mappings.claim_amounts import with_amounts
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.insurer_claims import InsurerClaims
+from ehealth_hub.services.psychology_claims import record_session
 from ehealth_hub.settings import MyCareNetSettings
 
 log = structlog.get_logger(__name__)
@@ -78,9 +86,12 @@ class ClaimDelivery:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         followers: InsurerClaims | None = None,
+        mhc: MentalHealthCarePort | None = None,
     ) -> None:
         self.engine, self.attest, self.efact = engine, attest, efact
         self.settings, self.clock, self.followers = settings, clock, followers
+        self.mhc = mhc
+        """MyCareNet Mental Health Care: psychologist sessions (route ``mhc``)."""
 
     async def _follow(
         self, payload: Mapping[str, Any], message_id: str, response: Json, row: store.ClaimRow
@@ -89,7 +100,13 @@ class ClaimDelivery:
         if self.followers is None:
             return
         ids = response.get("identifier") or []
-        reference = f"eattest:{ids[0]['value']}" if ids else f"efact:{efact_numbers(message_id)[0]}"
+        mhc = [i["value"] for i in ids if i.get("system") == mhc_map.MHC_REFERENCE_SYSTEM]
+        if mhc:
+            reference = f"mhc:{mhc[0]}"
+        elif ids:
+            reference = f"eattest:{ids[0]['value']}"
+        else:
+            reference = f"efact:{efact_numbers(message_id)[0]}"
         await self.followers.after_mutuality(
             payload, message_id, response, reference, row.outbox_id
         )
@@ -132,6 +149,8 @@ class ClaimDelivery:
             response = await self._attest(
                 claim, provider, actor, facts, message_id, created, payload.get("billing")
             )
+        elif row.route == "mhc":
+            response = await self._mhc(claim, actor, facts, message_id, payload)
         else:
             created = datetime.fromisoformat(payload["created"])
             response = await self._efact(
@@ -140,15 +159,49 @@ class ClaimDelivery:
         await self._follow(payload, message_id, response, row)
         return {"claimResponse": response}
 
+    async def _mhc(
+        self,
+        claim: TeleconsultationClaim,
+        actor: Actor,
+        facts: InsurabilityFacts,
+        message_id: str,
+        payload: Mapping[str, Any],
+    ) -> Json:
+        """A psychologist's session, recorded on MHC (services/psychology_claims.py)."""
+        if self.mhc is None:
+            raise ConfigurationError("MyCareNet MHC is not wired", system="mycarenet.mhc")
+        billing = payload.get("billing") or {}
+        outcome = await self._bounded(
+            record_session(
+                self.mhc,
+                actor,
+                claim,
+                facts,
+                message_id=message_id,
+                created=datetime.fromisoformat(payload["created"]),
+                billing=billing,
+            ),
+            "mhc",
+        )
+        return await self._finish(
+            message_id,
+            claim,
+            outcome.as_attest(claim, facts.mutuality),
+            billing,
+            shape=lambda r: mhc_map.annotate(r, outcome),
+        )
+
     async def _finish(
         self,
         message_id: str,
         claim: TeleconsultationClaim,
         outcome: AttestOutcome,
         billing: Mapping[str, Any] | None,
+        *,
+        shape: Callable[[Json], Json] = lambda response: response,
     ) -> Json:
         response = with_amounts(
-            attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock()),
+            shape(attest_map.claim_response(claim, outcome, rid=message_id, now=self.clock())),
             claim.fee,
             billing,
         )
