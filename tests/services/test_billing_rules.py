@@ -138,5 +138,6 @@ def test_the_published_patient_shares_of_first_line_psychological_sessions(
         Decimal(bim),
     )
     assert (row.provider, row.route, row.conditions) == ("clinical-psychologist", "mhc", set())
-    assert row.source.startswith("https://") and row.checked is not None
+    assert row.source.startswith("https://")
+    assert row.checked is not None
     assert rules.row(session, date(2024, 3, 31)) is None  # the 2024 convention's rows only

@@ -24,7 +24,8 @@ async def test_production_with_the_unverified_mhc_adapter_refuses_to_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = _settings(monkeypatch, env="production")
-    assert settings.mycarenet.mhc.enabled and not settings.mycarenet.mhc.shape_verified
+    assert settings.mycarenet.mhc.enabled
+    assert not settings.mycarenet.mhc.shape_verified
     with pytest.raises(ConfigurationError) as refused:
         await build_container(settings)
     assert refused.value.code == "mhc-acceptance-only"
