@@ -137,7 +137,11 @@ def test_the_published_patient_shares_of_first_line_psychological_sessions(
         Decimal(normal),
         Decimal(bim),
     )
-    assert (row.provider, row.route, row.conditions) == ("clinical-psychologist", "mhc", set())
+    assert (row.provider, row.route, row.conditions) == (
+        "clinical-psychologist",
+        "mhc",
+        frozenset(),
+    )
     assert row.source.startswith("https://")
     assert row.checked is not None
     assert rules.row(session, date(2024, 3, 31)) is None  # the 2024 convention's rows only
