@@ -144,3 +144,12 @@ async def test_when_mhc_is_down_the_session_is_retried_not_refused(hub: Hub) -> 
     assert answer["outcome"] == "complete", answer
     assert _total(answer, "copay") == Decimal("11.00")
     assert len(mhc.answers) == 1
+
+
+@pytest.mark.parametrize("hub", [{"mycarenet": {"mhc": {"enabled": False}}}], indirect=True)
+async def test_with_mhc_disabled_a_session_is_refused_before_sending(hub: Hub) -> None:
+    claim = psychology_session_claim(f"psy-off-{TODAY}", AN, KOEN, serviced=TODAY)
+    refused = await _bill(hub, KOEN, claim)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["issue"][0]["details"]["text"] == "billing.route"
+    assert _mhc(hub).received == []
