@@ -17,7 +17,7 @@ from fhirpy import AsyncFHIRClient
 
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, teleconsultation_claim
-from ehealth_hub.fixtures.insurance import insurer_consent, with_insurer_cover
+from ehealth_hub.fixtures.insurance import insurer_consent, with_diagnosis, with_insurer_cover
 from ehealth_hub.fixtures.sim_insurer import InsurerSimulator, Plan, element_paths
 from tests.journeys.conftest import FhirFactory, Hub
 
@@ -25,6 +25,7 @@ SARAH = sandbox.practitioner("sarah")
 INES = sandbox.patient("ines")
 TODAY = datetime.now(UTC).date()
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+DIAGNOSIS = {"system": "http://hl7.org/fhir/sid/icpc-2", "code": "R74"}
 
 FAST_RETRIES = {
     "delivery": {
@@ -194,7 +195,8 @@ async def test_the_insurer_receives_no_element_outside_the_agreed_set(
     fhir_for: FhirFactory, hub: Hub
 ) -> None:
     app = await _app(fhir_for, insurer_consent_given=True)
-    _, claim_task = await _submit(app, _claim("ines-minimal"))
+    # the app states a diagnosis; the consent does not opt in to it, so it never leaves
+    _, claim_task = await _submit(app, with_diagnosis(_claim("ines-minimal"), DIAGNOSIS))
     await _insurer_task(app, claim_task, "completed")
     (received,) = _insurer(hub).received
     assert element_paths(received) <= AGREED_PATHS, element_paths(received) - AGREED_PATHS
@@ -203,6 +205,33 @@ async def test_the_insurer_receives_no_element_outside_the_agreed_set(
         assert personal not in text
     assert "diagnosis" not in text
     assert "supportingInfo" not in text
+
+
+@pytest.mark.parametrize("hub", [FAST_RETRIES], indirect=True)
+async def test_the_diagnosis_reaches_the_insurer_only_while_the_consent_opts_in_to_it(
+    fhir_for: FhirFactory, hub: Hub
+) -> None:
+    app = await fhir_for("consult-app", SARAH.nihii)
+    now = datetime.now(UTC)
+    await app.resource("Consent", **consultation_consent(INES, SARAH, start=now)).save()
+    opted_in = app.resource("Consent", **insurer_consent(INES, SARAH, start=now, diagnosis=True))
+    await opted_in.save()
+    _, first = await _submit(app, with_diagnosis(_claim("ines-dx"), DIAGNOSIS))
+    await _insurer_task(app, first, "completed")
+    with_dx = _insurer(hub).received[-1]
+    assert [d["diagnosisCodeableConcept"]["coding"] for d in with_dx["diagnosis"]] == [[DIAGNOSIS]]
+    revoke = await hub.app("consult-app", SARAH.nihii).headers()
+    assert (await hub.http.delete(f"/fhir/Consent/{opted_in.id}", headers=revoke)).status_code in (
+        200,
+        204,
+    )
+    await app.resource("Consent", **insurer_consent(INES, SARAH, start=now)).save()
+    _, second = await _submit(app, with_diagnosis(_claim("ines-no-dx"), DIAGNOSIS))
+    await _insurer_task(app, second, "completed")
+    without = _insurer(hub).received[-1]
+    assert "diagnosis" not in without
+    assert "R74" not in json.dumps(without)
+    assert len(_insurer(hub).received) == 2
 
 
 @pytest.mark.parametrize("hub", [FAST_RETRIES], indirect=True)

@@ -42,7 +42,9 @@ SEES: dict[str, frozenset[str]] = {
     "clinical_psychologist": frozenset({"Patient wills", "Contact persons"}),
     "nurse": frozenset(
         {
+            # RSW: "medication, intolerances, allergies, risk factors" (lespecialiste.be)
             "Allergies and intolerances",
+            "Risks",
             "Medications",
             "Immunizations",
             "Patient wills",

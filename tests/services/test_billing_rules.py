@@ -87,6 +87,8 @@ def test_a_new_period_is_a_new_row_and_each_day_falls_in_one() -> None:
         (f"101673,a,2022-01-01,,gp,4,1,efact,sunshine,{SOURCE}", "billing.conditions"),
         (f"1016,a,2022-01-01,,gp,4,1,efact,,{SOURCE}", "billing.code"),
         (f"101673,a,2022-01-01,,dentist,4,1,efact,,{SOURCE}", "billing.provider"),
+        (f"psy-fl-individual,a,2024-04-01,,gp,4,1,efact,,{SOURCE}", "billing.code"),
+        (f"123456,a,2024-04-01,,clinical-psychologist,11,4,mhc,,{SOURCE}", "billing.code"),
     ],
 )
 def test_a_broken_table_is_refused_naming_the_rule(line: str, rule: str) -> None:
@@ -112,3 +114,34 @@ async def test_a_broken_table_file_stops_the_hub_at_start_up(tmp_path: Path) -> 
 )
 def test_increased_reimbursement_is_read_from_ct1(ct1: str, bim: bool) -> None:
     assert is_bim(ct1) is bim
+
+
+@pytest.mark.parametrize(
+    ("session", "normal", "bim"),
+    [
+        ("psy-fl-individual", "11.00", "4.00"),
+        ("psy-fl-group", "2.50", "2.50"),
+        ("psy-fl-individual-first", "0.00", "0.00"),
+    ],
+)
+def test_the_published_patient_shares_of_first_line_psychological_sessions(
+    session: str, normal: str, bim: str
+) -> None:
+    """Figures as published (CAAMI-HZIV, "bij de psycholoog"; INAMI: EUR 11, EUR 4 with increased
+    reimbursement, the first session free), keyed by the hub's session keys: MHC's own
+    pseudo-codes are not public, so no row may pretend to be one."""
+    rules = load_rules()
+    row = rules.row(session, date(2024, 4, 1))
+    assert row is not None
+    assert (row.patient_share(bim=False), row.patient_share(bim=True)) == (
+        Decimal(normal),
+        Decimal(bim),
+    )
+    assert (row.provider, row.route, row.conditions) == (
+        "clinical-psychologist",
+        "mhc",
+        frozenset(),
+    )
+    assert row.source.startswith("https://")
+    assert row.checked is not None
+    assert rules.row(session, date(2024, 3, 31)) is None  # the 2024 convention's rows only

@@ -37,6 +37,7 @@ from ehealth_hub.bootstrap.delivery import build_delivery, runs_in_process_worke
 from ehealth_hub.bootstrap.foundation import Closer, Foundation, ReadinessCheck
 from ehealth_hub.bootstrap.journeys import build_notes, build_records
 from ehealth_hub.bootstrap.lazy_ports import LazyPorts
+from ehealth_hub.bootstrap.mhc import check_mhc
 from ehealth_hub.bootstrap.operations import build_operations
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.store import ConsentStore
@@ -135,7 +136,9 @@ async def build_container(
     metrics: CollectorRegistry | None = None,
     parts: Parts | None = None,
 ) -> Container:
-    """Wire the hub for ``settings``; in the sandbox, migrate the database on start-up."""
+    """Wire the hub for ``settings``; in the sandbox, migrate the database on start-up. Refuses
+    (ConfigurationError) an acceptance-only adapter enabled in production (``bootstrap.mhc``)."""
+    check_mhc(settings)
     configure_logging(settings.log.level, json_output=settings.log.json_output)
     if migrate if migrate is not None else settings.is_sandbox:
         await upgrade(settings.database_url)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.bootstrap.connectors import ConnectorStack
 from ehealth_hub.bootstrap.insurers import build_insurers
+from ehealth_hub.bootstrap.mhc import LazyMhc
 from ehealth_hub.connectors.mycarenet import (
     ATTEST_BINDING,
     GENASYNC_BINDING,
@@ -170,13 +171,15 @@ def build_claims(
     audit: AuditLog,
 ) -> ClaimsService:
     """Journey 3 over the MyCareNet ports, its ``mycarenet`` delivery destination registered
-    (with the private insurers that follow a mutuality's answer: ``bootstrap.insurers``); the
+    (with the private insurers that follow a mutuality's answer: ``bootstrap.insurers``, and
+    Mental Health Care for psychologists' sessions: ``bootstrap.mhc``); the
     tariff table is loaded and validated here, at start-up."""
     followers = build_insurers(settings, engine, connectors, gate=gate, delivery=delivery)
     if DESTINATION not in delivery.destinations:
+        mhc = LazyMhc(settings, connectors) if settings.mycarenet.mhc.enabled else None
         delivery.register(
             DESTINATION,
-            ClaimDelivery(engine, ports, ports, settings.mycarenet, followers=followers),
+            ClaimDelivery(engine, ports, ports, settings.mycarenet, followers=followers, mhc=mhc),
         )
     return ClaimsService(
         gate,

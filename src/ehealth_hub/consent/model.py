@@ -83,6 +83,8 @@ class ConsultationConsent:
     """NIHIIs the patient agreed may receive the consultation note (their GP)."""
     insurer_recipients: frozenset[str] = frozenset()
     """CBEs of the private insurers the patient agreed may receive the claim's minimal data."""
+    insurer_data: frozenset[str] = frozenset()
+    """What else those insurers may receive, by the patient's opt-in (``diagnosis``)."""
 
     @property
     def reference(self) -> str:

@@ -19,7 +19,8 @@ consultation consent (FHIR)   yes           yes (+GP)    yes           yes (+ins
 ============================  ============  ===========  ============  =============  ===========
 
 ``insurer-claim`` is asked with purpose ``insurance-claim`` and the insurer's CBE: only a consent
-naming that insurer as recipient (and not revoked) permits it.
+naming that insurer as recipient (and not revoked) permits it, and its permit's ``data_classes``
+say what may go: ``claim`` (the minimal claim) plus the consent's opt-ins (``diagnosis``).
 
 Break-the-glass itself is allowed for read-dossier only, to the configured qualities, with a
 justification of 10 to 200 characters; the patient's own refusals (no national consent, an
@@ -92,6 +93,7 @@ def _permit(
     btg = request.break_the_glass
     lifetime = config.break_glass_validity_seconds if btg else config.permit_validity_seconds
     ends = [_end_of(None)]
+    consent: ConsultationConsent | None = None
     if not btg:
         ends.append(_end_of(_best_link(request, facts, config, now)))
         consent = _best_consultation(request, facts, now)
@@ -102,6 +104,9 @@ def _permit(
     if "*" not in rule.data_classes:
         classes = classes or tuple(rule.data_classes)
         obligations.append(OBLIGATION_RESTRICT)
+    if request.action == "insurer-claim" and consent is not None:
+        # the minimal claim, plus what the patient opted in to (the consent's nested provisions)
+        classes = ("claim", *sorted(consent.insurer_data))
     return Decision(
         "permit",
         grants,

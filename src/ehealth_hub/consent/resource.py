@@ -14,7 +14,13 @@ The shape the hub accepts (on top of FHIR R4 4.0.1 Consent, validated with fhir.
 * ``provision.action``: codes of :data:`ACTION_SYSTEM` (read-dossier, write-note, submit-claim,
   insurer-claim);
 * ``provision.purpose``: v3-ActReason ``TREAT`` (treatment), ``ETREAT`` (emergency) or ``HPAYMT``
-  (healthcare payment: the insurance claim).
+  (healthcare payment: the insurance claim);
+* ``provision.provision`` (insurer-claim consents only): the patient's opt-in to more than the
+  minimal claim, each a nested provision ``type`` permit whose ``class`` names the kind of data
+  (FHIR's own way: Consent.provision.class is "the class of information covered by this rule"):
+  ``http://hl7.org/fhir/resource-types|Condition`` = the claim's diagnosis may go to that
+  insurer. Without it the insurer never receives a diagnosis; revoking the consent (or recording
+  one without it) withdraws it for the next claim.
 
 Pure: no clock, no I/O. Every refusal is an InvalidInput naming the FHIRPath and the rule.
 """
@@ -49,6 +55,9 @@ PURPOSES: Final[dict[str, Purpose]] = {
     "HPAYMT": "insurance-claim",
 }
 ACCEPTED_STATUS: Final = ("active", "inactive")
+RESOURCE_TYPES: Final = "http://hl7.org/fhir/resource-types"
+INSURER_DATA: Final = {"Condition": "diagnosis"}
+"""Nested provision classes an insurer consent may opt in to -> the insurer data element."""
 
 
 def _bad(path: str, rule: str, detail: str) -> InvalidInput:
@@ -85,6 +94,7 @@ def validate(resource: dict[str, Any]) -> ConsultationConsent:
     recipients = _actors(provision, "IRCP", PARTICIPATION)
     insurers = _actors(provision, "IRCP", PARTICIPATION, organisations=True)
     _check_insurer(actions, insurers, provision)
+    insurer_data = _insurer_data(actions, provision)
     if "write-note" in actions and not recipients:
         raise _bad(
             "Consent.provision.actor",
@@ -111,7 +121,35 @@ def validate(resource: dict[str, Any]) -> ConsultationConsent:
         end=end,
         note_recipients=frozenset(recipients),
         insurer_recipients=frozenset(insurers),
+        insurer_data=insurer_data,
     )
+
+
+def _insurer_data(actions: list[Action], provision: dict[str, Any]) -> frozenset[str]:
+    """The data beyond the minimal claim the patient opted in to send the insurer."""
+    nested = provision.get("provision") or []
+    if nested and "insurer-claim" not in actions:
+        raise _bad(
+            "Consent.provision.provision",
+            "nested-provision",
+            "nested provisions are read only on a consent for insurer-claim (its data opt-in)",
+        )
+    chosen: set[str] = set()
+    for n, inner in enumerate(nested):
+        where = f"Consent.provision.provision[{n}]"
+        if inner.get("type") != "permit":
+            raise _bad(f"{where}.type", "insurer-data-permit", "an opt-in provision is a permit")
+        kinds = inner.get("class") or []
+        classes = [str(c.get("code")) for c in kinds if c.get("system") == RESOURCE_TYPES]
+        if not classes or any(c not in INSURER_DATA for c in classes):
+            raise _bad(
+                f"{where}.class",
+                "insurer-data-class",
+                f"the class of an opt-in is one of {RESOURCE_TYPES}|{sorted(INSURER_DATA)} "
+                "(Condition: the claim's diagnosis)",
+            )
+        chosen |= {INSURER_DATA[c] for c in classes}
+    return frozenset(chosen)
 
 
 def _check_insurer(actions: list[Action], insurers: list[str], provision: dict[str, Any]) -> None:

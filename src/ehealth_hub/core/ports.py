@@ -263,3 +263,13 @@ class EfactPort(Protocol):
     async def confirm(self, actor: Actor, messages: list[AsyncMessage]) -> None:
         """Confirm (remove) fetched messages."""
         ...
+
+
+class MentalHealthCarePort(Protocol):
+    """MyCareNet Mental Health Care (MHC): records a psychologist's session of the first-line
+    convention. ACCEPTANCE-ONLY: the message and answer shapes are assumed
+    (``mappings/mhc.py``); the hub refuses to start in production with it until verified."""
+
+    async def record_session(self, actor: Actor, message: dict[str, object]) -> dict[str, object]:
+        """Record one session (``message``: ``mappings.mhc.session_message``); the answer."""
+        ...

@@ -18,7 +18,7 @@ Dr Sarah Vermeulen (video GP):
    before anything is sent (:mod:`ehealth_hub.demo.gmd`);
 4. the other payers and the psychologist (:mod:`ehealth_hub.demo.payers`): an employee's claim
    reimbursed by her mutuality, then by her private insurer; the psychologist's summary without
-   the sections he may not see.
+   the sections he may not see; his session billed as a psychologist's session (MyCareNet MHC).
 
 Exit code 0 when every step did what it should.
 """
@@ -260,6 +260,7 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     koen = sandbox.practitioner("koen").nihii
     psychologist = SandboxApp(client, "consult-app", token_endpoint(settings), koen)
     await payers.psychologist_summary(psychologist, report, now)
+    await payers.psychologist_session(psychologist, report, now)
     return report
 
 

@@ -4,7 +4,10 @@
   AG receives her claim's minimal data; Dr Vermeulen's video consultation is reimbursed by her
   mutuality, then AG's ClaimResponse comes back on the same Task;
 * the psychologist's summary: Koen De Smet (clinical psychologist) reads An's summary without the
-  sections a psychologist may not see, and the OperationOutcome says which.
+  sections a psychologist may not see, and the OperationOutcome says which;
+* the psychologist's session: Koen bills Thomas's first-line session (increased reimbursement),
+  recorded on MyCareNet Mental Health Care (the simulator: an ASSUMED message shape), and the
+  ClaimResponse carries the EUR 4 patient share.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
-from ehealth_hub.fixtures.consultation import consultation_consent, teleconsultation_claim
+from ehealth_hub.fixtures.consultation import (
+    consultation_consent,
+    psychology_session_claim,
+    teleconsultation_claim,
+)
 from ehealth_hub.fixtures.insurance import insurer_consent, with_insurer_cover
 
 if TYPE_CHECKING:
@@ -120,4 +127,28 @@ async def psychologist_summary(app: SandboxApp, report: Report, now: datetime) -
         "5 psychologist Koen reads An's summary (access matrix)",
         answer.status_code == 200 and "Medications" not in sections and bool(withheld),
         f"sections {', '.join(sections) or 'none'}; withheld: {', '.join(withheld)}",
+    )
+
+
+async def psychologist_session(app: SandboxApp, report: Report, now: datetime) -> None:
+    """Step: Koen bills Thomas's session as a psychologist's session (MHC, acceptance-only)."""
+    thomas, koen = sandbox.patient("thomas"), sandbox.practitioner("koen")
+    await app.post("/fhir/Consent", consultation_consent(thomas, koen, start=now))
+    claim_id = f"demo-psy-{now:%Y%m%d%H%M%S}"
+    claim = psychology_session_claim(claim_id, thomas, koen, serviced=now.date().isoformat())
+    answer = await app.post("/fhir/Claim/$submit", claim)
+    body: dict[str, Any] = answer.json()
+    for _ in range(200 if body.get("resourceType") == "Task" else 0):  # MHC slow: ask the Task
+        answered = _answered((await app.get(f"/fhir/Task/{body['id']}")).json())
+        if answered:
+            body = answered
+            break
+        await asyncio.sleep(0.1)
+    report.add(
+        "6 psychologist Koen bills Thomas's session (MyCareNet MHC, assumed shape)",
+        body.get("outcome") == "complete" and _amount(body, "copay") == "EUR 4.00",
+        f"session psy-fl-individual: patient share {_amount(body, 'copay')} (BIM), "
+        f"reimbursed {_amount(body, 'benefit')}"
+        if body.get("outcome")
+        else f"HTTP {answer.status_code}",
     )

@@ -5,11 +5,13 @@ mutuality's answer is a contained ClaimResponse referenced from the second (non-
 ``insurance.claimResponse``, holding what the mutuality reimbursed (``benefit``), what remains for
 the patient (``copay``) and the eFact/eAttest reference (``identifier``).
 
-Data minimisation: the patient is named by her member number at the insurer, never by SSIN or
-name; no diagnosis, note, supporting information or treatment relationship is ever written; the
-optional elements (:data:`ELEMENTS`) are written only when the insurer's agreed ``data`` names
-them. The elements FHIR R4 requires (status, type, use, patient, created, provider, priority,
-insurance) are always there, ``provider`` as the consultation app unless ``provider`` is agreed.
+Data minimisation: the patient is named by her member number at the insurer, never by SSIN or name;
+no note, supporting information or treatment relationship is ever written; the optional elements
+(:data:`ELEMENTS`) are written only when ``allowed`` names them: the insurer's agreed ``data``, and
+for ``diagnosis`` (the app Claim's ``diagnosis`` codes) the patient's opt-in too (the delivery
+intersects both: ``services.insurer_claims``). The elements FHIR R4 requires (status, type, use,
+patient, created, provider, priority, insurance) are always there, ``provider`` as the consultation
+app unless ``provider`` is agreed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ ELEMENTS: Final = (
     "patient-cost",
     "reference",
     "provider",
+    "diagnosis",
 )
 
 
@@ -115,7 +118,8 @@ def insurer_claim(
 ) -> Json:
     """The Claim for the insurer from ``facts`` (the delivery payload's ``facts``): member,
     insurer_cbe, plan, mutuality, code, serviced, fee, reimbursed, patient_cost, reference,
-    provider_nihii; only the ``allowed`` optional elements are written."""
+    provider_nihii, diagnosis (a list of codings lists); only the ``allowed`` optional elements
+    are written."""
     claim: Json = {
         "resourceType": "Claim",
         "identifier": [{"system": CLAIM_ID_SYSTEM, "value": claim_id}],
@@ -155,4 +159,9 @@ def insurer_claim(
     }
     if "fee" in allowed:
         claim["total"] = _money(facts["fee"])
+    if "diagnosis" in allowed and facts.get("diagnosis"):
+        claim["diagnosis"] = [
+            {"sequence": n, "diagnosisCodeableConcept": {"coding": list(codings)}}
+            for n, codings in enumerate(facts["diagnosis"], start=1)
+        ]
     return claim

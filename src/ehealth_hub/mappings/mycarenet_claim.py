@@ -2,8 +2,9 @@
 
 Rules: ``Claim.id`` (the app's id, anchor of idempotency), the patient's SSIN identifier, the
 provider's NIHII identifier, exactly one item with a teleconsultation code (101673, 101695,
-101710, 101732: the tariff table decides which is reimbursable when), its servicedDate and net
-fee (>= 0, 2 decimals), an optional supplement (the eAttestation supplement extension), the hub's
+101710, 101732) or a psychologist session (:data:`~ehealth_hub.mappings.mhc.SESSION_SYSTEM`; the
+tariff table decides which is reimbursable when), its servicedDate and net fee (>= 0, 2
+decimals), an optional supplement (the eAttestation supplement extension), the hub's
 ``video-identification`` and ``billing-route`` extensions. Every refusal is a MappingError naming
 the field and the rule.
 """
@@ -18,6 +19,7 @@ from ehealth_hub.core.errors import MappingError
 from ehealth_hub.core.mycarenet_types import CareReceiver, TeleconsultationClaim
 from ehealth_hub.fhir import profiles as p
 from ehealth_hub.fhir.builders import Json
+from ehealth_hub.mappings.mhc import SESSION_SYSTEM, is_session_code
 from ehealth_hub.mappings.mycarenet_fhir import (
     IDENTIFICATION_CODES,
     IDENTIFICATION_EXT,
@@ -68,11 +70,20 @@ def read_app_claim(claim: Json) -> TeleconsultationClaim:
             "a teleconsultation claim has one item", field="Claim.item", rule="claim.one-item"
         )
     item = items[0]
-    codes = [c.get("code") for c in item.get("productOrService", {}).get("coding", [])]
-    code = next((c for c in codes if c in TELECONSULTATION_CODES), None)
+    codings = item.get("productOrService", {}).get("coding", [])
+    code = next(
+        (
+            str(c.get("code"))
+            for c in codings
+            if c.get("code") in TELECONSULTATION_CODES
+            or is_session_code(c.get("system"), c.get("code"))
+        ),
+        None,
+    )
     if code is None:
         raise MappingError(
-            f"nomenclature code must be one of {sorted(TELECONSULTATION_CODES)}",
+            f"nomenclature code must be one of {sorted(TELECONSULTATION_CODES)}, or a "
+            f"psychologist session of {SESSION_SYSTEM}",
             field="Claim.item[0].productOrService",
             rule="claim.teleconsultation-code",
         )

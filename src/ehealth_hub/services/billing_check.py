@@ -5,7 +5,7 @@ Rules, each a 422 (BusinessRejection whose ``code`` names the rule) when it fail
 * ``billing.not-reimbursable-on-date``: no row of the tariff table (:mod:`.billing_rules`) covers
   the code on the serviced date (101732 from 2025-02-15);
 * ``billing.route``: the row makes eFact mandatory (third-party payment) and the claim asks for
-  eAttest;
+  eAttest, or the row is a psychologist session (route ``mhc``) and the claim asks for either;
 * ``billing.treatment-relationship``: the row requires an existing treatment relationship and no
   ``Claim.supportingInfo`` declares one that holds. The app declares it with a category of
   :data:`RELATIONSHIP_SYSTEM`: ``gmd`` (verified with MyCareNet GlobalMedicalFile: the billing
@@ -129,6 +129,12 @@ class BillingCheck:
             raise refuse(
                 "billing.not-reimbursable-on-date",
                 f"code {claim.code} is not reimbursable on {claim.serviced.isoformat()}",
+            )
+        if row.route == "mhc" and claim.route is not None:
+            raise refuse(
+                "billing.route",
+                f"session {claim.code} is recorded on MyCareNet Mental Health Care, not by "
+                f"{claim.route}",
             )
         if row.route == "efact" and claim.route == "eattest":
             raise refuse(

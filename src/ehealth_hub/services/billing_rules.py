@@ -1,19 +1,29 @@
-"""The tariff and rules table of teleconsultation codes: data, loaded and validated at start-up.
+"""The tariff and rules table of teleconsultation codes and psychologist sessions: data, loaded
+and validated at start-up.
 
 The table is ``ehealth_hub/data/billing_rules.csv`` (or the file ``mycarenet.billing_rules_file``
 names). One row per code and period: ``code``, ``label``, ``valid_from`` / ``valid_to`` (ISO
 dates, both inclusive; an empty ``valid_to`` = until a later row says otherwise), ``provider``
-(the kind of provider the code is for: ``gp``, ``specialist``, ``gp-acquired-rights``),
-``patient_share_normal`` / ``patient_share_bim`` (EUR, the fixed patient share without and with
-increased reimbursement; both empty when not published for that row), ``route`` (``efact``:
-third-party payment is mandatory so eAttest cannot be used; ``federation``: the federation's
-configured route), ``conditions`` (space-separated: ``treatment-relationship``,
-``third-party-payment``) and ``source`` (the https URL the row was taken from). A new period is a
-new row; a code stops being reimbursable when no row covers the date.
+(the kind of provider the code is for: ``gp``, ``specialist``, ``gp-acquired-rights``,
+``clinical-psychologist``), ``patient_share_normal`` / ``patient_share_bim`` (EUR, the fixed
+patient share without and with increased reimbursement; both empty when not published for that
+row), ``route`` (``efact``: third-party payment is mandatory so eAttest cannot be used;
+``federation``: the federation's configured route; ``mhc``: a first-line psychological care
+session, recorded on MyCareNet's Mental Health Care platform), ``conditions`` (space-separated:
+``treatment-relationship``, ``third-party-payment``), ``source`` (the https URL the row was taken
+from) and, optionally, ``checked`` (YYYY-MM-DD: when that source was last read). A new period is
+a new row; a code stops being reimbursable when no row covers the date.
+
+Codes: a 6-digit nomenclature code, except on ``mhc`` rows: the MHC platform's pseudo-codes for
+the 2024 convention are not public (not found in the sources read, not in ../shared), so those
+rows are keyed by a hub session key (``psy-...``, :data:`~ehealth_hub.mappings.mhc.SESSION_SYSTEM`),
+never by an invented pseudo-code; the MHC adapter is acceptance-only until the real codes and
+message are verified.
 
 Validation refuses (ConfigurationError naming the row and the rule): a missing column, a bad date
 or amount, a period ending before it starts, two periods of one code that overlap, an unknown
-route or condition, one share without the other, a row without an https source.
+route or condition, one share without the other, a row without an https source, a code that is
+neither a nomenclature code nor (on an ``mhc`` row) a hub session key.
 
 Public API::
 
@@ -36,6 +46,7 @@ from pathlib import Path
 from typing import Final
 
 from ehealth_hub.core.errors import ConfigurationError
+from ehealth_hub.mappings.mhc import SESSION_KEY
 
 COLUMNS: Final = (
     "code",
@@ -49,9 +60,9 @@ COLUMNS: Final = (
     "conditions",
     "source",
 )
-ROUTES: Final = frozenset({"efact", "federation"})
+ROUTES: Final = frozenset({"efact", "federation", "mhc"})
 CONDITIONS: Final = frozenset({"treatment-relationship", "third-party-payment"})
-PROVIDERS: Final = frozenset({"gp", "specialist", "gp-acquired-rights"})
+PROVIDERS: Final = frozenset({"gp", "specialist", "gp-acquired-rights", "clinical-psychologist"})
 PACKAGED: Final = "billing_rules.csv"
 
 
@@ -69,6 +80,8 @@ class TariffRow:
     route: str
     conditions: frozenset[str]
     source: str
+    checked: date | None = None
+    """When ``source`` was last read (None: not recorded)."""
 
     def covers(self, on: date) -> bool:
         """Whether ``on`` lies inside the row's period (both ends inclusive)."""
@@ -132,9 +145,8 @@ def _bad(origin: str, line: int, rule: str, detail: str) -> ConfigurationError:
 
 
 def _row(raw: dict[str, str], origin: str, line: int) -> TariffRow:
-    value = {k: (raw.get(k) or "").strip() for k in COLUMNS}
-    if not value["code"].isdigit() or len(value["code"]) != 6:
-        raise _bad(origin, line, "billing.code", "code must be a 6-digit nomenclature code")
+    value = {k: (raw.get(k) or "").strip() for k in (*COLUMNS, "checked")}
+    _check_code(value["code"], value["route"], origin, line)
     start = _date(value["valid_from"], origin, line)
     end = _date(value["valid_to"], origin, line) if value["valid_to"] else None
     if start is None or (end is not None and end < start):
@@ -165,7 +177,16 @@ def _row(raw: dict[str, str], origin: str, line: int) -> TariffRow:
         value["route"],
         conditions,
         value["source"],
+        _date(value["checked"], origin, line),
     )
+
+
+def _check_code(code: str, route: str, origin: str, line: int) -> None:
+    if route == "mhc":
+        if not SESSION_KEY.fullmatch(code):
+            raise _bad(origin, line, "billing.code", "an mhc row's code is a session key psy-...")
+    elif not code.isdigit() or len(code) != 6:
+        raise _bad(origin, line, "billing.code", "code must be a 6-digit nomenclature code")
 
 
 def _date(text: str, origin: str, line: int) -> date | None:

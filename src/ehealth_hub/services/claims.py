@@ -10,8 +10,10 @@ HERE, before anything is sent -> the reimbursement conditions of the tariff tabl
 (:mod:`ehealth_hub.services.billing_check`: code reimbursable on the date, treatment relationship,
 medical house), also refused here -> the route: eFact when the table makes third-party payment
 mandatory (the video codes), else eAttest or eFact per federation configuration (``auto`` = eFact
-when the patient has third-party payment) -> ONE transaction writes the claim row, the outbox
-item (destination ``mycarenet``, with the table's amounts) and the AuditEvent.
+when the patient has third-party payment); a psychologist's session (the table's ``mhc`` rows) goes
+to MyCareNet Mental Health Care (:mod:`ehealth_hub.services.psychology_claims`) -> ONE
+transaction writes the claim row, the outbox item (destination ``mycarenet``, with the table's
+amounts) and the AuditEvent.
 
 Idempotency: the message id is ``uuid5(destination | kind | practitioner NIHII | app claim id)``
 (:func:`ehealth_hub.delivery.outbox.message_id_for`), the same on every retry. A second submission
@@ -52,7 +54,7 @@ from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM, SSI
 from ehealth_hub.mappings.mycarenet_attest import read_app_claim
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.access_matrix import AccessMatrix
-from ehealth_hub.services.billing_check import BillingCheck, BillingDecision
+from ehealth_hub.services.billing_check import BillingCheck, BillingDecision, refuse
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.insurer_claims import InsurerClaims
 from ehealth_hub.services.provider_billing import check_provider
@@ -177,11 +179,17 @@ class ClaimsService:
         )
         row = self.billing.tariff(parsed)
         check_provider(row, actor, parsed.serviced, self.provider_types)  # before any call
+        if row.route == "mhc" and not self.settings.mhc.enabled:
+            raise refuse(
+                "billing.route",
+                "psychologist sessions are recorded on MyCareNet Mental Health Care, which is "
+                "disabled here (mycarenet.mhc.enabled)",
+            )
         facts = await self.insurability(actor, parsed.patient.ssin, parsed.serviced)
         route = self.route(parsed, facts)
         decision = await self.billing.check(parsed, claim, facts, actor, row)
-        if decision.row.route == "efact":
-            route = "efact"
+        if decision.row.route in ("efact", "mhc"):
+            route = decision.row.route
         try:
             item = await self._enqueue(
                 claim,
@@ -247,7 +255,11 @@ class ClaimsService:
                 "identifier": {"system": INSURANCE_NUMBER_SYSTEM, "value": facts.federation},
                 "display": f"mutuality federation {facts.federation}",
             },
-            description=f"teleconsultation claim by {route} to the patient's mutuality",
+            description=(
+                "psychologist session recorded on MyCareNet Mental Health Care (acceptance-only)"
+                if route == "mhc"
+                else f"teleconsultation claim by {route} to the patient's mutuality"
+            ),
         )
         key = f"{actor.nihii}|{parsed.claim_id}"
         async with self.engine.begin() as conn:

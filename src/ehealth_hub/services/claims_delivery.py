@@ -1,4 +1,5 @@
-"""The ``mycarenet`` delivery destination: sends a claim by eAttest or eFact, exactly once.
+"""The ``mycarenet`` delivery destination: sends a claim by eAttest or eFact, exactly once (a
+psychologist's session: to Mental Health Care, :mod:`.psychology_claims`).
 
 Called by the delivery workers with the outbox payload and the claim's deterministic message id.
 Every attempt is recorded (``claims_store.mark_attempt``) BEFORE anything is sent, so a later
@@ -30,7 +31,12 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.core.errors import BusinessRejection, DownstreamUnavailable, NotFound
+from ehealth_hub.core.errors import (
+    BusinessRejection,
+    ConfigurationError,
+    DownstreamUnavailable,
+    NotFound,
+)
 from ehealth_hub.core.mycarenet_types import (
     AttestError,
     AttestOutcome,
@@ -38,8 +44,9 @@ from ehealth_hub.core.mycarenet_types import (
     InsurabilityFacts,
     TeleconsultationClaim,
 )
-from ehealth_hub.core.ports import Actor, AttestPort, EfactPort
+from ehealth_hub.core.ports import Actor, AttestPort, EfactPort, MentalHealthCarePort
 from ehealth_hub.fhir.builders import Json
+from ehealth_hub.mappings import mhc as mhc_map
 from ehealth_hub.mappings import mycarenet_attest as attest_map
 from ehealth_hub.mappings import mycarenet_efact as efact_map
 from ehealth_hub.mappings import mycarenet_efact_answers as answers
@@ -52,6 +59,7 @@ from ehealth_hub.mappings.mycarenet_fhir import (
 )
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.insurer_claims import InsurerClaims
+from ehealth_hub.services.psychology_claims import record_session
 from ehealth_hub.settings import MyCareNetSettings
 
 log = structlog.get_logger(__name__)
@@ -84,9 +92,12 @@ class ClaimDelivery:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         followers: InsurerClaims | None = None,
+        mhc: MentalHealthCarePort | None = None,
     ) -> None:
         self.engine, self.attest, self.efact = engine, attest, efact
         self.settings, self.clock, self.followers = settings, clock, followers
+        self.mhc = mhc
+        """MyCareNet Mental Health Care: psychologist sessions (route ``mhc``)."""
 
     async def _follow(
         self, payload: Mapping[str, Any], message_id: str, response: Json, row: store.ClaimRow
@@ -95,10 +106,12 @@ class ClaimDelivery:
         if self.followers is None:
             return
         ids = {i.get("system"): i.get("value") for i in response.get("identifier") or []}
-        attestation = ids.get(EATTEST_ID_SYSTEM)
-        reference = (
-            f"eattest:{attestation}" if attestation else f"efact:{efact_numbers(message_id)[0]}"
-        )
+        if mhc := ids.get(mhc_map.MHC_REFERENCE_SYSTEM):
+            reference = f"mhc:{mhc}"
+        elif attestation := ids.get(EATTEST_ID_SYSTEM):
+            reference = f"eattest:{attestation}"
+        else:
+            reference = f"efact:{efact_numbers(message_id)[0]}"
         await self.followers.after_mutuality(
             payload, message_id, response, reference, row.outbox_id
         )
@@ -141,12 +154,48 @@ class ClaimDelivery:
             response = await self._attest(
                 claim, provider, actor, facts, message_id, created, payload.get("billing")
             )
+        elif row.route == "mhc":
+            response = await self._mhc(claim, provider, actor, facts, message_id, payload)
         else:
             response = await self._efact(
                 claim, provider, actor, facts, message_id, row, created, payload.get("billing")
             )
         await self._follow(payload, message_id, response, row)
         return {"claimResponse": response}
+
+    async def _mhc(
+        self,
+        claim: TeleconsultationClaim,
+        provider: CareProvider,
+        actor: Actor,
+        facts: InsurabilityFacts,
+        message_id: str,
+        payload: Mapping[str, Any],
+    ) -> Json:
+        """A psychologist's session, recorded on MHC (services/psychology_claims.py)."""
+        if self.mhc is None:
+            raise ConfigurationError("MyCareNet MHC is not wired", system="mycarenet.mhc")
+        billing = payload.get("billing") or {}
+        outcome = await self._bounded(
+            record_session(
+                self.mhc,
+                actor,
+                claim,
+                facts,
+                message_id=message_id,
+                created=datetime.fromisoformat(payload["created"]),
+                billing=billing,
+            ),
+            "mhc",
+        )
+        return await self._finish(
+            message_id,
+            claim,
+            outcome.as_attest(claim, facts.mutuality),
+            billing,
+            provider,
+            shape=lambda r: mhc_map.annotate(r, outcome),
+        )
 
     async def _finish(
         self,
@@ -156,9 +205,13 @@ class ClaimDelivery:
         billing: Mapping[str, Any] | None,
         provider: CareProvider,
         efact: EfactNumbers | None = None,
+        *,
+        shape: Callable[[Json], Json] = lambda response: response,
     ) -> Json:
-        built = attest_map.claim_response(
-            claim, outcome, rid=message_id, now=self.clock(), provider=provider, efact=efact
+        built = shape(
+            attest_map.claim_response(
+                claim, outcome, rid=message_id, now=self.clock(), provider=provider, efact=efact
+            )
         )
         response = with_amounts(built, claim, billing, outcome)
         await store.set_status(

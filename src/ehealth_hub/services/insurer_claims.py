@@ -7,23 +7,25 @@ When the app's Claim names, besides the mutuality, the patient's cover at a priv
 (:meth:`InsurerClaims.after_mutuality`, called by the ``mycarenet`` destination), ONE outbox item
 (destination ``insurer``, de-duplicated on the mutuality claim's message id) carries what the
 insurer may receive: service, date, fee, the mutuality's reimbursement, the patient's remaining
-cost and the eFact/eAttest reference. Nothing else is put in the payload, so nothing else can
-leave.
+cost and the eFact/eAttest reference, and the app Claim's diagnosis codes, which leave only when
+the patient's insurer consent opts in to them (a nested provision of class Condition,
+``consent.resource``) and the insurer's agreement names ``diagnosis``. Nothing else is put in the
+payload, so nothing else can leave.
 
 Delivering (:class:`InsurerDelivery`): the consent gate decides ``insurer-claim`` (purpose
 ``insurance-claim``, recipient the insurer's CBE) at delivery time, so a consent revoked in the
-meantime stops it (a refusal is a ``failed`` delivery; a consent source that cannot be reached
-is retried); then the minimal Claim (:func:`~ehealth_hub.mappings.insurer_claim.insurer_claim`,
-only the insurer's agreed ``data``) goes to the insurer's FHIR API, and its ClaimResponse is the
-delivery's answer. An insurer that is down is retried with the outbox's backoff, then dead-lettered
-and replayable like any delivery. :func:`attach` shows the insurer's delivery and ClaimResponse on
-the mutuality claim's Task.
+meantime stops it (a refusal is a ``failed`` delivery; a consent source that cannot be reached is
+retried); then the minimal Claim (:func:`~ehealth_hub.mappings.insurer_claim.insurer_claim`, only
+the insurer's agreed ``data`` the permit allows: :func:`allowed`) goes to the insurer's FHIR API,
+and its ClaimResponse is the delivery's answer. An insurer that is down is retried with the outbox's
+backoff, then dead-lettered and replayable like any delivery. :func:`attach` shows the insurer's
+delivery and ClaimResponse on the mutuality claim's Task.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -50,6 +52,8 @@ log = structlog.get_logger(__name__)
 DESTINATION: Final = "insurer"
 KIND: Final = "insurer-claim"
 OUTPUT_SYSTEM: Final = "https://ehealth-hub.be/fhir/CodeSystem/delivery-output"
+OPT_IN: Final = frozenset({"diagnosis"})
+"""Elements that leave only when the patient's insurer consent opts in (consent.resource)."""
 
 
 def insurer_message_id(mutuality_message_id: str) -> str:
@@ -142,6 +146,7 @@ class InsurerClaims:
             "patient_cost": str(fee - reimbursed),
             "reference": reference,
             "provider_nihii": actor["nihii"],
+            "diagnosis": _diagnosis(claim),
         }
         ssin = claim["patient"]["identifier"]["value"]
         return await self._enqueue(key, facts, ssin, actor, claim["id"], message_id, claim_task)
@@ -149,7 +154,7 @@ class InsurerClaims:
     async def _enqueue(
         self,
         key: str,
-        facts: dict[str, str],
+        facts: dict[str, Any],
         ssin: str,
         actor: Mapping[str, Any],
         claim_id: str,
@@ -221,11 +226,30 @@ class InsurerDelivery:
         permit = await self.gate.permit(request)
         require(permit, action="insurer-claim", patient_ssin=ssin, now=self.clock())
         claim = insurer_claim(
-            payload["facts"], allowed=conf.data, claim_id=message_id, created=payload["created"]
+            payload["facts"],
+            allowed=allowed(conf.data, permit.data_classes),
+            claim_id=message_id,
+            created=payload["created"],
         )
         answer = await self.insurers.submit(key, claim)
         log.info("insurer_claim_answered", insurer=key, outcome=answer.get("outcome"))
         return answer
+
+
+def allowed(agreed: Collection[str], consented: Collection[str]) -> frozenset[str]:
+    """What may leave for the insurer: its agreed elements, less each opt-in element
+    (:data:`OPT_IN`) the patient's consent (the permit's data classes) did not opt in to."""
+    return frozenset(e for e in agreed if e not in OPT_IN or e in consented)
+
+
+def _diagnosis(claim: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
+    """The codings of the app Claim's ``diagnosis`` entries (kept in the payload; they leave
+    only with the patient's opt-in: :func:`allowed`)."""
+    return [
+        list((entry.get("diagnosisCodeableConcept") or {}).get("coding") or [])
+        for entry in claim.get("diagnosis") or []
+        if (entry.get("diagnosisCodeableConcept") or {}).get("coding")
+    ]
 
 
 async def attach(engine: AsyncEngine, item: OutboxItem, task: Json) -> Json:

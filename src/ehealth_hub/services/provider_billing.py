@@ -1,10 +1,12 @@
 """Who may bill a tariff row: the provider type of the acting care provider must be the row's.
 
-The tariff table's ``provider`` column (``gp``, ``specialist``, ``gp-acquired-rights``) names
-physicians' codes; the acting provider's type comes from the eHealth quality the STS certified
-(``data/provider_types.csv``, :class:`~ehealth_hub.services.access_matrix.AccessMatrix`). A
-clinical psychologist billing a GP video code was sent to MyCareNet and came back refused
-(``EFACT_QUALIT``); it is now refused here, before anything is sent (422 ``billing.provider-type``).
+The tariff table's ``provider`` column names physicians' codes (``gp``, ``specialist``,
+``gp-acquired-rights``) and psychologists' sessions (``clinical-psychologist``); the acting
+provider's type comes from the eHealth quality the STS certified (``data/provider_types.csv``,
+:class:`~ehealth_hub.services.access_matrix.AccessMatrix`). A clinical psychologist billing a GP
+video code was sent to MyCareNet and came back refused (``EFACT_QUALIT``); it is now refused here,
+before anything is sent (422 ``billing.provider-type``), as is a physician billing a
+psychologist's session.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ TARIFF_PROVIDER_TYPES: Final = {
     "gp": "physician",
     "specialist": "physician",
     "gp-acquired-rights": "physician",
+    "clinical-psychologist": "clinical-psychologist",
 }
 """The tariff table's ``provider`` values -> the provider type (``data/provider_types.csv``)
 that may bill such a row (what the column means, not a fact that changes)."""

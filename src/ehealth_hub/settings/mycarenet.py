@@ -21,6 +21,20 @@ class FederationSettings(Section):
     """auto = eFact when the patient has third-party payment, else eAttest."""
 
 
+class MhcSettings(Section):
+    """MyCareNet Mental Health Care (MHC), where psychologist sessions of the first-line convention
+    are recorded. ACCEPTANCE-ONLY: its message shape is assumed (``mappings/mhc.py``)."""
+
+    enabled: bool = True
+    """Route psychologist session claims (the tariff table's ``mhc`` rows) to MHC; False = such
+    claims are refused before anything is sent (422 ``billing.route``)."""
+    url: str = "http://mycarenet.sandbox/MyCareNet/MHC/v1"
+    """MHC endpoint (assumed path; ``{url}/sessions``)."""
+    shape_verified: bool = False
+    """Set only once the assumed message (mappings/mhc.py ASSUMED) was checked against MyCareNet's
+    MHC specification; while false, the hub refuses to start in production with MHC enabled."""
+
+
 def _default_federations() -> dict[str, FederationSettings]:
     return {c: FederationSettings() for c in ("100", "200", "300", "400", "500", "600", "900")}
 
@@ -61,9 +75,12 @@ class MyCareNetSettings(Section):
     """BIC of that account."""
     federations: dict[str, FederationSettings] = Field(default_factory=_default_federations)
     """Per federation routing code (100 .. 900): open or closed, eAttest or eFact."""
+    mhc: MhcSettings = Field(default_factory=MhcSettings)
+    """Mental Health Care (psychologist sessions): acceptance-only, see :class:`MhcSettings`."""
 
     def sandbox_defaults(self) -> list[str]:
         """The sandbox licence and simulator endpoints are refused outside the sandbox."""
         names = ["license_password"] if self.license_password == SANDBOX_LICENCE_SECRET else []
         urls = ("memberdata_url", "attest_url", "genasync_url", "gmd_url")
-        return names + [n for n in urls if ".sandbox" in getattr(self, n)]
+        mhc = ["mhc.url"] if self.mhc.enabled and ".sandbox" in self.mhc.url else []
+        return names + [n for n in urls if ".sandbox" in getattr(self, n)] + mhc

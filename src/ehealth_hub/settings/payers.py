@@ -20,9 +20,28 @@ from ehealth_hub.settings.endpoints import SIMULATORS
 SANDBOX_INSURER_SECRET = "sandbox-insurer-secret"  # noqa: S105  # public sandbox value, refused elsewhere
 
 InsurerElement = Literal[
-    "service", "date", "fee", "mutuality-reimbursement", "patient-cost", "reference", "provider"
+    "service",
+    "date",
+    "fee",
+    "mutuality-reimbursement",
+    "patient-cost",
+    "reference",
+    "provider",
+    "diagnosis",
 ]
-"""What a minimal insurer claim may carry (``mappings.insurer_claim`` writes each one)."""
+"""What a minimal insurer claim may carry (``mappings.insurer_claim`` writes each one).
+``diagnosis`` leaves only when the patient's insurer consent opts in as well
+(``consent.resource``: a nested permit provision of class Condition)."""
+
+DEFAULT_DATA: tuple[InsurerElement, ...] = (
+    "service",
+    "date",
+    "fee",
+    "mutuality-reimbursement",
+    "patient-cost",
+    "reference",
+)
+"""The minimal claim: service, date, fee, what the mutuality paid and left, its reference."""
 
 
 class InsurerSettings(Section):
@@ -42,15 +61,9 @@ class InsurerSettings(Section):
     """The hub's OAuth2 client secret (a secret: never logged)."""
     plans: tuple[str, ...] = ()
     """The plans (policy codes) whose members' claims go to it."""
-    data: tuple[InsurerElement, ...] = (
-        "service",
-        "date",
-        "fee",
-        "mutuality-reimbursement",
-        "patient-cost",
-        "reference",
-    )
-    """The elements it may receive (data minimisation): nothing else is ever sent."""
+    data: tuple[InsurerElement, ...] = DEFAULT_DATA
+    """The elements it may receive (data minimisation): nothing else is ever sent; ``diagnosis``
+    only with the patient's opt-in as well."""
 
     @field_validator("cbe")
     @classmethod
@@ -69,6 +82,8 @@ def _sandbox_insurers() -> dict[str, InsurerSettings]:
             client_id="ehealth-hub",
             client_secret=SANDBOX_INSURER_SECRET,
             plans=("AG-EB-HEALTH",),
+            # agreed, but sent only for a patient whose insurer consent opts in to it
+            data=(*DEFAULT_DATA, "diagnosis"),
         )
     }
 
