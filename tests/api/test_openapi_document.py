@@ -51,7 +51,7 @@ def _route_scopes() -> dict[tuple[str, str], set[str]]:
                 if isinstance(dependency.call, ScopeRequirement)
                 for scope in dependency.call.scopes
             }
-            for method in route.methods:
+            for method in route.methods or ():
                 found[(method.lower(), route.path_format)] = needs
     return found
 
