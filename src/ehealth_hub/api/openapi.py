@@ -7,7 +7,7 @@ takes FastAPI's output and states the rest from one table:
 * bodies: FHIR JSON (``application/fhir+json``; requests also as ``application/json``), each
   schema a resource type with its ``resourceType`` const and the elements FHIR R4 requires
   (:mod:`ehealth_hub.api.openapi_schemas`), request examples built from the sandbox fixtures
-  when the document is built;
+  when the document is built (:mod:`ehealth_hub.api.openapi_examples`);
 * errors: every error is an OperationOutcome; which statuses an operation may answer comes from
   :data:`GENERIC_ERRORS` (one rule per status, e.g. every route with a body may answer 415 and
   422, every protected route 401/403/503) plus the few an operation adds (:class:`Spec.also`);
@@ -35,6 +35,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from ehealth_hub.api import openapi_examples as examples
 from ehealth_hub.api import openapi_schemas as schemas
 from ehealth_hub.api.auth import ScopeRequirement, is_public
 from ehealth_hub.api.idempotency import IdempotentRoute
@@ -81,13 +82,13 @@ OPERATIONS: Final[Mapping[tuple[str, str], Spec]] = {
     ("get", "/fhir/metadata"): Spec({200: ("CapabilityStatement",)}),
     ("get", "/fhir/Patient/$summary"): Spec({200: ("Bundle",)}, also=_SOURCE),
     ("post", "/fhir/Patient/$summary"): Spec(
-        {200: ("Bundle",)}, ("Parameters",), schemas.summary_examples, also=_SOURCE
+        {200: ("Bundle",)}, ("Parameters",), examples.summary_examples, also=_SOURCE
     ),
     ("get", "/fhir/Patient"): Spec({200: ("Bundle",)}, also=_SOURCE),
     ("post", "/fhir/DocumentReference"): Spec(
         {202: ("Task",)},
         ("DocumentReference",),
-        schemas.note_examples,
+        examples.note_examples,
         {202: _ACCEPTED},
         (Link(202, "ReadTask", "get", _TASK, "task_id"),),
         _SOURCE,
@@ -99,7 +100,7 @@ OPERATIONS: Final[Mapping[tuple[str, str], Spec]] = {
     ("post", "/fhir/Claim/$submit"): Spec(
         {200: ("ClaimResponse",), 202: ("Task",)},
         ("Claim", "Parameters"),
-        schemas.claim_examples,
+        examples.claim_examples,
         {202: _ACCEPTED},
         (Link(202, "ReadTask", "get", _TASK, "task_id"),),
         _SOURCE,
@@ -107,13 +108,13 @@ OPERATIONS: Final[Mapping[tuple[str, str], Spec]] = {
     ("post", "/fhir/CoverageEligibilityRequest/$submit"): Spec(
         {200: ("CoverageEligibilityResponse",)},
         ("CoverageEligibilityRequest",),
-        schemas.eligibility_examples,
+        examples.eligibility_examples,
         also=_SOURCE,
     ),
     ("post", "/fhir/Consent"): Spec(
         {201: ("Consent",), 200: ("Consent",)},
         ("Consent",),
-        schemas.consent_examples,
+        examples.consent_examples,
         {201: _STORED, 200: _STORED},
         tuple(
             Link(status, name, method, _CONSENT, "consent_id")
@@ -202,12 +203,12 @@ class Facts:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Serve :func:`build_document` as the app's ``/openapi.json`` (built once, on first ask)."""
+    """Serve :func:`build_document` as the app's ``/openapi.json``. Built on each ask (~0.1 s),
+    not cached: its request examples (a consent valid for the next hour, a claim for today) stay
+    usable against the sandbox however long the hub runs."""
 
     def document() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = build_document(app, datetime.now(UTC))
-        return app.openapi_schema
+        return build_document(app, datetime.now(UTC))
 
     app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented override
 

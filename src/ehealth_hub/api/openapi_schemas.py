@@ -4,8 +4,7 @@ FHIR schemas are derived from the FHIR R4 models (``fhir.resources``): a resourc
 object with its ``resourceType`` const and the elements FHIR requires (1..1 / 1..*), enums where
 FHIR binds a required code. Request schemas (``<Type>Input``) require the elements the hub reads
 (:data:`INPUT_REQUIRED`); it checks the rest at the door and answers 400/422 naming the element.
-Request examples are the sandbox client's own requests (:mod:`ehealth_hub.fixtures.consultation`),
-built when the document is built, so that they work against the sandbox as they stand.
+The request examples are in :mod:`ehealth_hub.api.openapi_examples`.
 """
 
 from __future__ import annotations
@@ -22,13 +21,6 @@ from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
 from ehealth_hub.auth.tokens import ASSERTION_ALGORITHMS, JWT_BEARER
 from ehealth_hub.fhir.outcome import issue, outcome
-from ehealth_hub.fhir.profiles import SSIN_SYSTEM
-from ehealth_hub.fixtures import sandbox
-from ehealth_hub.fixtures.consultation import (
-    consultation_consent,
-    consultation_note,
-    teleconsultation_claim,
-)
 
 SCHEMES: Final = ("smart-backend-services", "access-token")
 _REF: Final = "#/components/schemas/"
@@ -346,63 +338,3 @@ def plain_bodies(operation: dict[str, Any], method: str, path: str) -> None:
             "400": _json("OAuthError", "RFC 6749 5.2: malformed request, grant or scope"),
             "401": _json("OAuthError", "RFC 6749 5.2: invalid_client (the assertion)"),
         }
-
-
-# ---------------------------------------------------------------- request examples (sandbox)
-
-
-def _example(summary: str, value: dict[str, Any]) -> dict[str, Any]:
-    return {"summary": summary, "value": value}
-
-
-def consent_examples(now: datetime) -> dict[str, dict[str, Any]]:
-    """Dr Sarah's consultation consent for An, from now on for an hour."""
-    an, sarah = sandbox.patient("an"), sandbox.practitioner("sarah")
-    consent = consultation_consent(an, sarah, start=now)
-    return {"sandbox": _example("consultation consent (sandbox: An, Dr Sarah)", consent)}
-
-
-def note_examples(now: datetime) -> dict[str, dict[str, Any]]:
-    """Dr Sarah's note to An's GP."""
-    an, sarah = sandbox.patient("an"), sandbox.practitioner("sarah")
-    text = "Video consultation: fever for 2 days, no alarm signs. Paracetamol."
-    note = consultation_note(an, sarah, text, now=now)
-    return {"sandbox": _example("consultation note to the GP (sandbox: An)", note)}
-
-
-def claim_examples(now: datetime) -> dict[str, dict[str, Any]]:
-    """Dr Sarah's teleconsultation claim for An, plain and as Parameters."""
-    an, sarah = sandbox.patient("an"), sandbox.practitioner("sarah")
-    claim = teleconsultation_claim(
-        f"example-{now:%Y%m%d%H%M}", an, sarah, serviced=now.date().isoformat()
-    )
-    parameters = {
-        "resourceType": "Parameters",
-        "parameter": [{"name": "resource", "resource": claim}],
-    }
-    return {
-        "claim": _example("teleconsultation 101673 (sandbox: An, Dr Sarah)", claim),
-        "parameters": _example("the same Claim as Parameters.resource", parameters),
-    }
-
-
-def eligibility_examples(now: datetime) -> dict[str, dict[str, Any]]:
-    """An's insurability today."""
-    request = {
-        "resourceType": "CoverageEligibilityRequest",
-        "status": "active",
-        "purpose": ["validation"],
-        "patient": {"identifier": {"system": SSIN_SYSTEM, "value": sandbox.patient("an").ssin}},
-        "servicedDate": now.date().isoformat(),
-    }
-    return {"sandbox": _example("insurability of An today (sandbox)", request)}
-
-
-def summary_examples(now: datetime) -> dict[str, dict[str, Any]]:
-    """An's summary asked with Parameters."""
-    ssin = sandbox.patient("an").ssin
-    parameters = {
-        "resourceType": "Parameters",
-        "parameter": [{"name": "identifier", "valueString": f"{SSIN_SYSTEM}|{ssin}"}],
-    }
-    return {"sandbox": _example("An's records (sandbox)", parameters)}
