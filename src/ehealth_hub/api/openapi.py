@@ -19,8 +19,8 @@ takes FastAPI's output and states the rest from one table:
 * links: Consent create -> read/update/delete, note and claim 202 -> Task read, so that a client
   (and schemathesis' stateful phase) can follow what an operation created.
 
-Operations the table does not know (a route added later) still get the generic errors and a
-FHIR resource body, so the document never claims less than the server does.
+An operation the table does not know (a route added later) still gets the generic errors and
+"any FHIR resource" bodies, until the table names its types.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ IDEMPOTENCY_PARAMETER: Final = {
     "schema": {"type": "string"},
 }
 _HEADERS: Final = {
-    "ETag": 'the version, W/"<versionId>"',
+    "ETag": 'the version: W/"1" for versionId 1',
     "Location": "the resource (or the Task following the request)",
     "Content-Location": "the Task following the request",
     "Last-Modified": "when this version was stored",
