@@ -136,9 +136,11 @@ _ISSUE_CODES: Final = {
 
 def fhir_schema(name: str, *, request: bool = False) -> dict[str, Any]:
     """``name`` as JSON Schema: resourceType const, the required elements (see module doc)."""
-    properties: dict[str, Any] = {"resourceType": {"const": name} if name != "Resource" else {}}
-    properties["resourceType"]["type"] = "string"
-    properties["id"] = {"type": "string", "pattern": FHIR_ID.pattern}
+    resource_type = {"type": "string"} | ({"const": name} if name != "Resource" else {})
+    properties: dict[str, Any] = {
+        "resourceType": resource_type,
+        "id": {"type": "string", "pattern": FHIR_ID.pattern},
+    }
     wanted = INPUT_REQUIRED.get(name, ()) if request else ()
     elements = _required_elements(name, 1, wanted) if name != "Resource" else {}
     wanted = wanted if request else tuple(elements)
