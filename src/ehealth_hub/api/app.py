@@ -16,9 +16,11 @@ from ehealth_hub import __version__, console
 from ehealth_hub.api.auth import install_auth
 from ehealth_hub.api.capability import Capabilities
 from ehealth_hub.api.conventions import install_conventions
+from ehealth_hub.api.docs import install_docs
 from ehealth_hub.api.door import BodyLimit
 from ehealth_hub.api.errors import install_error_handlers
 from ehealth_hub.api.middleware import HttpMetrics, RequestContextMiddleware
+from ehealth_hub.api.openapi import install_openapi
 from ehealth_hub.api.routes import (
     audit,
     auth,
@@ -66,6 +68,8 @@ def create_app(
         version=__version__,
         summary="FHIR R4 door to the Belgian eHealth systems",
         lifespan=lifespan,
+        docs_url=None,  # install_docs: Swagger UI from the package, not a CDN
+        redoc_url=None,  # its page loads from a CDN: not served
     )
     app.state.capabilities = Capabilities()
     install_auth(app)  # deny by default: every route included below needs a token
@@ -86,6 +90,8 @@ def create_app(
     eligibility.install(app)  # CoverageEligibilityRequest/$submit: insurability before billing
     consent.install(app)  # Consent CRUD + $explain (consent gate)
     audit.install(app)  # AuditEvent search (auditors)
+    install_openapi(app)  # /openapi.json as the server behaves (bodies, errors, security)
+    install_docs(app)
     if settings.console.enabled:  # the operations console, its own sign-in (console/)
         app.mount("/console", console.build(app, settings))
     return app

@@ -18,7 +18,6 @@ the route asks for a scope. Routes then state what they need with :func:`require
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 from fastapi import Depends, FastAPI, Request
@@ -80,29 +79,38 @@ async def authenticate(
     return principal
 
 
-def require_scope(*required: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency returning the Principal when it holds one of ``required`` (403 otherwise)."""
-    if not required:
-        raise ValueError("require_scope needs at least one scope")
-    for scope in required:
-        Scope.parse(scope)
+class ScopeRequirement:
+    """A route dependency returning the Principal when it holds one of :attr:`scopes` (403
+    otherwise); the OpenAPI document (:mod:`ehealth_hub.api.openapi`) reads :attr:`scopes`."""
 
-    async def dependency(
-        principal: Annotated[Principal | None, Depends(authenticate)],
+    def __init__(self, scopes: tuple[str, ...]) -> None:
+        self.scopes = scopes
+
+    async def __call__(
+        self, principal: Annotated[Principal | None, Depends(authenticate)]
     ) -> Principal:
         if principal is None:
             raise AuthenticationError("a bearer access token is required", system="auth")
-        if not any(principal.allows(scope) for scope in required):
+        if not any(principal.allows(scope) for scope in self.scopes):
             raise AuthorizationError(
-                f"this request needs the scope {' or '.join(required)}",
+                f"this request needs the scope {' or '.join(self.scopes)}",
                 system="auth",
                 operation="scope",
                 code="insufficient_scope",
             )
         return principal
 
-    dependency.__name__ = f"require_scope({', '.join(required)})"
-    return dependency
+    def __repr__(self) -> str:
+        return f"require_scope({', '.join(self.scopes)})"
+
+
+def require_scope(*required: str) -> ScopeRequirement:
+    """A dependency returning the Principal when it holds one of ``required`` (403 otherwise)."""
+    if not required:
+        raise ValueError("require_scope needs at least one scope")
+    for scope in required:
+        Scope.parse(scope)
+    return ScopeRequirement(required)
 
 
 def install_auth(app: FastAPI) -> None:

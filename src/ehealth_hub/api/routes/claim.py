@@ -57,7 +57,10 @@ _BODY: dict[str, Any] = {
 def claim_of(body: dict[str, Any]) -> dict[str, Any]:
     """The Claim in the request body (directly, or as Parameters.parameter[resource])."""
     if body.get("resourceType") == "Parameters":
-        for parameter in body.get("parameter", []):
+        parameters = body.get("parameter")
+        for parameter in parameters if isinstance(parameters, list) else []:
+            if not isinstance(parameter, dict):  # schemathesis' stateful phase found the 500
+                break
             if parameter.get("name") == "resource" and isinstance(parameter.get("resource"), dict):
                 return dict(parameter["resource"])
         raise InvalidInput(
