@@ -16,7 +16,8 @@ The shape the hub accepts (on top of FHIR R4 4.0.1 Consent, validated with fhir.
 * ``provision.purpose``: v3-ActReason ``TREAT`` (treatment), ``ETREAT`` (emergency) or ``HPAYMT``
   (healthcare payment: the insurance claim).
 
-Pure: no clock, no I/O. Every refusal is an InvalidInput naming the FHIRPath and the rule.
+Pure: no clock, no I/O. Every refusal is a RuleViolation (a well-formed body that is not a valid
+be-Consent: 422 at the API) naming the FHIRPath and the rule.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fhir.resources.R4B.consent import Consent
 from pydantic import ValidationError
 
 from ehealth_hub.consent.model import ACTIONS, ConsultationConsent, Purpose
-from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, RuleViolation
 from ehealth_hub.core.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.core.permit import Action
 from ehealth_hub.fhir.profiles import (
@@ -51,8 +52,8 @@ PURPOSES: Final[dict[str, Purpose]] = {
 ACCEPTED_STATUS: Final = ("active", "inactive")
 
 
-def _bad(path: str, rule: str, detail: str) -> InvalidInput:
-    return InvalidInput(detail, field=path, rule=rule, system="consent", operation="validate")
+def _bad(path: str, rule: str, detail: str) -> RuleViolation:
+    return RuleViolation(detail, field=path, rule=rule, system="consent", operation="validate")
 
 
 def _codes(concepts: list[dict[str, Any]], system: str) -> list[str]:

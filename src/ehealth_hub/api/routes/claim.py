@@ -25,7 +25,7 @@ from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import CLAIM_SUBMIT
-from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.core.errors import RuleViolation
 from ehealth_hub.fhir.profiles import BE_EATTESTATION_CLAIM
 from ehealth_hub.services.tasks import TaskView
 
@@ -60,7 +60,7 @@ def claim_of(body: dict[str, Any]) -> dict[str, Any]:
         for parameter in body.get("parameter", []):
             if parameter.get("name") == "resource" and isinstance(parameter.get("resource"), dict):
                 return dict(parameter["resource"])
-        raise InvalidInput(
+        raise RuleViolation(
             "Parameters must hold the Claim as parameter 'resource'",
             field="Parameters.parameter",
             rule="claim.parameters",

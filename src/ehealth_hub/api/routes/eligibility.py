@@ -26,12 +26,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
 from ehealth_hub.api.deps import Claims
+from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import ELIGIBILITY_CHECK
 from ehealth_hub.services import eligibility
 
-router = APIRouter(tags=["claims"])
+router = APIRouter(tags=["claims"], route_class=IdempotentRoute)
 
 SUBMIT_DEFINITION: Final = (
     "http://hl7.org/fhir/OperationDefinition/CoverageEligibilityRequest-submit"

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import parse_named
 from ehealth_hub.api.deps import Records
+from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
@@ -22,7 +23,7 @@ from ehealth_hub.core.errors import InvalidInput
 from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
 
-router = APIRouter(tags=["records"])
+router = APIRouter(tags=["records"], route_class=IdempotentRoute)
 SUMMARY_DEFINITION = "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"
 
 
