@@ -22,7 +22,9 @@ _KEPT: Final = frozenset(
 
 
 def _opaque(tag: str) -> str:
-    return tag.strip().removeprefix("W/")
+    """The tag without its weakness mark and quotes: ``W/"3"``, ``"3"`` and ``3`` (as fhirpy's
+    ``refresh()`` sends a bare versionId) all name version 3."""
+    return tag.strip().removeprefix("W/").strip('"')
 
 
 def unchanged(response: Headers, if_none_match: str | None, if_modified_since: str | None) -> bool:

@@ -17,7 +17,7 @@ patient's exclusions, national consent, links and consents). Each answer is audi
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 
@@ -76,14 +76,29 @@ async def create_consent(
     """Record a per-consultation be-Consent for the acting practitioner (201); conditional with
     ``If-None-Exist``: the one match is answered (200), more than one is 412."""
     resource = await json_body(request)
-    criteria = _if_none_exist(if_none_exist) if if_none_exist is not None else None
+    criteria = _if_none_exist(_condition(request, if_none_exist))
     stored = await consents.create(principal, resource, if_none_exist=criteria)
     return _resource_response(stored, 201 if stored.created else 200)
 
 
-def _if_none_exist(header: str) -> IfNoneExist:
+def _condition(request: Request, header: str | None) -> str | None:
+    """The conditional-create criteria: the ``If-None-Exist`` header, or the same search in the
+    query of the POST (the form fhirpy's ``get_or_create`` sends); not both."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "_format"])
+    if query and header is not None:
+        raise InvalidInput(
+            "give the conditional-create criteria once: If-None-Exist or the query, not both",
+            field="If-None-Exist",
+            rule="conditional-create",
+        )
+    return header if header is not None else query or None
+
+
+def _if_none_exist(header: str | None) -> IfNoneExist | None:
     """The search criteria of ``If-None-Exist`` (FHIR R4 http.html#ccreate): ``identifier``
     (``system|value``) and/or ``patient``; anything else is refused, not ignored."""
+    if header is None:
+        return None
     try:
         pairs = parse_qsl(header.strip().removeprefix("?"), strict_parsing=True)
     except ValueError:
