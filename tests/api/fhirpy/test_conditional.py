@@ -122,7 +122,7 @@ async def test_a_stale_if_match_on_put_is_412_precondition_failed(
     fhir_for: FhirFactory, hub: Hub
 ) -> None:
     consent = await (await _sarah(fhir_for)).resource("Consent", **_consent()).save()
-    body = {**consent.serialize(), "status": "inactive"}
+    body = {**consent, "status": "inactive"}
     url = f"/fhir/Consent/{consent.id}"
     stale = await hub.http.put(url, json=body, headers=await _headers(hub, **{"If-Match": '"9"'}))
     assert stale.status_code == 412

@@ -22,7 +22,7 @@ from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
 from ehealth_hub.api.deps import Claims, SettingsDep, Wake
 from ehealth_hub.api.idempotency import IdempotentRoute
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import CLAIM_SUBMIT
 from ehealth_hub.core.errors import RuleViolation
@@ -97,7 +97,7 @@ async def submit_claim(
     headers = {
         "Location": f"/fhir/Task/{item.id}",
         "Content-Location": f"/fhir/Task/{item.id}",
-        "ETag": task.etag,
+        **version_headers(task.resource),
     }
     return FhirResponse(task.resource, status_code=202, headers=headers)
 
