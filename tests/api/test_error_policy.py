@@ -105,6 +105,8 @@ async def test_a_bad_parameter_is_400_naming_it(
 ) -> None:
     issue = _issue(await client.get("/fhir/Consent?patient=12", headers=sarah), 400)
     assert issue["expression"] == ["patient"]
+    explain = f"/fhir/Consent/$explain?patient={AN.ssin}&actor={SARAH.nihii}&action=steal"
+    assert _issue(await client.get(explain, headers=sarah), 400)["expression"] == ["action"]
 
 
 async def test_without_a_token_it_is_401_login(client: httpx.AsyncClient) -> None:

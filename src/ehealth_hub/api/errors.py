@@ -14,6 +14,7 @@ and answered 500 without internals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import structlog
@@ -124,12 +125,20 @@ async def _validation_error(request: Request, exc: Exception) -> FhirResponse:
         issue(
             "invalid",
             str(err.get("msg", "invalid value")),
-            expression=".".join(str(p) for p in err.get("loc", ()) if p != "body") or None,
+            expression=_field(err.get("loc", ())),
             rule=str(err.get("type", "invalid")),
         )
         for err in exc.errors()
     ]
     return FhirResponse(outcome(*issues), status_code=400)
+
+
+def _field(loc: Sequence[object]) -> str | None:
+    """The parameter, header or body path a FastAPI error location names, without its kind."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("query", "header", "path", "cookie", "body"):
+        parts = parts[1:]
+    return ".".join(parts) or None
 
 
 async def _http_error(request: Request, exc: Exception) -> FhirResponse:
