@@ -10,8 +10,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
+import orjson
 import pytest
+from fastapi import FastAPI
+from starlette.requests import Request
 
+from ehealth_hub.api.idempotency import request_digest
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import (
@@ -275,3 +279,18 @@ async def test_explain_takes_the_nihii_as_system_and_value_or_bare(
     params = {"patient": AN.ssin, "actor": f"urn:other|{SARAH.nihii}", "action": "read-dossier"}
     other = await client.get("/fhir/Consent/$explain", params=params, headers=headers)
     assert _issue(other, 400)["expression"] == ["actor"]
+
+
+async def test_a_key_whose_first_request_is_still_running_is_409_conflict(
+    client: httpx.AsyncClient, sarah: dict[str, str], app: FastAPI
+) -> None:
+    body = orjson.dumps(consultation_consent(AN, SARAH, start=datetime.now(UTC)))
+    scope = {"type": "http", "method": "POST", "path": "/fhir/Consent", "query_string": b""}
+    digest = request_digest(Request({**scope, "headers": []}), body)
+    store = app.state.container.idempotency
+    running = await store.reserve("consult-app", "busy", digest, datetime.now(UTC))
+    assert running is None, "reserved: as if another process were running the first request"
+    headers = {**sarah, "Content-Type": "application/fhir+json", "Idempotency-Key": "busy"}
+    response = await client.post("/fhir/Consent", content=body, headers=headers)
+    issue = _issue(response, 409)
+    assert (issue["code"], _rule(issue)) == ("conflict", "idempotency-key-in-flight")
