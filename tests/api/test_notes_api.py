@@ -80,26 +80,26 @@ async def test_a_note_by_another_author_is_refused(
         sandbox.patient("an"), sandbox.practitioner("koen"), "Not mine.", now=NOW
     )
     response = await client.post("/fhir/DocumentReference", json=note, headers=writer)
-    assert response.status_code == 400
+    assert response.status_code == 422, "well-formed, but breaks a business rule"
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["DocumentReference.author"]
     assert issue["details"]["coding"][0]["code"] == "note.author-is-actor"
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "status"),
     [
-        (b"not json", "body"),
-        (b"[1, 2]", "body"),
-        (b'{"resourceType": "Observation"}', "resourceType"),
+        (b"not json", "body", 400),  # malformed
+        (b"[1, 2]", "body", 400),
+        (b'{"resourceType": "Observation"}', "resourceType", 422),  # well-formed, not a note
     ],
 )
-async def test_a_malformed_note_is_400_naming_the_field(
-    client: httpx.AsyncClient, writer: dict[str, str], body: bytes, field: str
+async def test_a_bad_note_is_refused_naming_the_field(
+    client: httpx.AsyncClient, writer: dict[str, str], body: bytes, field: str, status: int
 ) -> None:
     headers = {**writer, "Content-Type": "application/fhir+json"}
     response = await client.post("/fhir/DocumentReference", content=body, headers=headers)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json()["issue"][0]["expression"] == [field]
 
 

@@ -160,6 +160,7 @@ def _request(case: Case, hub: Hub) -> dict[str, Any]:
     }
     if "json" in kwargs:
         request["content"] = json.dumps(kwargs["json"]).encode()  # big ints: no orjson
+        headers.setdefault("Content-Type", "application/fhir+json")  # else 415 before the route
     elif isinstance(kwargs.get("data"), dict):
         request["content"] = urlencode({k: str(v) for k, v in kwargs["data"].items()}).encode()
     elif kwargs.get("data") is not None:

@@ -77,7 +77,7 @@ async def test_refuses_a_note_consent_without_the_gp_naming_the_field(
     client: httpx.AsyncClient, sarah: dict[str, str]
 ) -> None:
     response = await post(client, sarah, gp=None)
-    assert response.status_code == 400
+    assert response.status_code == 422, "well-formed, but not a valid be-Consent"
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["Consent.provision.actor"]
     assert issue["details"]["coding"][0]["code"] == "note-recipient-required"
@@ -108,7 +108,7 @@ async def test_revocation_by_put_denies_the_very_next_request(
     revoked_body = {**created, "status": "inactive"}
     assert (
         await client.put(f"/fhir/Consent/{created['id']}", json=revoked_body, headers=stale)
-    ).status_code == 409
+    ).status_code == 412
     headers = {**sarah, "If-Match": 'W/"1"'}
     response = await client.put(
         f"/fhir/Consent/{created['id']}", json=revoked_body, headers=headers

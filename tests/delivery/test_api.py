@@ -134,7 +134,7 @@ async def test_replay_needs_the_operator_scope_and_requeues_a_dead_letter(
     assert replayed.status_code == 200
     assert replayed.json()["status"] == "requested"
     twice = await client.post(f"/fhir/Task/{dead}/$replay", headers=auth("operator"))
-    assert twice.status_code == 400, "only failed or dead deliveries are replayed"
+    assert twice.status_code == 409, "only failed or dead deliveries are replayed"
 
 
 async def test_the_same_idempotency_key_and_request_get_the_stored_answer_without_rerunning(
@@ -152,7 +152,7 @@ async def test_the_same_idempotency_key_and_request_get_the_stored_answer_withou
     assert count == 1, "had the route run again it would have found nothing to replay"
 
 
-async def test_the_same_idempotency_key_with_another_request_is_a_conflict(
+async def test_the_same_idempotency_key_with_another_request_is_unprocessable_422(
     hub: tuple[httpx.AsyncClient, Container],
 ) -> None:
     client, _ = hub
@@ -160,10 +160,11 @@ async def test_the_same_idempotency_key_with_another_request_is_a_conflict(
     assert (
         await client.post("/fhir/Task/$replay?destination=a", headers=headers)
     ).status_code == 200
-    conflict = await client.post("/fhir/Task/$replay?destination=b", headers=headers)
-    assert conflict.status_code == 409
-    issue = conflict.json()["issue"][0]
-    assert (issue["code"], issue["details"]["text"]) == ("conflict", "idempotency-key-reused")
+    reused = await client.post("/fhir/Task/$replay?destination=b", headers=headers)
+    assert reused.status_code == 422, "draft-ietf-httpapi-idempotency-key-header 2.7"
+    issue = reused.json()["issue"][0]
+    assert (issue["code"], issue["details"]["text"]) == ("invalid", "idempotency-key-reused")
+    assert issue["expression"] == ["Idempotency-Key"]
 
 
 async def test_idempotency_keys_are_scoped_per_client(

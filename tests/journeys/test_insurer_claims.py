@@ -323,7 +323,7 @@ async def test_a_claim_naming_a_plan_no_configured_insurer_runs_is_refused_befor
     simulators = hub.container.connectors.simulators if hub.container.connectors else None
     assert simulators is not None
     refused = await hub.app("consult-app", SARAH.nihii).post("/fhir/Claim/$submit", claim)
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 422, refused.text
     assert refused.json()["issue"][0]["details"]["text"] == "claim.insurer-cover"
     assert not simulators.mycarenet.genasync.received
     assert not simulators.mycarenet.attest.received

@@ -190,14 +190,14 @@ async def test_without_the_eligibility_scope_the_request_is_forbidden(
 @pytest.mark.parametrize(
     ("change", "field", "status"),
     [
-        ({"resourceType": "Claim"}, "resourceType", 400),
-        ({"servicedDate": None}, "CoverageEligibilityRequest.servicedDate", 400),
-        ({"servicedDate": "23/11/2026"}, "CoverageEligibilityRequest.servicedDate", 400),
-        ({"purpose": ["discovery"]}, "CoverageEligibilityRequest.purpose", 400),
+        ({"resourceType": "Claim"}, "resourceType", 422),
+        ({"servicedDate": None}, "CoverageEligibilityRequest.servicedDate", 422),
+        ({"servicedDate": "23/11/2026"}, "CoverageEligibilityRequest.servicedDate", 422),
+        ({"purpose": ["discovery"]}, "CoverageEligibilityRequest.purpose", 422),
         (
             {"patient": {"reference": "Patient/1"}},
             "CoverageEligibilityRequest.patient.identifier",
-            400,
+            422,  # well-formed JSON, not a usable request: 422, as the cases above
         ),
         (
             {"patient": {"identifier": {"system": SSIN_SYSTEM, "value": "85031212363"}}},

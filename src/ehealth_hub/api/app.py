@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from ehealth_hub import __version__, console
 from ehealth_hub.api.auth import install_auth
 from ehealth_hub.api.capability import Capabilities
+from ehealth_hub.api.conditional import ConditionalRead
 from ehealth_hub.api.conventions import install_conventions
 from ehealth_hub.api.docs import install_docs
 from ehealth_hub.api.door import BodyLimit
@@ -73,8 +74,9 @@ def create_app(
     )
     app.state.capabilities = Capabilities()
     install_auth(app)  # deny by default: every route included below needs a token
-    install_conventions(app)  # FHIR _format / Accept: JSON only, else 406
+    install_conventions(app)  # FHIR JSON only: _format / Accept else 406, Content-Type else 415
     install_error_handlers(app)
+    app.add_middleware(ConditionalRead)  # If-None-Match / If-Modified-Since -> 304, every read
     app.add_middleware(BodyLimit, limits=settings.limits)  # inside the request context below
     app.add_middleware(
         RequestContextMiddleware, metrics=HttpMetrics(registry), timing=settings.api.server_timing

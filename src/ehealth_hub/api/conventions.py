@@ -3,9 +3,12 @@
 The hub speaks JSON only: ``_format`` may be ``json``, ``application/json``,
 ``application/fhir+json`` (or the R3 alias ``application/json+fhir``); an ``Accept`` header must
 admit one of those (or a wildcard). Anything else is answered ``406 Not Acceptable`` with an
-OperationOutcome naming ``_format`` / ``Accept`` and the rule. Request bodies are parsed here too:
+OperationOutcome naming ``_format`` / ``Accept`` and the rule; a request body must be declared
+``application/fhir+json`` or ``application/json`` (a ``charset`` parameter allowed), else
+``415 Unsupported Media Type`` naming ``Content-Type``. Request bodies are parsed here too:
 JSON objects only, size-limited, errors naming the body and the rule. So are the ``patient``
-search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``) and searchset Bundles
+search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``), NIHII parameters alike, and
+searchset Bundles
 (search.html#bundle: ``total`` and one ``match`` entry per result).
 """
 
@@ -15,12 +18,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 
 from ehealth_hub.api.door import check_resource
+from ehealth_hub.api.errors import NotAcceptable, UnsupportedMediaType
 from ehealth_hub.core.errors import IdentifierError, InvalidInput
-from ehealth_hub.core.identifiers import Ssin
-from ehealth_hub.fhir.profiles import SSIN_SYSTEM
+from ehealth_hub.core.identifiers import Nihii, Ssin
+from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 
 T = TypeVar("T")
 
@@ -28,6 +32,9 @@ JSON_FORMATS: Final = frozenset(
     {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 )
 _WILDCARDS: Final = frozenset({"*/*", "application/*"})
+_BODY_FORMATS: Final = frozenset(
+    {"application/json", "application/fhir+json", "application/json+fhir"}
+)
 
 
 def _media(value: str) -> str:
@@ -35,19 +42,47 @@ def _media(value: str) -> str:
 
 
 async def fhir_format(request: Request) -> None:
-    """406 when ``_format`` or ``Accept`` asks for anything but FHIR JSON (on /fhir paths)."""
+    """406 when ``_format`` or ``Accept`` asks for anything but FHIR JSON, 415 when a request
+    body is not declared FHIR JSON (on /fhir paths)."""
     if not request.url.path.startswith("/fhir"):
         return
     wanted = request.query_params.get("_format")
     if wanted is not None and _media(wanted) not in JSON_FORMATS:
-        raise HTTPException(
-            406, f"_format {wanted!r} is not supported: this server speaks FHIR JSON only"
+        raise NotAcceptable(
+            f"_format {wanted!r} is not supported: this server speaks FHIR JSON only",
+            field="_format",
+            rule="format-json-only",
+            system="api",
         )
     accept = request.headers.get("accept")
     if accept:
         ranges = {_media(part) for part in accept.split(",")}
         if not ranges & (JSON_FORMATS | _WILDCARDS):
-            raise HTTPException(406, "Accept must admit application/fhir+json")
+            raise NotAcceptable(
+                "Accept must admit application/fhir+json",
+                field="Accept",
+                rule="format-json-only",
+                system="api",
+            )
+    if _has_body(request):
+        _check_content_type(request.headers.get("content-type"))
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length != "0") or "transfer-encoding" in request.headers
+
+
+def _check_content_type(value: str | None) -> None:
+    """415 unless the body is declared ``application/fhir+json`` or ``application/json``
+    (parameters such as ``charset=utf-8`` allowed; FHIR R4 http.html#mime-type)."""
+    if value is None or _media(value) not in _BODY_FORMATS:
+        raise UnsupportedMediaType(
+            f"Content-Type {value or '(none)'!r} is not accepted: send application/fhir+json",
+            field="Content-Type",
+            rule="content-type-fhir-json",
+            system="api",
+        )
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -72,14 +107,27 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
+def identifier_param(
+    value: str, system: str, parse: Callable[[str], T], field: str, rule: str
+) -> T:
+    """The identifier a request parameter names, as ``<system>|<value>`` or as the bare value
+    (unambiguous: the parameter takes one naming system only); InvalidInput naming ``field``."""
+    named, _, bare = value.rpartition("|")
+    if named and named != system:
+        raise InvalidInput(
+            f"{field} must be {system}|<value> (or the bare value)", field=field, rule=rule
+        )
+    return parse_named(parse, bare, field)
+
+
 def patient_ssin_param(value: str) -> str:
     """The SSIN a ``patient`` search parameter names (bare, or ``<ssin-system>|<ssin>``)."""
-    system, _, ssin = value.rpartition("|")
-    if system and system != SSIN_SYSTEM:
-        raise InvalidInput(
-            f"patient must be an SSIN ({SSIN_SYSTEM}|<ssin>)", field="patient", rule="patient-ssin"
-        )
-    return parse_named(Ssin.parse, ssin, "patient").value
+    return identifier_param(value, SSIN_SYSTEM, Ssin.parse, "patient", "patient-ssin").value
+
+
+def nihii_param(value: str, field: str) -> str:
+    """The person NIHII a parameter names (bare, or ``<nihii-system>|<nihii>``)."""
+    return identifier_param(value, NIHDI_SYSTEM, Nihii.person, field, f"{field}-nihii").value
 
 
 def parse_named(parse: Callable[[str], T], raw: str, field: str) -> T:
@@ -100,5 +148,5 @@ def searchset(matches: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any
 
 
 def install_conventions(app: FastAPI) -> None:
-    """Check ``_format``/``Accept`` on every route included after this call."""
+    """Check ``_format``/``Accept``/``Content-Type`` on every route included after this call."""
     app.router.dependencies.append(Depends(fhir_format))

@@ -23,6 +23,7 @@ from typing import Any, Final
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ehealth_hub.api.responses import FHIR_JSON_UTF8
 from ehealth_hub.core.errors import IdentifierError, InvalidInput
 from ehealth_hub.core.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.fhir.outcome import outcome_for
@@ -94,7 +95,7 @@ async def _refuse(scope: Scope, send: Send, error: InvalidInput) -> None:
         media = b"application/json"
     else:
         body = orjson.dumps(outcome_for(error))
-        media = b"application/fhir+json"
+        media = FHIR_JSON_UTF8.encode()
     headers = [(b"content-type", media), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 400, "headers": headers})
     await send({"type": "http.response.body", "body": body})

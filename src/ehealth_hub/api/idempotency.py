@@ -1,15 +1,19 @@
 """``Idempotency-Key`` on POST (draft-ietf-httpapi-idempotency-key-header-06), implemented once.
 
 A router opts in with one line, ``APIRouter(route_class=IdempotentRoute)``; every POST route of it
-then honours the header:
+then honours the header (every router with a POST under ``/fhir`` does; a test holds them to it):
 
 * first request with a key: processed normally; its answer (status, body, Location/ETag/...) is
   stored for ``delivery.idempotency_ttl_seconds`` (answers >= 500 are not stored: retry may help);
   expired keys are deleted by the workers' periodic purge (:mod:`ehealth_hub.delivery.retention`);
-* same key, same request (method, path, query and body hashed with SHA-256): the stored answer,
-  byte for byte, with ``Idempotent-Replayed: true``; the route is not run again;
-* same key, another request: 409 Conflict (OperationOutcome, rule ``idempotency-key-reused``);
-* same key while the first is still being processed: 409 (rule ``idempotency-key-in-flight``); a
+* same key, same request (method, path, query and body, JSON canonicalised, hashed with
+  SHA-256): the stored answer, byte for byte, with ``Idempotent-Replayed: true``; the route is not
+  run again;
+* same key, another request (method, path, query or body differ): 422 Unprocessable Content, as
+  the draft says (section 2.7; OperationOutcome naming ``Idempotency-Key``, rule
+  ``idempotency-key-reused``);
+* same key while the first is still being processed: 409 Conflict, as the draft says (rule
+  ``idempotency-key-in-flight``); a
   reservation older than
   :data:`~ehealth_hub.services.idempotency.IN_FLIGHT_TIMEOUT_S` (a crashed process) is taken
   over. The records live in :mod:`ehealth_hub.services.idempotency`.
@@ -20,11 +24,13 @@ same key. Requests without a valid token are left to the auth dependency (401), 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
@@ -37,7 +43,10 @@ _KEPT_HEADERS: Final = ("content-type", "location", "content-location", "etag", 
 
 
 def request_digest(request: Request, body: bytes) -> str:
-    """SHA-256 over method, path, query and body."""
+    """SHA-256 over method, path, query and body; a JSON body in canonical form (sorted keys, no
+    insignificant whitespace): a retry serialised by another library is the same request."""
+    with contextlib.suppress(orjson.JSONDecodeError):  # not JSON: its bytes are the request
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
     head = f"{request.method}\n{request.url.path}\n{request.url.query}\n".encode()
     return hashlib.sha256(head + body).hexdigest()
 

@@ -22,7 +22,8 @@ The shape the hub accepts (on top of FHIR R4 4.0.1 Consent, validated with fhir.
   insurer. Without it the insurer never receives a diagnosis; revoking the consent (or recording
   one without it) withdraws it for the next claim.
 
-Pure: no clock, no I/O. Every refusal is an InvalidInput naming the FHIRPath and the rule.
+Pure: no clock, no I/O. Every refusal is a RuleViolation (a well-formed body that is not a valid
+be-Consent: 422 at the API) naming the FHIRPath and the rule.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from fhir.resources.R4B.consent import Consent
 from pydantic import ValidationError
 
 from ehealth_hub.consent.model import ACTIONS, ConsultationConsent, Purpose
-from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, RuleViolation
 from ehealth_hub.core.identifiers import Cbe, Nihii, Ssin
 from ehealth_hub.core.permit import Action
 from ehealth_hub.fhir.profiles import (
@@ -60,8 +61,8 @@ INSURER_DATA: Final = {"Condition": "diagnosis"}
 """Nested provision classes an insurer consent may opt in to -> the insurer data element."""
 
 
-def _bad(path: str, rule: str, detail: str) -> InvalidInput:
-    return InvalidInput(detail, field=path, rule=rule, system="consent", operation="validate")
+def _bad(path: str, rule: str, detail: str) -> RuleViolation:
+    return RuleViolation(detail, field=path, rule=rule, system="consent", operation="validate")
 
 
 def _codes(concepts: list[dict[str, Any]], system: str) -> list[str]:

@@ -1,10 +1,10 @@
 """The consent store: per-consultation FHIR Consents (be-Consent) in the hub's database.
 
-FHIR R4 4.0.1 RESTful semantics: every write bumps ``meta.versionId`` (the ETag ``W/"<n>"``);
-an update with a stale ``If-Match`` is a Conflict; conditional create (``If-None-Exist:
-identifier=system|value``) returns the existing resource. Methods take the caller's connection, so
-that the consent change and its AuditEvent commit together; a status change also NOTIFYs every
-process on PostgreSQL in that transaction (:mod:`ehealth_hub.consent.notify`).
+FHIR R4 4.0.1 RESTful semantics: every write bumps ``meta.versionId`` (the ETag ``W/"<n>"``); an
+update with a stale ``If-Match`` is PreconditionFailed (412); conditional create finds the existing
+resources by identifier and/or patient (:meth:`ConsentStore.matching`). Methods take the caller's
+connection, so that the consent change and its AuditEvent commit together; a status change also
+NOTIFYs every process on PostgreSQL in that transaction (:mod:`ehealth_hub.consent.notify`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ehealth_hub.consent.model import ConsultationConsent
 from ehealth_hub.consent.notify import notify_revocation
 from ehealth_hub.consent.resource import identifier_key, validate, with_meta
-from ehealth_hub.core.errors import Conflict, NotFound
+from ehealth_hub.core.errors import Conflict, NotFound, PreconditionFailed
 from ehealth_hub.store.errors import storage_errors
 from ehealth_hub.store.tables import consents
 
@@ -69,9 +69,26 @@ class ConsentStore:
             await conn.execute(insert(consents).values(**self._columns(stored, consent, now, key)))
         return StoredConsent(stored, consent, created=True)
 
-    async def find(self, conn: AsyncConnection, identifier: str) -> StoredConsent | None:
-        """The Consent whose identifier is ``system|value``, if any (If-None-Exist)."""
-        return await self._by_identifier(conn, identifier)
+    async def matching(
+        self,
+        conn: AsyncConnection,
+        *,
+        identifier: str | None = None,
+        patient_ssin: str | None = None,
+        actor_nihii: str | None = None,
+    ) -> list[StoredConsent]:
+        """The Consents with this identifier (``system|value``) and/or patient, of one care
+        provider when ``actor_nihii`` is given (If-None-Exist)."""
+        query = select(consents.c.resource)
+        if identifier is not None:
+            query = query.where(consents.c.identifier == identifier)
+        if patient_ssin is not None:
+            query = query.where(consents.c.patient_ssin == patient_ssin)
+        if actor_nihii is not None:
+            query = query.where(consents.c.actor_nihii == actor_nihii)
+        with storage_errors("consent.find"):
+            rows = (await conn.execute(query.limit(2))).all()
+        return [_stored(row[0]) for row in rows]
 
     async def get(self, conn: AsyncConnection, consent_id: str) -> StoredConsent:
         """The current version of a Consent (NotFound when unknown)."""
@@ -103,15 +120,16 @@ class ConsentStore:
         *,
         if_match: int | None = None,
     ) -> StoredConsent:
-        """Change the status (revocation = inactive) as a new version; Conflict on a stale match."""
+        """Change the status (revocation = inactive) as a new version; PreconditionFailed when
+        ``if_match`` (the version the client holds) is not the current one."""
         current = await self.get(conn, consent_id)
         version = current.consent.version
         if if_match is not None and if_match != version:
-            raise Conflict(
-                f"Consent {consent_id} is at version {version}, not {if_match}",
+            raise PreconditionFailed(
+                f"Consent {consent_id} is at version {version}, not {if_match} (If-Match)",
                 system="consent",
                 operation="update",
-                code="version-conflict",
+                code="if-match-stale",
             )
         resource = with_meta({**current.resource, "status": status}, consent_id, version + 1, now)
         consent = validate(resource)

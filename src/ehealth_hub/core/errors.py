@@ -9,6 +9,7 @@ place per library; HTTP status codes are chosen only in ``api/``::
     ├── InvalidInput              a caller sent something the hub refuses (names field and rule)
     │   ├── IdentifierError       an SSIN, NIHII or CBE fails its format or check digits
     │   │   └── IdentifierCheckError  well-formed (ASCII digits, length) but the check digits fail
+    │   ├── RuleViolation         well-formed, but breaks a FHIR rule, a profile or a business rule
     │   └── MappingError          KMEHR/FHIR/MyCareNet content cannot be translated faithfully
     ├── SecurityError             a trust check failed; nothing is sent or accepted
     │   ├── HostileXmlError       XML with a DTD, entities, or over the size limit
@@ -21,6 +22,7 @@ place per library; HTTP status codes are chosen only in ``api/``::
     │   └── ConsentUnavailable    it failed closed only because a source was unreachable (retried)
     ├── NotFound                  the requested resource does not exist
     ├── Conflict                  the request contradicts stored state (idempotency key, version)
+    │   └── PreconditionFailed    a condition of the request (If-Match, If-None-Exist) does not hold
     ├── DownstreamError           a downstream system did not do what was asked
     │   ├── DownstreamUnavailable transport failure, timeout, 5xx, throttling, or circuit open
     │   │   └── UnverifiedAnswer  answer unsigned, badly signed, stale or not the service's
@@ -99,6 +101,11 @@ class IdentifierCheckError(IdentifierError):
     """Raised when: a well-formed SSIN, NIHII or CBE fails its check digits (so it is no one's)."""
 
 
+class RuleViolation(InvalidInput):
+    """Raised when: the input is well-formed (JSON, a resource, the right syntax) but breaks a FHIR
+    rule, a profile or a business rule (the caller must change what it sends, not how)."""
+
+
 class MappingError(InvalidInput):
     """Raised when: KMEHR, FHIR or MyCareNet content cannot be translated without loss."""
 
@@ -156,6 +163,11 @@ class NotFound(HubError):
 
 class Conflict(HubError):
     """Raised when: a request contradicts stored state (reused idempotency key, stale version)."""
+
+
+class PreconditionFailed(Conflict):
+    """Raised when: a condition the request set does not hold (a stale ``If-Match`` version,
+    an ``If-None-Exist`` query matching more than one resource)."""
 
 
 class DownstreamError(HubError):

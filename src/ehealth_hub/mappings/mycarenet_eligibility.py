@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from ehealth_hub.core.errors import HubError, InvalidInput
+from ehealth_hub.core.errors import HubError, RuleViolation
 from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.core.mycarenet_types import InsurabilityFacts
 from ehealth_hub.fhir import profiles as p
@@ -47,14 +47,14 @@ class EligibilityQuery:
     purposes: tuple[str, ...]
 
 
-def _invalid(message: str, field: str, rule: str) -> InvalidInput:
-    return InvalidInput(message, field=f"{RESOURCE}.{field}", rule=rule, system="api")
+def _invalid(message: str, field: str, rule: str) -> RuleViolation:
+    return RuleViolation(message, field=f"{RESOURCE}.{field}", rule=rule, system="api")
 
 
 def read_request(body: dict[str, Any]) -> EligibilityQuery:
     """The query of ``body``; InvalidInput naming the field and the rule otherwise."""
     if body.get("resourceType") != RESOURCE:
-        raise InvalidInput(
+        raise RuleViolation(
             f"the body must be a {RESOURCE}", field="resourceType", rule="resource-type"
         )
     if body.get("status", "active") != "active":

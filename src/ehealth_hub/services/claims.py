@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.core.errors import BusinessRejection, Conflict, InvalidInput, NotFound
+from ehealth_hub.core.errors import BusinessRejection, Conflict, NotFound, RuleViolation
 from ehealth_hub.core.identifiers import mask_ssin
 from ehealth_hub.core.mycarenet_types import GmdFacts, InsurabilityFacts, TeleconsultationClaim
 from ehealth_hub.core.ports import Actor, InsurabilityPort
@@ -162,7 +162,7 @@ class ClaimsService:
         """Validate, check insurability, route and enqueue ``claim`` (once, whatever the retry)."""
         parsed = read_app_claim(claim)
         if parsed.provider_nihii != actor.nihii:
-            raise InvalidInput(
+            raise RuleViolation(
                 "the claim's provider must be the practitioner the token acts for",
                 field="Claim.provider.identifier",
                 rule="claim.provider-is-actor",

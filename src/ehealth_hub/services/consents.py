@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
@@ -24,7 +24,7 @@ from ehealth_hub.auth.principal import Principal
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, Decision, Purpose
 from ehealth_hub.consent.store import ConsentStore, StoredConsent
-from ehealth_hub.core.errors import AuthorizationError, NotFound
+from ehealth_hub.core.errors import AuthorizationError, NotFound, PreconditionFailed
 from ehealth_hub.core.permit import Action
 from ehealth_hub.core.ports import Actor
 
@@ -43,6 +43,15 @@ class ConsentView:
         return cls(stored.resource, stored.etag, stored.consent.consent_id, stored.created)
 
 
+@dataclass(frozen=True, slots=True)
+class IfNoneExist:
+    """The criteria of a conditional create (FHIR ``If-None-Exist``); None = not constrained."""
+
+    identifier: str | None = None
+    """``system|value`` of Consent.identifier."""
+    patient_ssin: str | None = None
+
+
 class ConsentRecords:
     """Record, read, search and revoke consents; explain the gate's decision."""
 
@@ -52,14 +61,19 @@ class ConsentRecords:
         self.engine, self.store, self.audit, self.gate = engine, store, audit, gate
 
     async def create(
-        self, principal: Principal, resource: dict[str, Any], *, identifier: str | None = None
+        self,
+        principal: Principal,
+        resource: dict[str, Any],
+        *,
+        if_none_exist: IfNoneExist | None = None,
     ) -> ConsentView:
-        """Store a be-Consent given to the acting practitioner (conditional on ``identifier``,
-        ``system|value``: the existing one is answered instead)."""
+        """Store a be-Consent given to the acting practitioner; conditional on ``if_none_exist``
+        (among the practitioner's own consents: one match is answered instead, more than one is
+        PreconditionFailed)."""
         actor = principal.actor()
         async with self.engine.begin() as conn:
-            if identifier is not None:
-                existing = await self.store.find(conn, identifier)
+            if if_none_exist is not None:
+                existing = await self._only_match(conn, if_none_exist, actor.nihii)
                 if existing is not None:
                     return ConsentView.of(existing)
             stored = await self.store.create(conn, resource, _now())
@@ -75,6 +89,24 @@ class ConsentRecords:
                 await self.audit.record(conn, record)
         self.gate.revoked(stored.consent.patient_ssin)
         return ConsentView.of(stored)
+
+    async def _only_match(
+        self, conn: AsyncConnection, criteria: IfNoneExist, actor_nihii: str
+    ) -> StoredConsent | None:
+        found = await self.store.matching(
+            conn,
+            identifier=criteria.identifier,
+            patient_ssin=criteria.patient_ssin,
+            actor_nihii=actor_nihii,
+        )
+        if len(found) > 1:
+            raise PreconditionFailed(
+                "If-None-Exist matches more than one Consent: make the criteria selective",
+                system="consent",
+                operation="create",
+                code="if-none-exist-multiple",
+            )
+        return found[0] if found else None
 
     async def search(self, principal: Principal, patient_ssin: str) -> list[ConsentView]:
         """The patient's consents the caller may see (audited)."""

@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ehealth_hub.core.errors import Conflict
+from ehealth_hub.core.errors import Conflict, RuleViolation
 from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.delivery.store import guard
 from ehealth_hub.store.tables import idempotency_keys as keys
@@ -109,11 +109,13 @@ class IdempotencyStore:
 
 
 def _answer_or_conflict(row: dict[str, Any], digest: str) -> StoredAnswer:
-    if row["request_hash"] != digest:
-        raise Conflict(
-            "this Idempotency-Key was used for a different request",
+    if row["request_hash"] != digest:  # draft-ietf-httpapi-idempotency-key-header 2.7: 422
+        raise RuleViolation(
+            "this Idempotency-Key was used for a different request (another body, path or query):"
+            " use a new key for a new request",
+            field="Idempotency-Key",
+            rule="idempotency-key-reused",
             system="api",
-            code="idempotency-key-reused",
         )
     if row["state"] != "done":
         raise Conflict(

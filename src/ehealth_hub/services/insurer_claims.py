@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.connectors.insurer import InsurerPort
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.core.errors import ConfigurationError, InvalidInput
+from ehealth_hub.core.errors import ConfigurationError, RuleViolation
 from ehealth_hub.core.identifiers import mask_ssin
 from ehealth_hub.core.permit import require
 from ehealth_hub.core.ports import Actor
@@ -107,7 +107,7 @@ class InsurerClaims:
         """At submission: a cover the hub cannot bill is bad input (422, nothing stored)."""
         cover = _cover(claim)
         if cover is not None and self._insurer(cover[1], cover[2]) is None:
-            raise InvalidInput(
+            raise RuleViolation(
                 f"no configured insurer with CBE {cover[1]} runs plan {cover[2]!r}",
                 field="Claim.insurance.coverage.identifier.assigner",
                 rule="claim.insurer-cover",

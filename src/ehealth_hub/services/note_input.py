@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ehealth_hub.core.errors import IdentifierError, InvalidInput
+from ehealth_hub.core.errors import IdentifierError, RuleViolation
 from ehealth_hub.core.identifiers import Nihii, Ssin
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 
 
-def _bad(field: str, rule: str, detail: str) -> InvalidInput:
-    return InvalidInput(detail, field=field, rule=rule, system="api", operation="note")
+def _bad(field: str, rule: str, detail: str) -> RuleViolation:
+    return RuleViolation(detail, field=field, rule=rule, system="api", operation="note")
 
 
 def _resources(note: Json) -> tuple[Json, list[Json]]:

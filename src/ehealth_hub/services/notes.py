@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.consent.model import AccessRequest
-from ehealth_hub.core.errors import InvalidInput, MappingError
+from ehealth_hub.core.errors import MappingError, RuleViolation
 from ehealth_hub.core.ports import (
     Actor,
     AddressBookPort,
@@ -103,7 +103,7 @@ class NotesService:
         """Check, translate and enqueue ``note``; ConsentDenied / InvalidInput when refused."""
         ssin, authors, named = note_parties(note)
         if actor.nihii not in authors:
-            raise InvalidInput(
+            raise RuleViolation(
                 "the note's author must be the practitioner the token acts for",
                 field="DocumentReference.author",
                 rule="note.author-is-actor",
@@ -130,7 +130,7 @@ class NotesService:
         if named is not None:
             return named, NAMED
         if self.gmd is None:
-            raise InvalidInput(
+            raise RuleViolation(
                 "the patient's GP must be named (NIHII): no GMD lookup is configured",
                 field="Patient.generalPractitioner",
                 rule="note.recipient",

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.core.errors import InvalidInput, NotFound
+from ehealth_hub.core.errors import Conflict, InvalidInput, NotFound
 from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
@@ -76,12 +76,12 @@ class TaskService:
         """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
         item = await self._load(task_id, principal)
         if item.status not in (Status.FAILED, Status.DEAD):
-            raise InvalidInput(
+            raise Conflict(
                 f"Task/{task_id} is {item.status.value}; only failed or dead deliveries are "
                 "replayed",
-                field="id",
-                rule="replay-finished-only",
                 system="api",
+                operation="replay",
+                code="replay-failed-or-dead-only",
             )
         selection = ReplayFilter(ids=(task_id,), statuses=(Status.FAILED, Status.DEAD))
         async with store.guard("replay"), self.engine.begin() as conn:

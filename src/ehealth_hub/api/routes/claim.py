@@ -22,10 +22,10 @@ from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
 from ehealth_hub.api.deps import Claims, SettingsDep, Wake
 from ehealth_hub.api.idempotency import IdempotentRoute
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import CLAIM_SUBMIT
-from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.core.errors import RuleViolation
 from ehealth_hub.fhir.profiles import BE_EATTESTATION_CLAIM
 from ehealth_hub.services.tasks import TaskView
 
@@ -63,7 +63,7 @@ def claim_of(body: dict[str, Any]) -> dict[str, Any]:
                 break
             if parameter.get("name") == "resource" and isinstance(parameter.get("resource"), dict):
                 return dict(parameter["resource"])
-        raise InvalidInput(
+        raise RuleViolation(
             "Parameters must hold the Claim as parameter 'resource'",
             field="Parameters.parameter",
             rule="claim.parameters",
@@ -100,7 +100,7 @@ async def submit_claim(
     headers = {
         "Location": f"/fhir/Task/{item.id}",
         "Content-Location": f"/fhir/Task/{item.id}",
-        "ETag": task.etag,
+        **version_headers(task.resource),
     }
     return FhirResponse(task.resource, status_code=202, headers=headers)
 

@@ -1,9 +1,11 @@
 """``/fhir/Consent``: record, read, search and revoke per-consultation consents; ``$explain``.
 
-FHIR R4 4.0.1 RESTful API: create (with conditional create ``If-None-Exist``), read with ETag,
-search by ``patient``, revocation by ``PUT`` with ``status = inactive`` (``If-Match`` honoured) or
-``DELETE``. Every change and every read is audited in the same transaction; a revocation drops the
-gate's cached decisions for the patient at once (:mod:`ehealth_hub.services.consents`).
+FHIR R4 4.0.1 RESTful API: create (conditional with ``If-None-Exist``: one match answered 200,
+several 412; ``Idempotency-Key`` honoured), read with ``ETag``/``Last-Modified`` (conditional
+reads: :mod:`ehealth_hub.api.conditional`), search by ``patient``, revocation by ``PUT`` with
+``status = inactive`` or ``DELETE`` (both honour ``If-Match``: a stale version is 412). Every
+change and every read is audited in the same transaction; a revocation drops the gate's cached
+decisions for the patient at once (:mod:`ehealth_hub.services.consents`).
 ``$explain`` answers the decision the gate would take now, as a Parameters resource: a
 practitioner asks about their own access only (the practitioner of the token, with the quality of
 the token), an auditor (client kind ``auditor``
@@ -15,23 +17,24 @@ patient's exclusions, national consent, links and consents). Each answer is audi
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import json_body, parse_named, patient_ssin_param, searchset
+from ehealth_hub.api.conventions import json_body, nihii_param, patient_ssin_param, searchset
 from ehealth_hub.api.deps import Consents
 from ehealth_hub.api.door import FHIR_ID
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.idempotency import IdempotentRoute
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.core.errors import AuthorizationError, InvalidInput
-from ehealth_hub.core.identifiers import Nihii
+from ehealth_hub.core.errors import AuthorizationError, InvalidInput, RuleViolation
 from ehealth_hub.core.ports import Actor
 from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE
-from ehealth_hub.services.consents import ConsentView
+from ehealth_hub.services.consents import ConsentView, IfNoneExist
 
-router = APIRouter(prefix="/fhir/Consent", tags=["Consent"])
+router = APIRouter(prefix="/fhir/Consent", tags=["Consent"], route_class=IdempotentRoute)
 
 Writer = Annotated[Principal, Depends(require_scope(scopes.CONSENT_WRITE))]
 Revoker = Annotated[Principal, Depends(require_scope(scopes.CONSENT_REVOKE, "user/Consent.u"))]
@@ -40,6 +43,9 @@ Reader = Annotated[
 ]
 EXPLAIN = f"{HUB_SYSTEM_BASE}/OperationDefinition/Consent-explain"
 ConsentId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='W/"<versionId>" of the version you hold')
+]
 
 
 def install(app: FastAPI) -> None:
@@ -53,8 +59,7 @@ def install(app: FastAPI) -> None:
 
 
 def _resource_response(stored: ConsentView, status: int = 200) -> FhirResponse:
-    headers = {"ETag": stored.etag, "Location": f"/fhir/Consent/{stored.consent_id}"}
-    headers["Last-Modified"] = str(stored.resource["meta"]["lastUpdated"])
+    headers = {**version_headers(stored.resource), "Location": f"/fhir/Consent/{stored.consent_id}"}
     return FhirResponse(stored.resource, status_code=status, headers=headers)
 
 
@@ -63,24 +68,57 @@ async def create_consent(
     request: Request,
     consents: Consents,
     principal: Writer,
-    if_none_exist: Annotated[str | None, Header(alias="If-None-Exist")] = None,
+    if_none_exist: Annotated[
+        str | None,
+        Header(alias="If-None-Exist", description="identifier=<system>|<value>&patient=<SSIN>"),
+    ] = None,
 ) -> FhirResponse:
-    """Record a per-consultation be-Consent for the acting practitioner."""
+    """Record a per-consultation be-Consent for the acting practitioner (201); conditional with
+    ``If-None-Exist``: the one match is answered (200), more than one is 412."""
     resource = await json_body(request)
-    identifier = _identifier_query(if_none_exist) if if_none_exist else None
-    stored = await consents.create(principal, resource, identifier=identifier)
+    criteria = _if_none_exist(_condition(request, if_none_exist))
+    stored = await consents.create(principal, resource, if_none_exist=criteria)
     return _resource_response(stored, 201 if stored.created else 200)
 
 
-def _identifier_query(header: str) -> str:
-    name, _, value = header.partition("=")
-    if name.strip() != "identifier" or "|" not in value:
+def _condition(request: Request, header: str | None) -> str | None:
+    """The conditional-create criteria: the ``If-None-Exist`` header, or the same search in the
+    query of the POST (the form fhirpy's ``get_or_create`` sends); not both."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "_format"])
+    if query and header is not None:
         raise InvalidInput(
-            "If-None-Exist supports identifier=<system>|<value>",
+            "give the conditional-create criteria once: If-None-Exist or the query, not both",
             field="If-None-Exist",
             rule="conditional-create",
         )
-    return value.strip()
+    return header if header is not None else query or None
+
+
+def _if_none_exist(header: str | None) -> IfNoneExist | None:
+    """The search criteria of ``If-None-Exist`` (FHIR R4 http.html#ccreate): ``identifier``
+    (``system|value``) and/or ``patient``; anything else is refused, not ignored."""
+    if header is None:
+        return None
+    try:
+        pairs = parse_qsl(header.strip().removeprefix("?"), strict_parsing=True)
+    except ValueError:
+        pairs = []
+    found = dict(pairs)
+    if not pairs or len(found) != len(pairs) or set(found) - {"identifier", "patient"}:
+        raise InvalidInput(
+            "If-None-Exist supports identifier=<system>|<value> and patient=<SSIN>, once each",
+            field="If-None-Exist",
+            rule="conditional-create",
+        )
+    identifier = found.get("identifier")
+    if identifier is not None and "|" not in identifier:
+        raise InvalidInput(
+            "If-None-Exist identifier must be <system>|<value>",
+            field="If-None-Exist",
+            rule="conditional-create",
+        )
+    patient = found.get("patient")
+    return IfNoneExist(identifier, patient_ssin_param(patient) if patient else None)
 
 
 @router.get("")
@@ -100,18 +138,18 @@ async def explain(
     consents: Consents,
     principal: Reader,
     patient: Annotated[str, Query()],
-    actor: Annotated[str, Query(description="NIHII of the care provider")],
+    actor: Annotated[str, Query(description="NIHII of the care provider (<nihii-system>|<nihii>)")],
     action: Annotated[str, Query(pattern="^(read-dossier|write-note|submit-claim)$")],
     quality: Annotated[str | None, Query()] = None,
     purpose: Annotated[str, Query(pattern="^(treatment|emergency)$")] = "treatment",
-    recipient: Annotated[str | None, Query()] = None,
+    recipient: Annotated[str | None, Query(description="NIHII of the note's recipient")] = None,
 ) -> FhirResponse:
     """The decision the gate would take now, with its reasons (audited, no Permit)."""
-    asked = Actor(parse_named(Nihii.person, actor, "actor").value, quality or "")
+    asked = Actor(nihii_param(actor, "actor"), quality or "")
     if not quality and asked.nihii == principal.practitioner_nihii:
         asked = Actor(asked.nihii, principal.quality or "")
     if recipient is not None:
-        recipient = parse_named(Nihii.person, recipient, "recipient").value
+        recipient = nihii_param(recipient, "recipient")
     _may_explain(principal, asked)
     answer = await consents.explain(
         principal,
@@ -159,12 +197,13 @@ async def update_consent(
     request: Request,
     consents: Consents,
     principal: Revoker,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: IfMatch = None,
 ) -> FhirResponse:
-    """Revocation by update: only ``status`` may change, and only to ``inactive``."""
+    """Revocation by update: only ``status`` may change, and only to ``inactive``; a stale
+    ``If-Match`` is 412."""
     body = await json_body(request)
     if body.get("status") != "inactive":
-        raise InvalidInput(
+        raise RuleViolation(
             "an update may only revoke a consent: status must be inactive",
             field="Consent.status",
             rule="revocation-only",
@@ -175,16 +214,20 @@ async def update_consent(
 
 @router.delete("/{consent_id}")
 async def delete_consent(
-    consent_id: ConsentId, consents: Consents, principal: Revoker
+    consent_id: ConsentId, consents: Consents, principal: Revoker, if_match: IfMatch = None
 ) -> FhirResponse:
-    """Revocation by delete: the Consent stays on record with status inactive."""
-    return _resource_response(await consents.revoke(principal, consent_id))
+    """Revocation by delete: the Consent stays on record with status inactive; a stale
+    ``If-Match`` is 412 and revokes nothing."""
+    return _resource_response(
+        await consents.revoke(principal, consent_id, version=_version(if_match))
+    )
 
 
 def _version(if_match: str | None) -> int | None:
-    if if_match is None:
+    """The version ``If-Match`` holds (``W/"<n>"`` or ``"<n>"``); None for none or ``*``."""
+    if if_match is None or if_match.strip() == "*":
         return None
-    digits = if_match.removeprefix("W/").strip('"')
+    digits = if_match.strip().removeprefix("W/").strip('"')
     if not digits.isdigit():
         raise InvalidInput('If-Match must be W/"<versionId>"', field="If-Match", rule="etag")
     return int(digits)

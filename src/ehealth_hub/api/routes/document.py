@@ -16,7 +16,7 @@ from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
 from ehealth_hub.api.deps import Notes, Wake
 from ehealth_hub.api.idempotency import IdempotentRoute
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import NOTE_WRITE
 from ehealth_hub.fhir.profiles import BE_DOCUMENT_REFERENCE
@@ -63,7 +63,7 @@ async def create_note(
     headers = {
         "Location": f"/fhir/Task/{accepted.item.id}",
         "Content-Location": f"/fhir/Task/{accepted.item.id}",
-        "ETag": task.etag,
+        **version_headers(task.resource),
     }
     return FhirResponse(task.resource, status_code=202, headers=headers)
 

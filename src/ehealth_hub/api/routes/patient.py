@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import parse_named
+from ehealth_hub.api.conventions import identifier_param
 from ehealth_hub.api.deps import Records
+from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
@@ -22,21 +23,23 @@ from ehealth_hub.core.errors import InvalidInput
 from ehealth_hub.core.identifiers import Ssin
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
 
-router = APIRouter(tags=["records"])
+router = APIRouter(tags=["records"], route_class=IdempotentRoute)
 SUMMARY_DEFINITION = "http://hl7.org/fhir/uv/ips/OperationDefinition/summary"
 
 
 def parse_ssin_identifier(value: str) -> str:
-    """The SSIN of a ``system|value`` token; InvalidInput naming ``identifier`` otherwise."""
-    system, sep, ssin = value.partition("|")
-    if not sep or system != SSIN_SYSTEM:
+    """The SSIN of a ``system|value`` token; InvalidInput naming ``identifier`` otherwise. The
+    system is required here: a bare ``identifier`` token matches any system in FHIR search."""
+    if "|" not in value:
         raise InvalidInput(
             f"identifier must be {SSIN_SYSTEM}|<11-digit SSIN>",
             field="identifier",
             rule="identifier.ssin-system",
             system="api",
         )
-    return parse_named(Ssin.parse, ssin, "identifier").value
+    return identifier_param(
+        value, SSIN_SYSTEM, Ssin.parse, "identifier", "identifier.ssin-system"
+    ).value
 
 
 @router.get(

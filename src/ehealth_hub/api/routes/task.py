@@ -1,7 +1,7 @@
 """FHIR Task (R4 4.0.1): follow deliveries, and replay dead letters.
 
-* ``GET /fhir/Task/{id}``: the Task of one delivery; ``ETag: W/"<versionId>"``, and
-  ``If-None-Match`` answers 304 when unchanged;
+* ``GET /fhir/Task/{id}``: the Task of one delivery; ``ETag: W/"<versionId>"`` and
+  ``Last-Modified``; ``If-None-Match``/``If-Modified-Since`` answer 304 when unchanged;
 * ``GET /fhir/Task?status=requested|in-progress|completed|failed[,...]&focus=...&_count=``: a
   searchset Bundle, newest first;
 * ``POST /fhir/Task/{id}/$replay``: deliver a failed or dead item again (same message id), at
@@ -21,14 +21,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from starlette.responses import Response
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.deps import Tasks
 from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
 
@@ -42,18 +42,11 @@ TaskId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 
 @router.get("/fhir/Task/{task_id}", response_class=FhirResponse, summary="One delivery's Task")
-async def read_task(
-    task_id: TaskId,
-    tasks: Tasks,
-    principal: Reader,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The Task, with its version as ETag."""
+async def read_task(task_id: TaskId, tasks: Tasks, principal: Reader) -> Response:
+    """The Task, with its version as ETag and its last change as Last-Modified (a conditional
+    read answers 304: :mod:`ehealth_hub.api.conditional`)."""
     task = await tasks.read(task_id, principal)
-    headers = {"ETag": task.etag}
-    if if_none_match is not None and if_none_match.strip() == task.etag:
-        return Response(status_code=304, headers=headers)
-    return FhirResponse(task.resource, headers=headers)
+    return FhirResponse(task.resource, headers=version_headers(task.resource))
 
 
 @router.get("/fhir/Task", response_class=FhirResponse, summary="Search Tasks")
@@ -80,7 +73,7 @@ async def search_tasks(
 async def replay_task(task_id: TaskId, tasks: Tasks, principal: Operator) -> Response:
     """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
     task = await tasks.replay(task_id, principal)
-    return FhirResponse(task.resource, headers={"ETag": task.etag})
+    return FhirResponse(task.resource, headers=version_headers(task.resource))
 
 
 @router.post(
