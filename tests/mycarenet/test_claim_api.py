@@ -137,7 +137,7 @@ async def test_without_time_to_wait_the_answer_is_202_with_the_task(
     )
     assert response.status_code == 202, response.text
     Task.model_validate(response.json())
-    assert response.headers["location"] == f"/fhir/Task/{response.json()['id']}"
+    assert response.headers["location"] == f"{HUB_URL}/fhir/Task/{response.json()['id']}"
 
 
 async def test_an_uninsured_patient_is_a_422_naming_the_reason(

@@ -153,6 +153,30 @@ class SearchSpec:
         if "search-type" not in entry.interactions:
             entry.interactions.append("search-type")
 
+    def openapi(self) -> dict[str, Any]:
+        """The query parameters for the route's OpenAPI operation (``openapi_extra``): the
+        dependency reads the query string itself, so FastAPI cannot list them."""
+        params = [_openapi_param(p.name, p.description, p.required, p.repeats) for p in self.params]
+        params.append(_openapi_param("_count", "page size (0: the total only)", schema=_COUNT))
+        params.append(_openapi_param("_cursor", "opaque: from a next or previous link"))
+        if self.sorts:
+            keys = [k for s in self.sorts for k in (s, f"-{s}")]
+            params.append(_openapi_param("_sort", "sort order", schema={"enum": keys}))
+        if self.includes:
+            include = {"type": "array", "items": {"enum": list(self.includes)}}
+            params.append(_openapi_param("_include", "resources to add", schema=include))
+        prefer = {"type": "string", "enum": ["handling=lenient", "handling=strict"]}
+        params.append(
+            {
+                "name": "Prefer",
+                "in": "header",
+                "required": False,
+                "description": "handling=lenient: ignore unknown parameters (else 400)",
+                "schema": prefer,
+            }
+        )
+        return {"parameters": params}
+
     def accepted(self) -> frozenset[str]:
         """Every parameter name this search accepts."""
         names = set(self.by_name) | ALWAYS
@@ -227,6 +251,26 @@ class SearchSpec:
         if wrong:
             refuse("_include", f"_include supports {', '.join(self.includes)}", "search.include")
         return frozenset(raw)
+
+
+_COUNT: Final = {"type": "integer", "minimum": 0}
+
+
+def _openapi_param(
+    name: str,
+    description: str,
+    required: bool = False,
+    repeats: bool = False,
+    schema: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    shape = {"type": "array", "items": {"type": "string"}} if repeats else {"type": "string"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": dict(schema or shape),
+    }
 
 
 def _values(param: Param, raw: Sequence[str]) -> tuple[Any, ...]:

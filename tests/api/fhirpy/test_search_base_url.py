@@ -53,10 +53,17 @@ async def test_a_hub_on_another_port_announces_that_port_and_accepts_its_audienc
     elsewhere = await _token(hub.http, "http://127.0.0.1:8000/auth/token")
     assert elsewhere.status_code == 401
     assert "audience" in elsewhere.json()["error_description"]
-    app = await hub.fhir("consult-app", SARAH.nihii)  # token for this port works on this port
-    saved = await app.resource("Consent", **consultation_consent(AN, SARAH, start=NOW)).save()
-    bundle = await app.resources("Consent").search(patient=AN.ssin).fetch_raw()
-    assert bundle["entry"][0]["fullUrl"] == f"{hub.url}/fhir/Consent/{saved['id']}"
+    token = await hub.token("consult-app", SARAH.nihii)  # for this port, used on this port
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+    consent = consultation_consent(AN, SARAH, start=NOW)
+    created = await hub.http.post("/fhir/Consent", json=consent, headers=headers)
+    consent_id = created.json()["id"]
+    assert created.headers["location"] == f"{hub.url}/fhir/Consent/{consent_id}"
+    found = await hub.http.get(f"/fhir/Consent?patient={AN.ssin}", headers=headers)
+    assert found.json()["entry"][0]["fullUrl"] == f"{hub.url}/fhir/Consent/{consent_id}"
+    other_host = {**headers, "Host": "localhost:8000"}  # the token's audience is this URL only
+    refused = await hub.http.get(f"/fhir/Consent?patient={AN.ssin}", headers=other_host)
+    assert refused.status_code == 401
 
 
 async def test_a_configured_public_base_url_wins(database_url: str, tmp_path: Path) -> None:
