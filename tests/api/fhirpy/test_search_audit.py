@@ -85,3 +85,15 @@ async def test_absolute_full_urls_and_a_consent_scope_is_not_enough(hub: Hub) ->
     assert entry["fullUrl"] == f"{hub.url}/fhir/AuditEvent/{entry['resource']['id']}"
     response = await hub.get("operator", "/fhir/AuditEvent")
     assert response.status_code == 403
+
+
+async def test_paging_over_equal_instants_neither_repeats_nor_skips(hub: Hub) -> None:
+    await _seeded(hub)  # Thomas's notes and the refusals were recorded at the same instants
+    events = (await hub.fhir("auditor")).resources("AuditEvent")
+    window = [f"ge{(START + timedelta(hours=2)).isoformat()}", f"lt{NOW.isoformat()}"]
+    expected = {e["id"] for e in await events.search(date=window).limit(100).fetch_all()}
+    assert len(expected) == 5
+    for order in ("date", "-date"):
+        paged = await events.search(date=window).sort(order).limit(2).fetch_all()
+        assert len(paged) == 5
+        assert {e["id"] for e in paged} == expected
