@@ -11,10 +11,12 @@ import httpx
 import pytest
 
 from ehealth_hub.auth.assertion import client_assertion, token_request
+from ehealth_hub.core.errors import ConfigurationError
 from ehealth_hub.fhir.outcome import RULE_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.auth_clients import client_key
 from ehealth_hub.fixtures.consultation import consultation_consent
+from ehealth_hub.settings import load_settings
 from tests.api.fhirpy.conftest import NOW, Hub, hub_settings, serving
 
 SARAH, AN = sandbox.practitioner("sarah"), sandbox.patient("an")
@@ -120,3 +122,9 @@ async def test_the_capability_statement_lists_exactly_what_each_search_accepts(
         )
         assert response.status_code == 400
         assert _rules(response) == {"search.unknown-parameter"}
+
+
+def test_outside_the_sandbox_the_public_base_url_must_be_configured() -> None:
+    with pytest.raises(ConfigurationError) as refused:  # no Host header chooses the audience
+        load_settings(env="production", database_url="postgresql://db/hub")
+    assert "api.public_base_url" in refused.value.detail
