@@ -46,7 +46,8 @@ class JtiStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TokenPolicy:
-    """Lifetimes and URLs of the token service."""
+    """Lifetimes and URLs of the token service; the URLs are those of the configured base
+    (:meth:`TokenService.at` derives those of the base a request came to)."""
 
     issuer: str
     """``iss`` of access tokens (the hub's public base URL)."""
