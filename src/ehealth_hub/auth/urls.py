@@ -18,3 +18,10 @@ def token_endpoint(settings: Settings, base: str | None = None) -> str:
 def fhir_base(settings: Settings, base: str | None = None) -> str:
     """The FHIR base URL (the ``aud`` of access tokens)."""
     return f"{(base or settings.api.base_url()).rstrip('/')}/fhir"
+
+
+def token_endpoint_at(settings: Settings, reached_at: str) -> str:
+    """The token endpoint a client reaching the hub at ``reached_at`` names in its assertions:
+    under the configured public base URL when set (the hub answers for it), else under
+    ``reached_at``."""
+    return token_endpoint(settings, settings.api.public_base_url or reached_at)

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint_at
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.demo import gmd as demo_gmd
 from ehealth_hub.demo import payers
@@ -242,7 +242,10 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     now = datetime.now(UTC)
     await _health(client, report)
     consult = SandboxApp(
-        client, "consult-app", token_endpoint(settings), sandbox.practitioner("sarah").nihii
+        client,
+        "consult-app",
+        token_endpoint_at(settings, str(client.base_url)),
+        sandbox.practitioner("sarah").nihii,
     )
     await consult.token()
     report.add(
@@ -258,7 +261,9 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     await demo_gmd.claim_refused(consult, report, now)
     await payers.insured_claim(consult, report, now)
     koen = sandbox.practitioner("koen").nihii
-    psychologist = SandboxApp(client, "consult-app", token_endpoint(settings), koen)
+    psychologist = SandboxApp(
+        client, "consult-app", token_endpoint_at(settings, str(client.base_url)), koen
+    )
     await payers.psychologist_summary(psychologist, report, now)
     return report
 
