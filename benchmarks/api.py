@@ -53,7 +53,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks._api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint_at
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import consultation_consent
@@ -243,7 +243,9 @@ async def phases(
             break
         await asyncio.sleep(0.25)
     sarah, an = sandbox.practitioner("sarah"), sandbox.patient("an")
-    app = SandboxApp(http, "consult-app", token_endpoint(settings), sarah.nihii)
+    app = SandboxApp(
+        http, "consult-app", token_endpoint_at(settings, str(http.base_url)), sarah.nihii
+    )
     consent = consultation_consent(an, sarah, start=datetime.now(UTC), minutes=120)
     assert (await app.post("/fhir/Consent", consent)).status_code == 201
     for _ in range(10):

@@ -53,6 +53,9 @@ from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import load_settings
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 T = TypeVar("T")
 Case = GenericCase[Any]
 DOCUMENT = create_app(load_settings()).openapi()
@@ -133,7 +136,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> Iterator[Hub
     lifespan = app.router.lifespan_context(app)
     runner.run(lifespan.__aenter__())
     runner.run(app.state.container.connectors.get())  # sandbox PKI and simulators
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB_URL)
     running = Hub(runner, client)
     sarah = sandbox.practitioner("sarah").nihii
     for registered in SANDBOX_CLIENTS:
@@ -149,7 +152,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, pki_dir: Path) -> Iterator[Hub
 
 
 def _request(case: Case, hub: Hub) -> dict[str, Any]:
-    kwargs = case.as_transport_kwargs(base_url="http://hub")
+    kwargs = case.as_transport_kwargs(base_url=HUB_URL)
     headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items()}
     headers["Authorization"] = hub.bearer_for(case.operation.method, case.operation.path)
     request: dict[str, Any] = {

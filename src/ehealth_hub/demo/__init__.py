@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.urls import token_endpoint
+from ehealth_hub.auth.urls import token_endpoint_at
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.demo import gmd as demo_gmd
 from ehealth_hub.demo import payers
@@ -242,7 +242,10 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     now = datetime.now(UTC)
     await _health(client, report)
     consult = SandboxApp(
-        client, "consult-app", token_endpoint(settings), sandbox.practitioner("sarah").nihii
+        client,
+        "consult-app",
+        token_endpoint_at(settings, str(client.base_url)),
+        sandbox.practitioner("sarah").nihii,
     )
     await consult.token()
     report.add(
@@ -258,7 +261,9 @@ async def play(client: httpx.AsyncClient, container: Container, settings: Settin
     await demo_gmd.claim_refused(consult, report, now)
     await payers.insured_claim(consult, report, now)
     koen = sandbox.practitioner("koen").nihii
-    psychologist = SandboxApp(client, "consult-app", token_endpoint(settings), koen)
+    psychologist = SandboxApp(
+        client, "consult-app", token_endpoint_at(settings, str(client.base_url)), koen
+    )
     await payers.psychologist_summary(psychologist, report, now)
     await payers.psychologist_session(psychologist, report, now)
     return report
@@ -276,7 +281,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
     async with app.router.lifespan_context(app):
         container: Container = app.state.container
         transport = httpx.ASGITransport(app=app)
-        base = settings.api.public_base_url
+        base = settings.api.base_url()
         async with httpx.AsyncClient(transport=transport, base_url=base, timeout=60) as client:
             if container.connectors is not None:
                 console.print(
@@ -301,6 +306,6 @@ def _console_login(settings: Settings, console: Console) -> None:
         return
     logins = ", ".join(f"{user} / {password}" for user, password in sandbox.CONSOLE_LOGINS.items())
     console.print(
-        f"operations console: {settings.api.public_base_url}/console "
+        f"operations console: {settings.api.base_url()}/console "
         f"(run `ehealth-hub serve`; sandbox sign-in {logins})"
     )
