@@ -102,6 +102,7 @@ def require_scope(*required: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     dependency.__name__ = f"require_scope({', '.join(required)})"
+    dependency.required_scopes = required  # type: ignore[attr-defined]  # read by route checks
     return dependency
 
 

@@ -1,28 +1,37 @@
-"""``POST /fhir/DocumentReference``: a consultation note for the patient's GP (journey 2).
+"""``/fhir/DocumentReference``: a consultation note for the patient's GP (journey 2), and reading
+the notes back.
 
 The body is a be-documentreference (with its Patient, author and the patient's GP as contained
 resources) or a Bundle holding them. Needs ``user/DocumentReference.c``; the author must be the
 acting practitioner. Answers ``202 Accepted`` with the Task that follows the delivery to the GP's
 eHealthBox (``Location: /fhir/Task/{id}``); ``Idempotency-Key`` makes a retry safe.
+
+``GET /fhir/DocumentReference/{id}`` reads a note back as it was sent, with its delivery
+(``context.related`` = the Task, the ``delivery-status`` extension) and, for its sender, the KMEHR
+message as ``Binary/{id}`` (:mod:`ehealth_hub.services.note_reads`); needs
+``user/DocumentReference.r`` (the acting practitioner's notes) or ``system/DocumentReference.r``
+(GP software: the notes to its GPs). Any other note is answered 404, like a missing one.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import json_body
-from ehealth_hub.api.deps import Notes, Wake
+from ehealth_hub.api.deps import NoteReader, Notes, Wake
+from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.auth.principal import Principal
-from ehealth_hub.auth.scopes import NOTE_WRITE
+from ehealth_hub.auth.scopes import NOTE_READ, NOTE_READ_SYSTEM, NOTE_WRITE
 from ehealth_hub.fhir.profiles import BE_DOCUMENT_REFERENCE
 from ehealth_hub.services.tasks import TaskView
 
 router = APIRouter(tags=["notes"], route_class=IdempotentRoute)
+NoteId = Annotated[str, Path(pattern=FHIR_ID.pattern, description="FHIR id")]
 
 _BODY: dict[str, Any] = {
     "requestBody": {
@@ -68,9 +77,23 @@ async def create_note(
     return FhirResponse(task.resource, status_code=202, headers=headers)
 
 
+@router.get(
+    "/fhir/DocumentReference/{note_id}",
+    response_class=FhirResponse,
+    summary="A note sent to a GP, with its delivery status",
+)
+async def read_note(
+    note_id: NoteId,
+    notes: NoteReader,
+    principal: Annotated[Principal, Depends(require_scope(NOTE_READ, NOTE_READ_SYSTEM))],
+) -> FhirResponse:
+    """The note as sent (404 outside the caller's compartment); audited."""
+    return FhirResponse(await notes.read(note_id, principal))
+
+
 def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
     app.state.capabilities.resource(
         "DocumentReference", profile=BE_DOCUMENT_REFERENCE
-    ).interactions.append("create")
+    ).interactions.extend(["create", "read"])
