@@ -40,7 +40,7 @@ def _endpoints(tmp_path: Path) -> dict[str, tuple[str, ...]]:
         if not isinstance(route, APIRoute):
             continue
         for required in _required(route.dependant):
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 found[f"{method} {context.path}"] = required
     return found
 

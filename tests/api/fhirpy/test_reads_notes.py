@@ -19,7 +19,7 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, consultation_note
 from ehealth_hub.fixtures.sim_ehbox import BOX_QUALITY
 from ehealth_hub.services.note_reads import DELIVERY_STATUS
-from tests.journeys.conftest import FhirFactory, Hub, fhir_for, hub  # noqa: F401  (fixtures)
+from tests.journeys.conftest import FhirFactory, Hub
 
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
 AN = sandbox.patient("an")
@@ -54,11 +54,13 @@ async def _sent_note(fhir_for: FhirFactory) -> tuple[AsyncFHIRClient, str, dict[
 def _received_by_gp(hub: Hub) -> bytes:
     """The document of the last message in Jan's eHealthBox INBOX, unsealed with his key."""
     simulators = hub.container.connectors.simulators if hub.container.connectors else None
-    assert simulators is not None and simulators.ehbox.opener is not None
+    assert simulators is not None
+    assert simulators.ehbox.opener is not None
     box = ("NIHII", JAN.nihii, BOX_QUALITY[JAN.quality])
     message = simulators.ehbox.boxes[box]["INBOX"][-1]
     sealed = message.content.findtext("Content/Document/EncryptableTextContent") or ""
-    return simulators.ehbox.opener(box, base64.b64decode(sealed))
+    document: bytes = simulators.ehbox.opener(box, base64.b64decode(sealed))
+    return document
 
 
 async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
@@ -68,7 +70,8 @@ async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
 
     note = await app.reference("DocumentReference", note_id).to_resource()
     assert note["id"] == note_id
-    assert note["status"] == "current" and note["docStatus"] == "final"
+    assert note["status"] == "current"
+    assert note["docStatus"] == "final"
     assert base64.b64decode(note["content"][0]["attachment"]["data"]).decode() == TEXT
     delivery = next(e for e in note["extension"] if e["url"] == DELIVERY_STATUS)
     assert delivery["valueCoding"]["code"] == "completed"
@@ -76,19 +79,22 @@ async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
     assert [r.reference for r in related] == [f"Task/{task['id']}"]
     assert (await related[0].to_resource())["status"] == "completed"
     kmehr_link = note["content"][-1]["attachment"]
-    assert kmehr_link["url"] == f"Binary/{note_id}" and kmehr_link["contentType"] == "text/xml"
+    assert kmehr_link["url"] == f"Binary/{note_id}"
+    assert kmehr_link["contentType"] == "text/xml"
 
     binary = await app.reference(reference=kmehr_link["url"]).to_resource()
     sent = base64.b64decode(binary["data"])
     assert binary["contentType"] == "text/xml"
     assert binary["securityContext"].reference == f"DocumentReference/{note_id}"
     assert sent == _received_by_gp(hub)
-    assert b"<kmehrmessage" in sent and JAN.nihii.encode() in sent
+    assert b"<kmehrmessage" in sent
+    assert JAN.nihii.encode() in sent
     assert kmehr_link["size"] == len(sent)
 
     token = await hub.app("consult-app", SARAH.nihii).token()
     raw = await hub.http.get(
-        f"/fhir/Binary/{note_id}", headers={"Authorization": f"Bearer {token}", "Accept": "text/xml"}
+        f"/fhir/Binary/{note_id}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "text/xml"},
     )
     assert raw.status_code == 200, raw.text
     assert raw.headers["content-type"].startswith("text/xml")
@@ -148,7 +154,9 @@ async def test_a_wrong_accept_on_a_binary_is_406_and_a_bad_id_is_refused(
     _, note_id, _ = await _sent_note(fhir_for)
     token = await hub.app("consult-app", SARAH.nihii).token()
     auth = {"Authorization": f"Bearer {token}"}
-    pdf = await hub.http.get(f"/fhir/Binary/{note_id}", headers={**auth, "Accept": "application/pdf"})
+    pdf = await hub.http.get(
+        f"/fhir/Binary/{note_id}", headers={**auth, "Accept": "application/pdf"}
+    )
     assert pdf.status_code == 406
     async with httpx.AsyncClient(base_url=hub.url) as http:
         bad = await http.get("/fhir/Binary/not_an_id!", headers=auth)
