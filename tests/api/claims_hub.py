@@ -44,7 +44,7 @@ async def claims_hub(
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
                 yield c, container
     finally:
         await container.aclose()

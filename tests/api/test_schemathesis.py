@@ -67,7 +67,7 @@ def hub(
     lifespan = app.router.lifespan_context(app)
     runner.run(lifespan.__aenter__())
     runner.run(app.state.container.connectors.get())  # sandbox PKI and simulators
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000")
     consult = SandboxApp(
         client, "consult-app", token_endpoint(hub_settings), sandbox.practitioner("sarah").nihii
     )
@@ -80,7 +80,7 @@ def hub(
 
 
 def _request(case: schemathesis.Case, bearer: str) -> dict[str, Any]:
-    kwargs = case.as_transport_kwargs(base_url="http://hub")
+    kwargs = case.as_transport_kwargs(base_url="http://127.0.0.1:8000")
     headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items()}
     headers["Authorization"] = bearer
     request: dict[str, Any] = {

@@ -86,7 +86,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
                 yield c
     finally:
         await container.aclose()

@@ -19,7 +19,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(load_settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
             yield c
 
 
@@ -72,7 +72,7 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None
     app = create_app(settings, container=container)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
             response = await c.get("/health/ready")
     await container.aclose()
     assert response.status_code == 503

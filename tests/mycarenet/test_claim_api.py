@@ -66,7 +66,7 @@ async def app(settings: Settings, container: Container) -> AsyncIterator[FastAPI
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://hub"
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
     ) as c:
         yield c
 

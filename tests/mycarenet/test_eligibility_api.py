@@ -74,7 +74,7 @@ async def client(settings: Settings, container: Container) -> AsyncIterator[http
     app: FastAPI = create_app(settings, container=container)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as c,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c,
     ):
         yield c
 

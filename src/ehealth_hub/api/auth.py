@@ -24,6 +24,7 @@ from typing import Annotated, Final
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ehealth_hub.api.base_url import base_url
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import Scope
 from ehealth_hub.auth.tokens import TokenService
@@ -63,6 +64,11 @@ def token_service(request: Request) -> TokenService:
     return service
 
 
+def verify_bearer(request: Request, token: str) -> Principal:
+    """The principal of ``token``, presented at this request's base URL (its audience)."""
+    return token_service(request).verify(token, base=base_url(request))
+
+
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -75,7 +81,7 @@ async def authenticate(
         raise AuthenticationError(
             "a bearer access token is required (POST /auth/token)", system="auth", code="login"
         )
-    principal = token_service(request).verify(credentials.credentials)
+    principal = verify_bearer(request, credentials.credentials)
     request.state.principal = principal
     return principal
 

@@ -1,7 +1,8 @@
 """The CapabilityStatement (FHIR R4 4.0.1), built from what the routers actually register.
 
 Each router declares its resources, interactions, search parameters and operations here when it
-is included, so ``GET /fhir/metadata`` lists only what is implemented.
+is included, so ``GET /fhir/metadata`` lists only what is implemented; search parameters come
+from the same :class:`~ehealth_hub.api.search.SearchSpec` that parses the searches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class ResourceCapability:
     type: str
     profile: str | None = None
     interactions: list[str] = field(default_factory=list)
-    search_params: list[tuple[str, str]] = field(default_factory=list)
+    search_params: list[tuple[str, str, str]] = field(default_factory=list)
+    """(name, type, documentation), from the type's :class:`~ehealth_hub.api.search.SearchSpec`."""
+    search_includes: list[str] = field(default_factory=list)
     operations: list[tuple[str, str]] = field(default_factory=list)
     conditional_create: bool = False
 
@@ -88,7 +91,11 @@ class Capabilities:
         if r.interactions:
             entry["interaction"] = [{"code": code} for code in r.interactions]
         if r.search_params:
-            entry["searchParam"] = [{"name": n, "type": t} for n, t in r.search_params]
+            entry["searchParam"] = [
+                {"name": n, "type": t, "documentation": d} for n, t, d in r.search_params
+            ]
+        if r.search_includes:
+            entry["searchInclude"] = list(r.search_includes)
         if r.operations:
             entry["operation"] = [{"name": n, "definition": d} for n, d in r.operations]
         if r.conditional_create:

@@ -6,14 +6,13 @@ admit one of those (or a wildcard), or, reading a Binary, its own content type (
 binary.html: the KMEHR a note was sent as, ``text/xml``/``application/xml``). Anything else is
 answered ``406 Not Acceptable`` with an OperationOutcome naming ``_format`` / ``Accept`` and the
 rule. Request bodies are parsed here too: JSON objects only, size-limited, errors naming the body
-and the rule. So are the ``patient`` search parameter (an SSIN, bare or as
-``<ssin-system>|<ssin>``) and searchset Bundles (search.html#bundle: ``total`` and one ``match``
-entry per result).
+and the rule. So is the ``patient`` search parameter (an SSIN, bare or as
+``<ssin-system>|<ssin>``); searches themselves are :mod:`ehealth_hub.api.search`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -99,15 +98,6 @@ def parse_named(parse: Callable[[str], T], raw: str, field: str) -> T:
         return parse(raw)
     except IdentifierError as exc:
         raise type(exc)(exc.detail, field=field, rule=exc.rule, system="api") from exc
-
-
-def searchset(matches: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """A searchset Bundle of ``(fullUrl, resource)`` matches, in the order given."""
-    entry = [
-        {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
-        for url, resource in matches
-    ]
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(entry), "entry": entry}
 
 
 def install_conventions(app: FastAPI) -> None:

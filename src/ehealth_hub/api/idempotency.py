@@ -28,7 +28,7 @@ from typing import Any, Final
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from ehealth_hub.api.auth import token_service
+from ehealth_hub.api.auth import verify_bearer
 from ehealth_hub.core.errors import AuthenticationError, InvalidInput
 from ehealth_hub.services.idempotency import IdempotencyStore, StoredAnswer
 
@@ -48,7 +48,7 @@ def _client_scope(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        return token_service(request).verify(token.strip()).client_id
+        return verify_bearer(request, token.strip()).client_id
     except AuthenticationError:
         return None
 

@@ -54,6 +54,11 @@ _OUTCOME: Final = {
 }
 
 
+def outcomes_of(code: str) -> tuple[str, ...]:
+    """The recorded outcomes shown as ``AuditEvent.outcome`` ``code`` (``0``, ``4``, ``8``)."""
+    return tuple(outcome for outcome, fhir in _OUTCOME.items() if fhir == code)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
     """What happened, to whom, by whom, for which app, and on which decision it rests."""

@@ -1,21 +1,25 @@
-"""Searching the audit trail by its indexed columns (the operations console's audit page).
+"""Searching the audit trail by its indexed columns: :func:`find` for the operations console's
+audit page, :func:`fhir_page` for ``GET /fhir/AuditEvent`` (filtered and keyset-paged in SQL).
 
-Read-only; :meth:`ehealth_hub.audit.log.AuditLog.search` stays the FHIR API's patient search.
+Read-only.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from ehealth_hub.audit.log import as_utc
+from ehealth_hub.core.search import DateBound, Page, PageRequest, mapped
 from ehealth_hub.store.errors import storage_errors
+from ehealth_hub.store.search import date_conditions, fetch_page
 from ehealth_hub.store.tables import audit_events
 
 
@@ -96,3 +100,55 @@ async def find(conn: AsyncConnection, query: AuditQuery, *, limit: int = 100) ->
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """A FHIR AuditEvent search (values of a field ORed, fields ANDed; all optional)."""
+
+    patients: Sequence[str] = ()
+    """SSINs."""
+    agents: Sequence[str] = ()
+    """A practitioner's NIHII or a client id."""
+    actions: Sequence[str] = ()
+    """The hub's action codes (``AuditEvent.subtype``: ``read-dossier``, ``consent-read``...)."""
+    outcomes: Sequence[str] | None = None
+    """Recorded outcomes (``permit``, ``deny``...); None: any, empty: none."""
+    recorded: Sequence[DateBound] = ()
+
+
+def _fhir_conditions(query: AuditFilter) -> list[ColumnElement[bool]]:
+    table = audit_events.c
+    conds: list[ColumnElement[bool]] = []
+    for column, values in (
+        (table.patient_ssin, query.patients),
+        (table.action, query.actions),
+    ):
+        if values:
+            conds.append(column.in_(list(values)))
+    if query.outcomes is not None:
+        conds.append(table.outcome.in_(list(query.outcomes)))
+    if query.agents:
+        agents = list(query.agents)
+        conds.append(or_(table.actor_nihii.in_(agents), table.client_id.in_(agents)))
+    return conds + date_conditions(query.recorded, table.recorded)
+
+
+async def fhir_page(
+    conn: AsyncConnection, query: AuditFilter, page: PageRequest
+) -> Page[dict[str, Any]]:
+    """One page of matching AuditEvents (FHIR JSON), by ``recorded`` (newest first unless
+    ``page`` says otherwise) then sequence."""
+    stmt = select(audit_events.c.body, audit_events.c.seq, audit_events.c.recorded).where(
+        *_fhir_conditions(query)
+    )
+    found = await fetch_page(
+        conn,
+        stmt,
+        key=audit_events.c.recorded,
+        tiebreak=audit_events.c.seq,
+        page=page,
+        operation="audit.search",
+    )
+    events: list[dict[str, Any]] = [json.loads(r["body"])["event"] for r in found.items]
+    return mapped(found, events)

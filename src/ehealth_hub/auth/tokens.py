@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -122,14 +122,25 @@ class TokenService:
         self._public = signing_key.public_key()
         self._jtis = jti_store
         self._clock = clock
-        self._verified: dict[str, tuple[Principal, float]] = {}
-        """Bearer tokens verified before: token -> (principal, expiry in epoch seconds)."""
+        self._verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+        """Bearer tokens verified before: (token, audience) -> (principal, expiry, epoch s)."""
 
-    async def issue(self, form: Mapping[str, str]) -> TokenGrant:
-        """Answer a token request (form fields as received)."""
+    def at(self, base: str | None) -> TokenPolicy:
+        """The policy for clients reaching the hub at ``base`` (None: the configured URLs):
+        ``iss`` = ``base``, assertions for ``base/auth/token``, tokens for ``base/fhir``."""
+        if base is None:
+            return self.policy
+        base = base.rstrip("/")
+        return replace(
+            self.policy, issuer=base, token_endpoint=f"{base}/auth/token", audience=f"{base}/fhir"
+        )
+
+    async def issue(self, form: Mapping[str, str], *, base: str | None = None) -> TokenGrant:
+        """Answer a token request (form fields as received) made at ``base`` (see :meth:`at`)."""
+        policy = self.at(base)
         _check_form(form)
         client = self._client_of(form["client_assertion"])
-        claims = self._verify_assertion(client, form["client_assertion"])
+        claims = self._verify_assertion(client, form["client_assertion"], policy)
         scopes = _granted_scopes(client, form.get("scope", ""))
         practitioner = self._acting_practitioner(client, form.get("practitioner", ""), scopes)
         expires = datetime.fromtimestamp(claims["exp"], UTC)
@@ -138,30 +149,32 @@ class TokenService:
             raise _denied("client_assertion jti must be a string of 1 to 255 characters")
         if not await self._jtis.remember(client.client_id, jti, expires):
             raise _denied("client_assertion jti was already used (replay)", "invalid_grant")
-        return self._mint(client, scopes, practitioner)
+        return self._mint(client, scopes, practitioner, policy)
 
-    def verify(self, token: str) -> Principal:
-        """The principal of a bearer token; AuthenticationError when it is not valid now.
+    def verify(self, token: str, *, base: str | None = None) -> Principal:
+        """The principal of a bearer token presented at ``base`` (see :meth:`at`);
+        AuthenticationError when it is not valid now.
 
-        A token verified before is answered from memory until its ``exp`` (plus the leeway),
-        as PyJWT would: the signature, audience and issuer of the same bytes cannot change,
-        and a client asks with the same token many times (0.2 ms of ECDSA each)."""
-        known = self._verified.get(token)
+        A token verified before (at the same base) is answered from memory until its ``exp``
+        (plus the leeway), as PyJWT would: the signature, audience and issuer of the same bytes
+        cannot change, and a client asks with the same token many times (0.2 ms of ECDSA each)."""
+        policy = self.at(base)
+        known = self._verified.get((token, policy.audience))
         if known is not None and time.time() < known[1]:
             return known[0]
-        principal, expires = self._verify_now(token)
+        principal, expires = self._verify_now(token, policy)
         if len(self._verified) >= VERIFIED_TOKENS:
             self._verified.pop(next(iter(self._verified)))
-        self._verified[token] = (principal, expires)
+        self._verified[(token, policy.audience)] = (principal, expires)
         return principal
 
-    def _verify_now(self, token: str) -> tuple[Principal, float]:
+    def _verify_now(self, token: str, policy: TokenPolicy) -> tuple[Principal, float]:
         claims = _decode(
             token,
             self._public,
             algorithms=[TOKEN_ALGORITHM],
-            audience=self.policy.audience,
-            issuer=self.policy.issuer,
+            audience=policy.audience,
+            issuer=policy.issuer,
             leeway=self.policy.leeway,
             options={"require": ["exp", "iat", "jti", "client_id", "scope"]},
         )
@@ -186,7 +199,9 @@ class TokenService:
             raise _denied("client_assertion iss and sub must both be the client id")
         return self.registry.client(issuer)
 
-    def _verify_assertion(self, client: ClientRegistration, assertion: str) -> dict[str, Any]:
+    def _verify_assertion(
+        self, client: ClientRegistration, assertion: str, policy: TokenPolicy
+    ) -> dict[str, Any]:
         header, _ = _unverified(assertion)
         keys = [k for k in client.public_keys() if header.get("kid") in (None, k.key_id)]
         if not keys:
@@ -197,7 +212,7 @@ class TokenService:
         keys = [k for k in keys if _fits(algorithm, k)]
         if not keys:
             raise _denied(f"no registered key of the client fits the algorithm {algorithm!r}")
-        claims = self._decode_with_any(assertion, keys)
+        claims = self._decode_with_any(assertion, keys, policy.token_endpoint)
         now = self._clock().timestamp()
         longest = self.policy.assertion_max_lifetime.total_seconds()
         exp, iat = claims["exp"], claims.get("iat")
@@ -207,7 +222,9 @@ class TokenService:
             raise _denied("client_assertion may live at most 5 minutes", "invalid_client")
         return claims
 
-    def _decode_with_any(self, assertion: str, keys: list[jwt.PyJWK]) -> dict[str, Any]:
+    def _decode_with_any(
+        self, assertion: str, keys: list[jwt.PyJWK], endpoint: str
+    ) -> dict[str, Any]:
         error: AuthenticationError | None = None
         for key in keys:
             try:
@@ -215,7 +232,7 @@ class TokenService:
                     assertion,
                     key.key,
                     algorithms=list(ASSERTION_ALGORITHMS),
-                    audience=self.policy.token_endpoint,
+                    audience=endpoint,
                     leeway=self.policy.leeway,
                     options={"require": ["iss", "sub", "aud", "exp", "jti"]},
                 )
@@ -260,11 +277,12 @@ class TokenService:
         client: ClientRegistration,
         scopes: tuple[str, ...],
         practitioner: tuple[str, str] | None,
+        policy: TokenPolicy,
     ) -> TokenGrant:
         now = self._clock()
         claims: dict[str, Any] = {
-            "iss": self.policy.issuer,
-            "aud": self.policy.audience,
+            "iss": policy.issuer,
+            "aud": policy.audience,
             "sub": practitioner[0] if practitioner else client.client_id,
             "client_id": client.client_id,
             "scope": " ".join(scopes),

@@ -238,7 +238,7 @@ def _assemble(
         gmd=mycarenet,
         gps=GpLookup(gate, mycarenet, ports.addressbook),
         consents=ConsentRecords(engine, base.consent_store, audit, base.consent_gate),
-        tasks=TaskService(engine, audit, wake=delivery.wake, base_url=settings.api.public_base_url),
+        tasks=TaskService(engine, audit, wake=delivery.wake),
         note_reads=NoteReads(engine, audit),
         claim_reads=ClaimReads(engine, audit),
         audit_trail=AuditTrail(engine, audit),

@@ -22,7 +22,7 @@ def policy_for(settings: Settings) -> TokenPolicy:
     """Lifetimes and URLs from the ``auth`` and ``api`` settings."""
     auth = settings.auth
     return TokenPolicy(
-        issuer=settings.api.public_base_url.rstrip("/"),
+        issuer=settings.api.base_url(),
         token_endpoint=token_endpoint(settings),
         audience=fhir_base(settings),
         token_lifetime=timedelta(seconds=auth.token_lifetime_seconds),

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,8 +23,23 @@ from ehealth_hub.consent.model import ConsultationConsent
 from ehealth_hub.consent.notify import notify_revocation
 from ehealth_hub.consent.resource import identifier_key, validate, with_meta
 from ehealth_hub.core.errors import Conflict, NotFound
+from ehealth_hub.core.search import DateBound, Page, PageRequest, mapped
 from ehealth_hub.store.errors import storage_errors
+from ehealth_hub.store.search import date_conditions, fetch_page
 from ehealth_hub.store.tables import consents
+
+SORTS: Final = {"period": consents.c.period_start, "_lastUpdated": consents.c.updated_at}
+"""``_sort`` keys of a Consent search: the start of its period (the default), its last change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentFilter:
+    """What a Consent search asks for (values of a field ORed, fields ANDed)."""
+
+    statuses: Sequence[str] = ()
+    period: Sequence[DateBound] = ()
+    """On ``Consent.provision.period`` (``period_start`` .. ``period_end``)."""
+    last_updated: Sequence[DateBound] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,34 @@ class ConsentStore:
         with storage_errors("consent.search"):
             rows = (await conn.execute(query.order_by(consents.c.period_start.desc()))).all()
         return [_stored(row[0]) for row in rows]
+
+    async def page(
+        self,
+        conn: AsyncConnection,
+        patient_ssin: str,
+        filters: ConsentFilter,
+        page: PageRequest,
+        *,
+        actor_nihii: str | None = None,
+    ) -> Page[StoredConsent]:
+        """One page of the patient's Consents matching ``filters`` (of one care provider when
+        ``actor_nihii``), filtered and paged in SQL; sort keys in :data:`SORTS`."""
+        query = select(consents.c.resource, consents.c.id, *SORTS.values()).where(
+            consents.c.patient_ssin == patient_ssin
+        )
+        if actor_nihii is not None:
+            query = query.where(consents.c.actor_nihii == actor_nihii)
+        if filters.statuses:
+            query = query.where(consents.c.status.in_(list(filters.statuses)))
+        query = query.where(
+            *date_conditions(filters.period, consents.c.period_start, consents.c.period_end),
+            *date_conditions(filters.last_updated, consents.c.updated_at),
+        )
+        key = SORTS[page.sort or "period"]
+        found = await fetch_page(
+            conn, query, key=key, tiebreak=consents.c.id, page=page, operation="consent.search"
+        )
+        return mapped(found, [_stored(row["resource"]) for row in found.items])
 
     async def set_status(
         self,

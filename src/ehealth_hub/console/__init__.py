@@ -44,7 +44,7 @@ def build(parent: FastAPI, settings: Settings) -> FastAPI:
     oidc = None
     if settings.console.oidc.issuer:
         redirect = settings.console.oidc.redirect_url or (
-            f"{settings.api.public_base_url}/console/oidc/callback"
+            f"{settings.api.base_url()}/console/oidc/callback"
         )
         oidc = OidcClient(settings.console.oidc, redirect, sessions)
     app.state.console = Console(parent, sessions, templates(), oidc)

@@ -67,11 +67,27 @@ class TaskInfo:
     extra: dict[str, Any] = field(default_factory=dict)
     """Anything else the Task should carry (rendered as Task.input, name -> value)."""
 
+    def patient_token(self) -> str | None:
+        """``system|value`` of ``Task.for``'s identifier (searched as ``Task?patient=``)."""
+        return identifier_token(self.for_)
+
+    def owner_token(self) -> str | None:
+        """``system|value`` of ``Task.owner``'s identifier (``Task?owner=``, compartments)."""
+        return identifier_token(self.owner)
+
     def requester_id(self) -> str | None:
         """The requester's identifier value (used to scope ``user/Task.r`` searches)."""
         ident = (self.requester or {}).get("identifier") or {}
         value = ident.get("value") if isinstance(ident, dict) else None
         return str(value) if value else None
+
+
+def identifier_token(reference: dict[str, Any] | None) -> str | None:
+    """``system|value`` of a Reference's identifier, None without one."""
+    ident = (reference or {}).get("identifier") or {}
+    if not isinstance(ident, dict) or not ident.get("value"):
+        return None
+    return f"{ident.get('system') or ''}|{ident['value']}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +208,8 @@ async def enqueue(
         "updated_at": now,
         "focus": info.focus,
         "requester": info.requester_id(),
+        "patient": info.patient_token(),
+        "owner": info.owner_token(),
         "task": orjson.dumps(asdict(info)).decode(),
         "payload": orjson.dumps(payload).decode(),
     }

@@ -275,7 +275,7 @@ async def run_demo(settings: Settings, console: Console) -> int:
     async with app.router.lifespan_context(app):
         container: Container = app.state.container
         transport = httpx.ASGITransport(app=app)
-        base = settings.api.public_base_url
+        base = settings.api.base_url()
         async with httpx.AsyncClient(transport=transport, base_url=base, timeout=60) as client:
             if container.connectors is not None:
                 console.print(
@@ -300,6 +300,6 @@ def _console_login(settings: Settings, console: Console) -> None:
         return
     logins = ", ".join(f"{user} / {password}" for user, password in sandbox.CONSOLE_LOGINS.items())
     console.print(
-        f"operations console: {settings.api.public_base_url}/console "
+        f"operations console: {settings.api.base_url()}/console "
         f"(run `ehealth-hub serve`; sandbox sign-in {logins})"
     )

@@ -23,10 +23,12 @@ from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.consent.gate import ConsentGate
 from ehealth_hub.consent.model import AccessRequest, Decision, Purpose
+from ehealth_hub.consent.store import ConsentFilter as ConsentFilter  # the api/ asks with it
 from ehealth_hub.consent.store import ConsentStore, StoredConsent
 from ehealth_hub.core.errors import AuthorizationError, NotFound
 from ehealth_hub.core.permit import Action
 from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.search import Page, PageRequest, mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +78,18 @@ class ConsentRecords:
         self.gate.revoked(stored.consent.patient_ssin)
         return ConsentView.of(stored)
 
-    async def search(self, principal: Principal, patient_ssin: str) -> list[ConsentView]:
-        """The patient's consents the caller may see (audited)."""
+    async def search(
+        self, principal: Principal, patient_ssin: str, filters: ConsentFilter, page: PageRequest
+    ) -> Page[ConsentView]:
+        """One page of the patient's consents the caller may see, matching ``filters``
+        (audited: how many were shown, of how many)."""
         async with self.engine.begin() as conn:
-            found = await self.store.search(conn, patient_ssin, actor_nihii=_own(principal))
-            record = _audit(principal, "consent-read", patient_ssin, {"count": str(len(found))})
-            await self.audit.record(conn, record)
-        return [ConsentView.of(s) for s in found]
+            found = await self.store.page(
+                conn, patient_ssin, filters, page, actor_nihii=_own(principal)
+            )
+            detail = {"count": str(len(found.items)), "total": str(found.total)}
+            await self.audit.record(conn, _audit(principal, "consent-read", patient_ssin, detail))
+        return mapped(found, [ConsentView.of(s) for s in found.items])
 
     async def read(self, principal: Principal, consent_id: str) -> ConsentView:
         """One Consent, current version (audited); NotFound when the caller may not see it."""

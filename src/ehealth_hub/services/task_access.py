@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ehealth_hub.audit.events import AuditRecord
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
+from ehealth_hub.core.search import DateBound, Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.fhir.profiles import INSURANCE_NUMBER_SYSTEM, NIHDI_SYSTEM
 from ehealth_hub.services import claims, notes
+from ehealth_hub.store.search import date_conditions, fetch_page
 from ehealth_hub.store.tables import outbox
 
 ALL_TASKS_KINDS: Final = frozenset({"operator", "auditor"})
@@ -39,7 +41,6 @@ ADDRESSED_KINDS: Final = {
     "gp-software": (notes.KIND, NIHDI_SYSTEM),
 }
 """Client kind -> (the deliveries addressed to it, the naming system of their ``Task.owner``)."""
-_PAGE: Final = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,35 +84,61 @@ def compartment(principal: Principal) -> TaskCompartment:
     return TaskCompartment()
 
 
-async def search(
-    conn: AsyncConnection,
-    seen: TaskCompartment,
-    *,
-    statuses: Sequence[Status] = (),
-    focus: str | None = None,
-    limit: int = 50,
-) -> list[OutboxItem]:
-    """Tasks of the compartment, newest first; pages through the outbox because ``Task.owner``
-    is stored in the Task document, not in a column."""
-    stmt = select(outbox).order_by(outbox.c.seq.desc()).limit(_PAGE)
-    if statuses:
-        stmt = stmt.where(outbox.c.status.in_([s.value for s in statuses]))
-    if focus is not None:
-        stmt = stmt.where(outbox.c.focus == focus)
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    """What a Task search asks for (each field ORs its values; fields are ANDed)."""
+
+    statuses: Sequence[Status] = ()
+    focus: Sequence[str] = ()
+    patient: Sequence[str] = ()
+    """``system|value`` of ``Task.for``'s identifier."""
+    owner: Sequence[str] = ()
+    """``system|value`` of ``Task.owner``'s identifier."""
+    last_updated: Sequence[DateBound] = ()
+    authored: Sequence[DateBound] = ()
+
+
+SORTS: Final = {"_lastUpdated": outbox.c.updated_at, "authored-on": outbox.c.created_at}
+"""``_sort`` keys of a Task search (the default: newest ``authored-on`` first)."""
+
+
+def _visible(seen: TaskCompartment) -> list[ColumnElement[bool]]:
+    """The compartment as SQL conditions."""
+    if seen.everything:
+        return []
     if seen.requester is not None:
-        stmt = stmt.where(outbox.c.requester == seen.requester)
-    if seen.kind is not None:
-        stmt = stmt.where(outbox.c.kind == seen.kind)
-    found: list[OutboxItem] = []
-    before: int | None = None
-    while len(found) < limit:
-        page = stmt if before is None else stmt.where(outbox.c.seq < before)
-        items = [OutboxItem.from_row(r) for r in (await conn.execute(page)).mappings()]
-        found += [i for i in items if seen.holds(i)]
-        if len(items) < _PAGE:
-            break
-        before = items[-1].seq
-    return found[:limit]
+        return [outbox.c.requester == seen.requester]
+    if seen.kind is None or not seen.owners:
+        return [false()]
+    owners = [f"{seen.owner_system}|{o}" for o in sorted(seen.owners)]
+    return [outbox.c.kind == seen.kind, outbox.c.owner.in_(owners)]
+
+
+def _wanted(filters: TaskFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    for column, values in (
+        (outbox.c.status, [s.value for s in filters.statuses]),
+        (outbox.c.focus, filters.focus),
+        (outbox.c.patient, filters.patient),
+        (outbox.c.owner, filters.owner),
+    ):
+        if values:
+            conds.append(column.in_(list(values)))
+    conds += date_conditions(filters.last_updated, outbox.c.updated_at)
+    conds += date_conditions(filters.authored, outbox.c.created_at)
+    return conds
+
+
+async def search(
+    conn: AsyncConnection, seen: TaskCompartment, filters: TaskFilter, page: PageRequest
+) -> Page[OutboxItem]:
+    """One page of the compartment's Tasks matching ``filters`` (filtered and paged in SQL)."""
+    stmt = select(outbox).where(*_visible(seen), *_wanted(filters))
+    key = SORTS[page.sort or "authored-on"]
+    rows = await fetch_page(
+        conn, stmt, key=key, tiebreak=outbox.c.seq, page=page, operation="task.search"
+    )
+    return mapped(rows, [OutboxItem.from_row(r) for r in rows.items])
 
 
 def read_audit(principal: Principal, item: OutboxItem, *, operation: str) -> AuditRecord:

@@ -8,7 +8,7 @@ a failed or dead item back in its queue (same message id) and wakes the delivery
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.core.errors import InvalidInput, NotFound
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
 from ehealth_hub.services import insurer_claims, task_access
+from ehealth_hub.services.task_access import TaskFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,8 @@ class TaskView:
 class TaskService:
     """Read, search and replay delivery Tasks (see the module docstring)."""
 
-    def __init__(
-        self, engine: AsyncEngine, audit: AuditLog, *, wake: Callable[[], None], base_url: str
-    ) -> None:
-        self.engine, self.audit, self.wake, self.base_url = engine, audit, wake, base_url
+    def __init__(self, engine: AsyncEngine, audit: AuditLog, *, wake: Callable[[], None]) -> None:
+        self.engine, self.audit, self.wake = engine, audit, wake
 
     async def read(self, task_id: str, principal: Principal) -> TaskView:
         """The Task, if in the caller's compartment (else NotFound, like a missing one)."""
@@ -55,22 +55,14 @@ class TaskService:
         return TaskView(resource, etag(item))
 
     async def search(
-        self, principal: Principal, *, status: str | None, focus: str | None, count: int
-    ) -> dict[str, Any]:
-        """A searchset Bundle of the caller's Tasks, newest first (``status``: FHIR codes)."""
+        self, principal: Principal, filters: TaskFilter, page: PageRequest
+    ) -> Page[dict[str, Any]]:
+        """One page of the caller's Tasks matching ``filters`` (FHIR JSON; each one audited)."""
         seen = task_access.compartment(principal)
         async with store.guard("search"), self.engine.connect() as conn:
-            items = await task_access.search(
-                conn, seen, statuses=_statuses(status), focus=focus, limit=count
-            )
-        await self._audit(principal, items, "search")
-        base = f"{self.base_url}/fhir/Task"
-        entries = [
-            {"fullUrl": f"{base}/{i.id}", "resource": task_resource(i), "search": {"mode": "match"}}
-            for i in items
-        ]
-        total = len(items)
-        return {"resourceType": "Bundle", "type": "searchset", "total": total, "entry": entries}
+            found = await task_access.search(conn, seen, filters, page)
+        await self._audit(principal, list(found.items), "search")
+        return mapped(found, [task_resource(i) for i in found.items])
 
     async def replay(self, task_id: str, principal: Principal) -> TaskView:
         """Re-queue one failed or dead-lettered delivery (same outbound message id)."""
@@ -121,17 +113,17 @@ class TaskService:
                 await self.audit.record_many(conn, records)
 
 
-def _statuses(status: str | None) -> list[Status]:
+def task_statuses(codes: Sequence[str]) -> list[Status]:
+    """The outbox statuses shown as the Task.status ``codes``; 400 for an unknown code."""
     statuses: list[Status] = []
-    for code in (status or "").split(","):
-        if code.strip():
-            found = fhir_statuses(code.strip())
-            if not found:
-                raise InvalidInput(
-                    f"unknown Task status {code.strip()!r}",
-                    field="status",
-                    rule="task-status",
-                    system="api",
-                )
-            statuses += found
+    for code in codes:
+        found = fhir_statuses(code)
+        if not found:
+            raise InvalidInput(
+                f"unknown Task status {code!r}: requested, in-progress, completed or failed",
+                field="status",
+                rule="task-status",
+                system="api",
+            )
+        statuses += found
     return statuses

@@ -114,6 +114,8 @@ outbox = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("focus", String(200), nullable=True),
     Column("requester", String(64), nullable=True),
+    Column("patient", String(300), nullable=True, index=True),
+    Column("owner", String(300), nullable=True),
     Column("task", Text, nullable=False),
     Column("payload", Text, nullable=False),
     Column("result", Text, nullable=True),
@@ -122,6 +124,7 @@ outbox = Table(
     Index("ix_outbox_ordering_key_seq", "ordering_key", "seq"),
     Index("ix_outbox_destination_status", "destination", "status"),
     Index("ix_outbox_status_updated_at", "status", "updated_at"),
+    Index("ix_outbox_kind_owner_seq", "kind", "owner", "seq"),
     comment="Transactional outbox (delivery/): one row per delivery, also rendered as a FHIR Task.",
 )
 

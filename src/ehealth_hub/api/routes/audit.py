@@ -1,44 +1,64 @@
-"""``GET /fhir/AuditEvent?patient=...``: who accessed this patient's data, for an auditor.
+"""``GET /fhir/AuditEvent``: who accessed which patient's data, for an auditor.
 
-FHIR R4 4.0.1 search on AuditEvent (``patient`` = SSIN or ``<ssin-system>|<ssin>``, ``_count``),
-answered as a searchset Bundle, newest first. Needs ``system/AuditEvent.s``; the auditor's own
-search is audited too.
+FHIR R4 4.0.1 search on AuditEvent (:data:`AUDIT_SEARCH`: ``patient``, ``date`` ranges,
+``agent``, ``subtype``, ``outcome``, ``_count``, ``_sort``), answered as a searchset Bundle,
+newest first, paged by cursor (:mod:`ehealth_hub.api.search`). Needs ``system/AuditEvent.s``; the
+auditor's own search is audited too.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import patient_ssin_param, searchset
+from ehealth_hub.api.conventions import patient_ssin_param
 from ehealth_hub.api.deps import Trail
 from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.search import Param, SearchQuery, SearchSpec, searchset
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
+from ehealth_hub.services.audit_trail import AuditFilter, recorded_outcomes
 
 router = APIRouter(prefix="/fhir/AuditEvent", tags=["AuditEvent"])
 
 Auditor = Annotated[Principal, Depends(require_scope(scopes.AUDIT_READ))]
 
+AUDIT_SEARCH: Final = SearchSpec(
+    "AuditEvent",
+    params=(
+        Param("patient", "reference", "the patient's SSIN, or <ssin-system>|<ssin>"),
+        Param("date", "date", "AuditEvent.recorded; repeat for a range (ge..&lt..)", repeats=True),
+        Param("agent", "reference", "who acted: a practitioner's NIHII or a client id"),
+        Param("subtype", "token", "the hub's action, e.g. read-dossier, consent-read, task-read"),
+        Param("outcome", "token", "0 success/permit, 4 refused, 8 failure"),
+    ),
+    sorts=("date",),
+    default_sort="-date",
+)
+
 
 def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
-    entry = app.state.capabilities.resource("AuditEvent")
-    entry.interactions = ["search-type"]
-    entry.search_params = [("patient", "reference"), ("_count", "number")]
+    AUDIT_SEARCH.declare(app.state.capabilities.resource("AuditEvent"))
 
 
 @router.get("")
 async def search_audit_events(
+    request: Request,
     trail: Trail,
     principal: Auditor,
-    patient: Annotated[str, Query(description="SSIN, or <ssin-system>|<ssin>")],
-    count: Annotated[int, Query(alias="_count", ge=1, le=1000)] = 100,
+    query: Annotated[SearchQuery, Depends(AUDIT_SEARCH)],
 ) -> FhirResponse:
-    """The patient's audit trail, newest first."""
-    events = await trail.search(principal, patient_ssin_param(patient), count=count)
-    bundle = searchset((f"AuditEvent/{e['id']}", e) for e in events)
-    return FhirResponse(bundle)
+    """The matching audit trail, newest first."""
+    filters = AuditFilter(
+        patients=[patient_ssin_param(p) for p in query.values("patient")],
+        agents=query.values("agent"),
+        actions=query.codes("subtype"),
+        outcomes=recorded_outcomes(query.codes("outcome")),
+        recorded=query.dates("date"),
+    )
+    page = await trail.search(principal, filters, query.page)
+    return FhirResponse(searchset(request, query, page))

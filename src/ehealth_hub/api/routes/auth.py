@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ehealth_hub.api.auth import token_service
+from ehealth_hub.api.base_url import base_url
 from ehealth_hub.api.deps import SettingsDep
 from ehealth_hub.auth.scopes import KNOWN_SCOPES
 from ehealth_hub.auth.tokens import ASSERTION_ALGORITHMS
@@ -97,7 +98,7 @@ async def token(request: Request) -> JSONResponse:
         return _oauth_error(InvalidInput("form too large", field="body", rule="size"))
     form = dict(parse_qsl(body.decode("utf-8", errors="replace")))
     try:
-        grant = await token_service(request).issue(form)
+        grant = await token_service(request).issue(form, base=base_url(request))
     except (AuthenticationError, AuthorizationError, InvalidInput) as exc:
         return _oauth_error(exc)
     payload = {
@@ -113,10 +114,11 @@ async def token(request: Request) -> JSONResponse:
     "/fhir/.well-known/smart-configuration",
     summary="SMART configuration (token endpoint, scopes, algorithms)",
 )
-async def smart_configuration(settings: SettingsDep) -> dict[str, Any]:
-    """Where and how to get a token (SMART App Launch 2.x discovery)."""
+async def smart_configuration(request: Request, settings: SettingsDep) -> dict[str, Any]:
+    """Where and how to get a token (SMART App Launch 2.x discovery), at the base URL the
+    client used (or the configured public one)."""
     return {
-        "token_endpoint": token_endpoint(settings),
+        "token_endpoint": token_endpoint(settings, base_url(request)),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),

@@ -14,22 +14,24 @@ patient's exclusions, national consent, links and consents). Each answer is audi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import json_body, parse_named, patient_ssin_param, searchset
+from ehealth_hub.api.conventions import json_body, parse_named, patient_ssin_param
 from ehealth_hub.api.deps import Consents
 from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.search import Param, SearchQuery, SearchSpec, searchset
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.core.errors import AuthorizationError, InvalidInput
 from ehealth_hub.core.identifiers import Nihii
 from ehealth_hub.core.ports import Actor
+from ehealth_hub.core.search import mapped
 from ehealth_hub.fhir.profiles import BE_CONSENT, HUB_SYSTEM_BASE
-from ehealth_hub.services.consents import ConsentView
+from ehealth_hub.services.consents import ConsentFilter, ConsentView
 
 router = APIRouter(prefix="/fhir/Consent", tags=["Consent"])
 
@@ -46,8 +48,8 @@ def install(app: FastAPI) -> None:
     """Include the router and declare what it offers in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("Consent", profile=BE_CONSENT)
-    entry.interactions = ["create", "read", "update", "delete", "search-type"]
-    entry.search_params = [("patient", "reference")]
+    entry.interactions = ["create", "read", "update", "delete"]
+    CONSENT_SEARCH.declare(entry)
     entry.operations = [("explain", EXPLAIN)]
     entry.conditional_create = True
 
@@ -83,16 +85,36 @@ def _identifier_query(header: str) -> str:
     return value.strip()
 
 
+CONSENT_SEARCH: Final = SearchSpec(
+    "Consent",
+    params=(
+        Param("patient", "reference", "the patient's SSIN, or <ssin-system>|<ssin>", required=True),
+        Param("status", "token", "draft, proposed, active, rejected, inactive, entered-in-error"),
+        Param("period", "date", "Consent.provision.period; repeat for a range", repeats=True),
+        Param("_lastUpdated", "date", "last change; repeat for a range (ge..&lt..)", repeats=True),
+    ),
+    sorts=("period", "_lastUpdated"),
+    default_sort="-period",
+)
+
+
 @router.get("")
 async def search_consents(
+    request: Request,
     consents: Consents,
     principal: Reader,
-    patient: Annotated[str, Query(description="SSIN, or <ssin-system>|<ssin>")],
+    query: Annotated[SearchQuery, Depends(CONSENT_SEARCH)],
 ) -> FhirResponse:
-    """The patient's consents as a searchset Bundle (audited)."""
-    found = await consents.search(principal, patient_ssin_param(patient))
-    bundle = searchset((f"Consent/{s.consent_id}", s.resource) for s in found)
-    return FhirResponse(bundle)
+    """The patient's consents as a searchset Bundle, newest period first (audited)."""
+    filters = ConsentFilter(
+        statuses=query.codes("status"),
+        period=query.dates("period"),
+        last_updated=query.dates("_lastUpdated"),
+    )
+    patient = patient_ssin_param(query.value("patient") or "")
+    found = await consents.search(principal, patient, filters, query.page)
+    page = mapped(found, [view.resource for view in found.items])
+    return FhirResponse(searchset(request, query, page))
 
 
 @router.get("/$explain")

@@ -12,21 +12,31 @@ with Retry-After (an OperationOutcome), never an answer without GP.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.deps import Gps
 from ehealth_hub.api.responses import FhirResponse
 from ehealth_hub.api.routes.patient import parse_ssin_identifier
+from ehealth_hub.api.search import Param, SearchQuery, SearchSpec, links
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
 from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.core.search import Page
 from ehealth_hub.fhir.profiles import BE_PATIENT, SSIN_SYSTEM
 from ehealth_hub.services.gp import INCLUDE
 
 router = APIRouter(tags=["records"])
+
+PATIENT_SEARCH: Final = SearchSpec(
+    "Patient",
+    params=(
+        Param("identifier", "token", f"{SSIN_SYSTEM}|<SSIN>, or the bare SSIN", required=True),
+    ),
+    includes=(INCLUDE,),
+)
 
 
 @router.get(
@@ -39,30 +49,29 @@ router = APIRouter(tags=["records"])
     },
 )
 async def search_patient(
+    request: Request,
     gps: Gps,
     principal: Annotated[Principal, Depends(require_scope(SUMMARY_READ))],
-    identifier: Annotated[str, Query(description=f"{SSIN_SYSTEM}|<SSIN>", max_length=200)],
-    include: Annotated[list[str] | None, Query(alias="_include", max_length=60)] = None,
+    query: Annotated[SearchQuery, Depends(PATIENT_SEARCH)],
 ) -> FhirResponse:
     """Gate, then MyCareNet GlobalMedicalFile, then the AddressBook."""
-    ssin = parse_ssin_identifier(identifier)
-    unknown = [i for i in include or [] if i != INCLUDE]
-    if unknown:
+    tokens = query.tokens("identifier")
+    if len(tokens) != 1:
         raise InvalidInput(
-            f"_include supports only {INCLUDE}",
-            field="_include",
-            rule="search.include",
-            system="api",
+            "identifier takes one SSIN", field="identifier", rule="search.single-value"
         )
+    system = SSIN_SYSTEM if tokens[0].system is None else tokens[0].system  # bare: an SSIN
+    ssin = parse_ssin_identifier(f"{system}|{tokens[0].code}")
     bundle = await gps.search(
-        ssin, principal.actor(), client_id=principal.client_id, include=bool(include)
+        ssin, principal.actor(), client_id=principal.client_id, include=bool(query.includes)
     )
+    bundle["link"] = links(request, query, Page((), bundle["total"]))
+    if query.page.count == 0:  # _count=0: the total only
+        bundle["entry"] = []
     return FhirResponse(bundle)
 
 
 def install(app: FastAPI) -> None:
     """Include the router and declare the search in the CapabilityStatement."""
     app.include_router(router)
-    entry = app.state.capabilities.resource("Patient", profile=BE_PATIENT)
-    entry.interactions.append("search-type")
-    entry.search_params.append(("identifier", "token"))
+    PATIENT_SEARCH.declare(app.state.capabilities.resource("Patient", profile=BE_PATIENT))

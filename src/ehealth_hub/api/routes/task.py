@@ -2,8 +2,9 @@
 
 * ``GET /fhir/Task/{id}``: the Task of one delivery; ``ETag: W/"<versionId>"``, and
   ``If-None-Match`` answers 304 when unchanged;
-* ``GET /fhir/Task?status=requested|in-progress|completed|failed[,...]&focus=...&_count=``: a
-  searchset Bundle, newest first;
+* ``GET /fhir/Task?status=requested|in-progress|completed|failed[,...]&focus=&patient=&owner=
+  &_lastUpdated=&authored-on=&_count=&_sort=``: a searchset Bundle, newest first, paged by
+  cursor (:data:`TASK_SEARCH`, :mod:`ehealth_hub.api.search`);
 * ``POST /fhir/Task/{id}/$replay``: deliver a failed or dead item again (same message id), at
   the tail of its ordering key (``requested``/``waiting`` while later items of its key are
   unfinished);
@@ -21,16 +22,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from starlette.responses import Response
 
 from ehealth_hub.api.auth import require_scope
+from ehealth_hub.api.conventions import patient_ssin_param
 from ehealth_hub.api.deps import Tasks
 from ehealth_hub.api.door import FHIR_ID
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.search import Param, SearchQuery, SearchSpec, searchset
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import TASK_READ, TASK_READ_SYSTEM
+from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.fhir.profiles import SSIN_SYSTEM
+from ehealth_hub.services.task_access import TaskFilter
+from ehealth_hub.services.tasks import task_statuses
 
 TASK_REPLAY: Final = "system/Task.u"
 """Scope of the replay operations (operators)."""
@@ -56,20 +63,51 @@ async def read_task(
     return FhirResponse(task.resource, headers=headers)
 
 
+TASK_SEARCH: Final = SearchSpec(
+    "Task",
+    params=(
+        Param("status", "token", "requested, in-progress, completed, failed (commas: any of)"),
+        Param("focus", "reference", "the delivered record, e.g. DocumentReference/123"),
+        Param("patient", "reference", "Task.for: the patient's SSIN, or <ssin-system>|<ssin>"),
+        Param("owner", "reference", "Task.owner's identifier as <system>|<value> (GP, mutuality)"),
+        Param("_lastUpdated", "date", "last change; repeat for a range (ge..&lt..)", repeats=True),
+        Param("authored-on", "date", "when the delivery was accepted; repeat for a range", True),
+    ),
+    sorts=("authored-on", "_lastUpdated"),
+    default_sort="-authored-on",
+)
+
+
 @router.get("/fhir/Task", response_class=FhirResponse, summary="Search Tasks")
 async def search_tasks(
+    request: Request,
     tasks: Tasks,
     principal: Reader,
-    status: Annotated[
-        str | None, Query(description="requested, in-progress, completed, failed")
-    ] = None,
-    focus: Annotated[
-        str | None, Query(description="e.g. DocumentReference/123", max_length=200)
-    ] = None,
-    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 50,
+    query: Annotated[SearchQuery, Depends(TASK_SEARCH)],
 ) -> FhirResponse:
-    """A searchset Bundle of Tasks, newest first."""
-    return FhirResponse(await tasks.search(principal, status=status, focus=focus, count=count))
+    """A searchset Bundle of the caller's Tasks, newest first (see TASK_SEARCH)."""
+    filters = TaskFilter(
+        statuses=task_statuses(query.codes("status")),
+        focus=query.values("focus"),
+        patient=[f"{SSIN_SYSTEM}|{patient_ssin_param(p)}" for p in query.values("patient")],
+        owner=[_owner(o) for o in query.values("owner")],
+        last_updated=query.dates("_lastUpdated"),
+        authored=query.dates("authored-on"),
+    )
+    page = await tasks.search(principal, filters, query.page)
+    return FhirResponse(searchset(request, query, page))
+
+
+def _owner(value: str) -> str:
+    system, bar, ident = value.partition("|")
+    if not bar or not system or not ident:
+        raise InvalidInput(
+            "owner must be <system>|<value> (a GP's NIHII or a mutuality's number)",
+            field="owner",
+            rule="search.owner",
+            system="api",
+        )
+    return value
 
 
 @router.post(
@@ -116,6 +154,6 @@ def install(app: FastAPI) -> None:
     """Include the Task routes and declare them in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("Task")
-    entry.interactions += ["read", "search-type"]
-    entry.search_params += [("status", "token"), ("focus", "reference")]
+    entry.interactions += ["read"]
+    TASK_SEARCH.declare(entry)
     entry.operations += [("replay", "https://ehealth-hub.be/fhir/OperationDefinition/Task-replay")]

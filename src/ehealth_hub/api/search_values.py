@@ -1,0 +1,121 @@
+"""Parsers of search parameter values (FHIR R4 4.0.1 search.html#token, #date, #count).
+
+Each refuses a value it cannot read with :func:`refuse`: an InvalidInput (400) naming the
+parameter and the rule (``search.token``, ``search.date``, ``search.count``...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final, NoReturn
+
+from ehealth_hub.core.errors import InvalidInput
+from ehealth_hub.core.search import DATE_PREFIXES, DateBound, DatePrefix
+
+_DATE: Final = re.compile(
+    r"^(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
+    r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(\.(?P<fraction>\d{1,6}))?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token value: ``system|code`` (``system`` ``""`` for ``|code``: no system), or a bare
+    ``code`` (``system`` None: any system)."""
+
+    system: str | None
+    code: str
+
+
+def refuse(name: str, detail: str, rule: str) -> NoReturn:
+    """400: the search parameter ``name`` breaks ``rule``."""
+    raise InvalidInput(detail, field=name, rule=rule, system="api")
+
+
+def parse_tokens(name: str, raw: str) -> tuple[Token, ...]:
+    """The ORed tokens of one ``name=a,b|c`` value."""
+    tokens = []
+    for part in raw.split(","):
+        system, bar, code = part.strip().rpartition("|")
+        if not code:
+            refuse(name, f"{name} must be <system>|<code> or <code>", "search.token")
+        tokens.append(Token(system if bar else None, code))
+    return tuple(dict.fromkeys(tokens))
+
+
+def parse_count(raw: Sequence[str], default: int, maximum: int) -> int:
+    """``_count``: ``default`` when absent, at most ``maximum``; 0 asks for the total only."""
+    if not raw:
+        return default
+    if len(raw) > 1 or not raw[0].isascii() or not raw[0].isdigit():
+        refuse("_count", "_count must be one whole number, 0 or more", "search.count")
+    return min(int(raw[0]), maximum)
+
+
+def parse_dates(name: str, raw: Sequence[str]) -> tuple[DateBound, ...]:
+    """The ANDed conditions of ``name=ge2026-01-01&name=lt2026-02``."""
+    return tuple(parse_date(name, value) for value in raw)
+
+
+def parse_date(name: str, raw: str) -> DateBound:
+    """One ``[prefix]date`` value: the range its precision covers, in UTC (a time without an
+    offset is read as UTC)."""
+    prefix: DatePrefix = "eq"
+    for known in DATE_PREFIXES:
+        if raw.startswith(known):
+            prefix, raw = known, raw[len(known) :]
+            break
+    match = _DATE.match(raw)
+    if match is None:
+        refuse(
+            name,
+            f"{name} must be [eq|ne|gt|lt|ge|le|sa|eb]YYYY[-MM[-DD[Thh:mm[:ss[.f]][Z|+hh:mm]]]]",
+            "search.date",
+        )
+    try:
+        start, step = _start_and_step(match)
+        end = _add(start, step)
+    except (ValueError, OverflowError) as exc:
+        refuse(name, f"{name}: {exc}", "search.date")
+    return DateBound(prefix, start.astimezone(UTC), end.astimezone(UTC))
+
+
+def _start_and_step(match: re.Match[str]) -> tuple[datetime, str | timedelta]:
+    g = match.groupdict()
+    zone = g["zone"]
+    tz = UTC if zone in (None, "Z") else datetime.strptime(zone, "%z").tzinfo
+    fraction = g["fraction"] or ""
+    start = datetime(
+        int(g["year"]),
+        int(g["month"] or 1),
+        int(g["day"] or 1),
+        int(g["hour"] or 0),
+        int(g["minute"] or 0),
+        int(g["second"] or 0),
+        int(fraction.ljust(6, "0")) if fraction else 0,
+        tzinfo=tz,
+    )
+    if g["month"] is None:
+        return start, "year"
+    if g["day"] is None:
+        return start, "month"
+    if g["hour"] is None:
+        return start, timedelta(days=1)
+    if g["second"] is None:
+        return start, timedelta(minutes=1)
+    if not fraction:
+        return start, timedelta(seconds=1)
+    return start, timedelta(microseconds=10 ** (6 - len(fraction)))
+
+
+def _add(start: datetime, step: str | timedelta) -> datetime:
+    if isinstance(step, timedelta):
+        return start + step
+    if step == "year":
+        return start.replace(year=start.year + 1)
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return start.replace(year=year, month=month)
