@@ -28,6 +28,7 @@ from ehealth_hub.audit.log import AuditLog
 from ehealth_hub.auth import scopes
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.core.errors import NotFound
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE
 from ehealth_hub.services.claims_store import ClaimFilter, ClaimRow, find_claims
@@ -90,7 +91,7 @@ class ClaimReads:
             message_id=claim_id,
             answered=seen.answered,
         )
-        rows, _ = await find_claims(self.engine, query, limit=1)
+        rows = list((await find_claims(self.engine, query, PageRequest(1))).items)
         if not rows:
             raise NotFound(f"{kind}/{claim_id} not found", system="api", code="not-found")
         await self._audit(principal, kind, rows, "read")
@@ -100,13 +101,13 @@ class ClaimReads:
         self,
         kind: Kind,
         principal: Principal,
+        page: PageRequest,
         *,
-        patient: str | None,
+        patient: str | None = None,
         request: str | None = None,
-        count: int,
-        offset: int = 0,
-    ) -> tuple[list[Json], int]:
-        """(one page of the caller's claims or answers, newest first; the total)."""
+    ) -> Page[Json]:
+        """One page of the caller's claims or answers (``request``: the claim's id), newest
+        first."""
         seen = compartment(principal, kind, search=True)
         query = ClaimFilter(
             practitioners=seen.practitioners,
@@ -115,9 +116,9 @@ class ClaimReads:
             message_id=request,
             answered=seen.answered,
         )
-        rows, total = await find_claims(self.engine, query, limit=count, offset=offset)
-        await self._audit(principal, kind, rows, "search")
-        return [_render(kind, r) for r in rows], total
+        found = await find_claims(self.engine, query, page)
+        await self._audit(principal, kind, list(found.items), "search")
+        return mapped(found, [_render(kind, r) for r in found.items])
 
     async def _audit(
         self, principal: Principal, kind: Kind, rows: list[ClaimRow], operation: str

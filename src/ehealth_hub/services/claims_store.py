@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.core.errors import Conflict
 from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.delivery.store import guard
+from ehealth_hub.store.search import fetch_page
 from ehealth_hub.store.tables import mycarenet_claims, mycarenet_insurability
 
 TERMINAL: Final = ("accepted", "rejected")
@@ -49,7 +51,7 @@ class ClaimRow:
     updated_at: datetime
     patient_ssin: str | None = None
     claim: dict[str, Any] | None = None
-    """The Claim the app submitted (None for claims stored before migration 0003)."""
+    """The Claim the app submitted (None for claims stored before migration 0004)."""
 
     @property
     def done(self) -> bool:
@@ -97,7 +99,7 @@ class ClaimFilter:
     """Only the claims whose ClaimResponse is known."""
 
 
-def _filtered(seen: ClaimFilter) -> Any:
+def _filtered(seen: ClaimFilter) -> Select[Any]:
     table = mycarenet_claims
     stmt = select(table).where(table.c.claim.is_not(None))
     for column, values in (
@@ -115,17 +117,19 @@ def _filtered(seen: ClaimFilter) -> Any:
     return stmt
 
 
-async def find_claims(
-    engine: AsyncEngine, seen: ClaimFilter, *, limit: int, offset: int = 0
-) -> tuple[list[ClaimRow], int]:
-    """(one page of the claims ``seen`` holds, newest first; how many it holds in all)."""
-    stmt = _filtered(seen)
-    count = select(func.count()).select_from(stmt.subquery())
-    page = stmt.order_by(mycarenet_claims.c.created_at.desc(), mycarenet_claims.c.message_id)
+async def find_claims(engine: AsyncEngine, seen: ClaimFilter, page: PageRequest) -> Page[ClaimRow]:
+    """One page of the claims ``seen`` holds, newest first, keyset-paged in SQL."""
+    table = mycarenet_claims
     async with guard("find-claims", system=SYSTEM), engine.connect() as conn:
-        total = int(await conn.scalar(count) or 0)
-        raws = (await conn.execute(page.limit(limit).offset(offset))).mappings().all()
-    return [_row(r) for r in raws], total
+        found = await fetch_page(
+            conn,
+            _filtered(seen),
+            key=table.c.created_at,
+            tiebreak=table.c.message_id,
+            page=page,
+            operation="claims.search",
+        )
+    return mapped(found, [_row(r) for r in found.items])
 
 
 async def insert_claim(conn: AsyncConnection, row: ClaimRow) -> None:

@@ -46,6 +46,7 @@ from ehealth_hub.auth.scopes import (
     SENT_KMEHR_READ,
 )
 from ehealth_hub.core.errors import NotFound
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.task import BUSINESS_STATUS_SYSTEM, fhir_statuses
 from ehealth_hub.fhir.builders import Json
@@ -162,9 +163,9 @@ class NoteReads:
         return SentKmehr(row.id, row.kmehr)
 
     async def search(
-        self, principal: Principal, criteria: NoteFilter, *, count: int, offset: int = 0
-    ) -> tuple[list[Json], int]:
-        """(one page of the caller's notes matching ``criteria``, newest first; the total)."""
+        self, principal: Principal, criteria: NoteFilter, page: PageRequest
+    ) -> Page[Json]:
+        """One page of the caller's notes matching ``criteria``, newest first."""
         seen = compartment(principal, search=True)
         query = NoteFilter(
             senders=seen.senders,
@@ -173,9 +174,9 @@ class NoteReads:
             statuses=criteria.statuses,
             deliveries=criteria.deliveries,
         )
-        rows, total = await search_notes(self.engine, query, limit=count, offset=offset)
-        await self._audit(principal, rows, "search")
-        return [document(r, sender=is_sender(principal, r)) for r in rows], total
+        found = await search_notes(self.engine, query, page)
+        await self._audit(principal, list(found.items), "search")
+        return mapped(found, [document(r, sender=is_sender(principal, r)) for r in found.items])
 
     async def _load(self, note_id: str, seen: NoteFilter) -> NoteRow:
         row = await get_note(self.engine, note_id, seen)

@@ -16,11 +16,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import Status, utc
 from ehealth_hub.delivery.store import guard
+from ehealth_hub.store.search import fetch_page
 from ehealth_hub.store.tables import notes, outbox
 
 SYSTEM: Final = "notes"
@@ -85,7 +87,7 @@ def _query() -> Select[Any]:
     ).outerjoin(outbox, outbox.c.id == notes.c.outbox_id)
 
 
-def _row(raw: Mapping[str, Any]) -> NoteRow:
+def _row(raw: Mapping[Any, Any]) -> NoteRow:
     updated = raw["delivery_updated"]
     return NoteRow(
         id=raw["id"],
@@ -124,14 +126,11 @@ async def get_note(engine: AsyncEngine, note_id: str, seen: NoteFilter) -> NoteR
     return _row(raw) if raw else None
 
 
-async def search_notes(
-    engine: AsyncEngine, seen: NoteFilter, *, limit: int, offset: int = 0
-) -> tuple[list[NoteRow], int]:
-    """(one page of the notes ``seen`` holds, newest first; how many it holds in all)."""
+async def search_notes(engine: AsyncEngine, seen: NoteFilter, page: PageRequest) -> Page[NoteRow]:
+    """One page of the notes ``seen`` holds, newest first, keyset-paged in SQL."""
     stmt = _where(_query(), seen)
-    count = select(func.count()).select_from(stmt.subquery())
-    page = stmt.order_by(notes.c.seq.desc()).limit(limit).offset(offset)
     async with guard("search-notes", system=SYSTEM), engine.connect() as conn:
-        total = int(await conn.scalar(count) or 0)
-        rows = [_row(r) for r in (await conn.execute(page)).mappings()]
-    return rows, total
+        found = await fetch_page(
+            conn, stmt, key=notes.c.seq, tiebreak=notes.c.seq, page=page, operation="notes.search"
+        )
+    return mapped(found, [_row(r) for r in found.items])

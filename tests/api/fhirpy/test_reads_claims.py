@@ -16,7 +16,7 @@ from fhirpy.base.exceptions import ForbiddenError, ResourceNotFound
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, teleconsultation_claim
 from ehealth_hub.services.claim_reads import APP_CLAIM_SYSTEM
-from tests.journeys.conftest import FhirFactory
+from tests.api.fhirpy.conftest import SandboxFhir
 
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
 AN = sandbox.patient("an")
@@ -34,9 +34,11 @@ async def _answer(app: AsyncFHIRClient, answer: dict[str, Any]) -> dict[str, Any
     raise AssertionError(f"claim still unanswered: {answer}")
 
 
-async def _billed(fhir_for: FhirFactory, claim_id: str) -> tuple[AsyncFHIRClient, dict[str, Any]]:
+async def _billed(
+    sandbox_fhir: SandboxFhir, claim_id: str
+) -> tuple[AsyncFHIRClient, dict[str, Any]]:
     """Sarah bills a video consultation with An: (her client, the ClaimResponse she received)."""
-    app = await fhir_for("consult-app", SARAH.nihii)
+    app = await sandbox_fhir("consult-app", SARAH.nihii)
     now = datetime.now(UTC)
     await app.resource("Consent", **consultation_consent(AN, SARAH, start=now)).save()
     claim = teleconsultation_claim(claim_id, AN, SARAH, serviced=now.date().isoformat())
@@ -57,8 +59,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def test_the_app_reads_its_claim_and_the_answer_it_received(fhir_for: FhirFactory) -> None:
-    app, answer = await _billed(fhir_for, "reads-claim-1")
+async def test_the_app_reads_its_claim_and_the_answer_it_received(
+    sandbox_fhir: SandboxFhir,
+) -> None:
+    app, answer = await _billed(sandbox_fhir, "reads-claim-1")
 
     response = await app.reference("ClaimResponse", answer["id"]).to_resource()
     assert _plain(response) == _plain(answer)
@@ -70,28 +74,28 @@ async def test_the_app_reads_its_claim_and_the_answer_it_received(fhir_for: Fhir
     assert _plain(response["request"])["identifier"]["value"] == "reads-claim-1"
 
 
-async def test_the_mutuality_reads_the_claims_addressed_to_it(fhir_for: FhirFactory) -> None:
-    _, answer = await _billed(fhir_for, "reads-claim-2")
-    mutuality = await fhir_for("mutuality-cm")  # serves federation 100, An's
+async def test_the_mutuality_reads_the_claims_addressed_to_it(sandbox_fhir: SandboxFhir) -> None:
+    _, answer = await _billed(sandbox_fhir, "reads-claim-2")
+    mutuality = await sandbox_fhir("mutuality-cm")  # serves federation 100, An's
     claim = await mutuality.reference("Claim", answer["id"]).to_resource()
     assert claim["id"] == answer["id"]
     response = await mutuality.reference("ClaimResponse", answer["id"]).to_resource()
     assert response["outcome"] == "complete"
 
 
-async def test_nobody_else_reads_a_claim(fhir_for: FhirFactory) -> None:
-    _, answer = await _billed(fhir_for, "reads-claim-3")
-    koen = await fhir_for("consult-app", KOEN.nihii)
+async def test_nobody_else_reads_a_claim(sandbox_fhir: SandboxFhir) -> None:
+    _, answer = await _billed(sandbox_fhir, "reads-claim-3")
+    koen = await sandbox_fhir("consult-app", KOEN.nihii)
     for kind in ("Claim", "ClaimResponse"):
         with pytest.raises(ResourceNotFound):
             await koen.reference(kind, answer["id"]).to_resource()
         for who in ("gp-software", "auditor", "operator"):
-            other = await fhir_for(who)
+            other = await sandbox_fhir(who)
             with pytest.raises(ForbiddenError, match=kind):
                 await other.reference(kind, answer["id"]).to_resource()
     with pytest.raises(ResourceNotFound):
         await (
-            (await fhir_for("consult-app", SARAH.nihii))
+            (await sandbox_fhir("consult-app", SARAH.nihii))
             .reference("Claim", "no-such-claim")
             .to_resource()
         )

@@ -13,13 +13,14 @@ import httpx
 import pytest
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import ForbiddenError as Refused
-from fhirpy.base.exceptions import ResourceNotFound
+from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, consultation_note
 from ehealth_hub.fixtures.sim_ehbox import BOX_QUALITY
 from ehealth_hub.services.note_reads import DELIVERY_STATUS
-from tests.journeys.conftest import FhirFactory, Hub
+from tests.api.fhirpy.conftest import SandboxFhir, sandbox_app
+from tests.journeys.conftest import Hub
 
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
 AN = sandbox.patient("an")
@@ -36,9 +37,9 @@ async def _completed(fhir: AsyncFHIRClient, task_id: str) -> dict[str, Any]:
     raise AssertionError(f"Task/{task_id} still {task['status']}")
 
 
-async def _sent_note(fhir_for: FhirFactory) -> tuple[AsyncFHIRClient, str, dict[str, Any]]:
+async def _sent_note(sandbox_fhir: SandboxFhir) -> tuple[AsyncFHIRClient, str, dict[str, Any]]:
     """Sarah's note to An's GP, delivered: (her client, the note's id, the Task)."""
-    app = await fhir_for("consult-app", SARAH.nihii)
+    app = await sandbox_fhir("consult-app", SARAH.nihii)
     now = datetime.now(UTC)
     await app.resource("Consent", **consultation_consent(AN, SARAH, start=now)).save()
     task = await app.execute(
@@ -51,9 +52,11 @@ async def _sent_note(fhir_for: FhirFactory) -> tuple[AsyncFHIRClient, str, dict[
     return app, note_id, done
 
 
-def _received_by_gp(hub: Hub) -> bytes:
+def _received_by_gp(sandbox_hub: Hub) -> bytes:
     """The document of the last message in Jan's eHealthBox INBOX, unsealed with his key."""
-    simulators = hub.container.connectors.simulators if hub.container.connectors else None
+    simulators = (
+        sandbox_hub.container.connectors.simulators if sandbox_hub.container.connectors else None
+    )
     assert simulators is not None
     assert simulators.ehbox.opener is not None
     box = ("NIHII", JAN.nihii, BOX_QUALITY[JAN.quality])
@@ -64,9 +67,9 @@ def _received_by_gp(hub: Hub) -> bytes:
 
 
 async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
-    fhir_for: FhirFactory, hub: Hub
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
-    app, note_id, task = await _sent_note(fhir_for)
+    app, note_id, task = await _sent_note(sandbox_fhir)
 
     note = await app.reference("DocumentReference", note_id).to_resource()
     assert note["id"] == note_id
@@ -86,13 +89,13 @@ async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
     sent = base64.b64decode(binary["data"])
     assert binary["contentType"] == "text/xml"
     assert binary["securityContext"].reference == f"DocumentReference/{note_id}"
-    assert sent == _received_by_gp(hub)
+    assert sent == _received_by_gp(sandbox_hub)
     assert b"<kmehrmessage" in sent
     assert JAN.nihii.encode() in sent
     assert kmehr_link["size"] == len(sent)
 
-    token = await hub.app("consult-app", SARAH.nihii).token()
-    raw = await hub.http.get(
+    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
+    raw = await sandbox_hub.http.get(
         f"/fhir/Binary/{note_id}",
         headers={"Authorization": f"Bearer {token}", "Accept": "text/xml"},
     )
@@ -103,38 +106,40 @@ async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
 
 
 async def test_other_clients_see_the_note_only_as_their_compartment_says(
-    fhir_for: FhirFactory, hub: Hub
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
-    _, note_id, _ = await _sent_note(fhir_for)
+    _, note_id, _ = await _sent_note(sandbox_fhir)
 
-    koen = await fhir_for("consult-app", KOEN.nihii)  # another practitioner, same app
+    koen = await sandbox_fhir("consult-app", KOEN.nihii)  # another practitioner, same app
     with pytest.raises(ResourceNotFound):
         await koen.reference("DocumentReference", note_id).to_resource()
     with pytest.raises(ResourceNotFound):
         await koen.reference("Binary", note_id).to_resource()
 
-    gp_software = await fhir_for("gp-software")  # serves Jan, the recipient: the note, no KMEHR
+    gp_software = await sandbox_fhir("gp-software")  # serves Jan, the recipient: the note, no KMEHR
     seen = await gp_software.reference("DocumentReference", note_id).to_resource()
     assert all(not c["attachment"].get("url") for c in seen["content"])
     for who in ("gp-software", "mutuality-cm", "auditor", "operator"):
-        other = await fhir_for(who)
+        other = await sandbox_fhir(who)
         with pytest.raises(Refused) as refused:
             await other.reference("Binary", note_id).to_resource()
         assert "user/Binary.r" in str(refused.value), who
     for who in ("mutuality-cm", "auditor", "operator"):
-        other = await fhir_for(who)
+        other = await sandbox_fhir(who)
         with pytest.raises(Refused, match="DocumentReference"):
             await other.reference("DocumentReference", note_id).to_resource()
 
 
-async def test_every_note_read_is_audited_with_its_reader(fhir_for: FhirFactory, hub: Hub) -> None:
-    app, note_id, _ = await _sent_note(fhir_for)
+async def test_every_note_read_is_audited_with_its_reader(
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
+) -> None:
+    app, note_id, _ = await _sent_note(sandbox_fhir)
     await app.reference("DocumentReference", note_id).to_resource()
     await app.reference("Binary", note_id).to_resource()
-    gp_software = await fhir_for("gp-software")
+    gp_software = await sandbox_fhir("gp-software")
     await gp_software.reference("DocumentReference", note_id).to_resource()
 
-    auditor = await fhir_for("auditor")
+    auditor = await sandbox_fhir("auditor")
     trail = await auditor.execute(
         "AuditEvent", method="get", params={"patient": AN.ssin, "_count": 1000}
     )
@@ -149,15 +154,53 @@ async def test_every_note_read_is_audited_with_its_reader(fhir_for: FhirFactory,
 
 
 async def test_a_wrong_accept_on_a_binary_is_406_and_a_bad_id_is_refused(
-    fhir_for: FhirFactory, hub: Hub
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
-    _, note_id, _ = await _sent_note(fhir_for)
-    token = await hub.app("consult-app", SARAH.nihii).token()
+    _, note_id, _ = await _sent_note(sandbox_fhir)
+    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
     auth = {"Authorization": f"Bearer {token}"}
-    pdf = await hub.http.get(
+    pdf = await sandbox_hub.http.get(
         f"/fhir/Binary/{note_id}", headers={**auth, "Accept": "application/pdf"}
     )
     assert pdf.status_code == 406
-    async with httpx.AsyncClient(base_url=hub.url) as http:
+    async with httpx.AsyncClient(base_url=sandbox_hub.url) as http:
         bad = await http.get("/fhir/Binary/not_an_id!", headers=auth)
     assert bad.status_code in (400, 422)
+
+
+async def test_the_notes_search_pages_through_the_senders_notes(sandbox_fhir: SandboxFhir) -> None:
+    app, first_id, _ = await _sent_note(sandbox_fhir)
+    now = datetime.now(UTC)
+    for text in ("Second note.", "Third note."):
+        await app.execute(
+            "DocumentReference", method="post", data=consultation_note(AN, SARAH, text, now=now)
+        )
+    notes = app.resources("DocumentReference").search(patient=AN.ssin).limit(1)
+    every = await notes.fetch_all()  # follows the Bundle's next links, one note per page
+    assert len(every) == 3
+    assert len({n["id"] for n in every}) == 3
+    assert every[-1]["id"] == first_id  # newest first
+    bundle = await app.execute(
+        "DocumentReference", method="get", params={"patient": AN.ssin, "_count": 1}
+    )
+    assert bundle["total"] == 3
+    assert {link["relation"] for link in bundle["link"]} == {"self", "next"}
+    assert bundle["entry"][0]["fullUrl"].startswith("http://127.0.0.1:")
+
+    delivered = (
+        await app.resources("DocumentReference")
+        .search(patient=AN.ssin, **{"delivery-status": "completed"})
+        .fetch_all()
+    )
+    assert first_id in {n["id"] for n in delivered}
+    assert await app.resources("DocumentReference").search(status="superseded").fetch_all() == []
+
+    koen = await sandbox_fhir("consult-app", KOEN.nihii)
+    assert await koen.resources("DocumentReference").search(patient=AN.ssin).fetch_all() == []
+    gp_software = await sandbox_fhir("gp-software")
+    seen = await gp_software.resources("DocumentReference").search(patient=AN.ssin).fetch_all()
+    assert {n["id"] for n in seen} == {n["id"] for n in every}
+    with pytest.raises(OperationOutcome, match="delivery-status"):
+        await app.resources("DocumentReference").search(**{"delivery-status": "lost"}).fetch()
+    with pytest.raises(OperationOutcome, match="colour"):
+        await app.resources("DocumentReference").search(colour="blue").fetch()

@@ -13,7 +13,8 @@ from fhirpy.base.exceptions import OperationOutcome
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent
-from tests.journeys.conftest import FhirFactory, Hub
+from tests.api.fhirpy.conftest import SandboxFhir, sandbox_app
+from tests.journeys.conftest import Hub
 
 SARAH = sandbox.practitioner("sarah")
 AN = sandbox.patient("an")
@@ -30,8 +31,8 @@ def _stable(value: Any) -> Any:
     return value
 
 
-async def _app(fhir_for: FhirFactory) -> AsyncFHIRClient:
-    app = await fhir_for("consult-app", SARAH.nihii)
+async def _app(sandbox_fhir: SandboxFhir) -> AsyncFHIRClient:
+    app = await sandbox_fhir("consult-app", SARAH.nihii)
     await app.resource("Consent", **consultation_consent(AN, SARAH, start=datetime.now(UTC))).save()
     return app
 
@@ -45,9 +46,9 @@ async def _app(fhir_for: FhirFactory) -> AsyncFHIRClient:
     ids=["identifier-as-Identifier", "patient-as-string"],
 )
 async def test_post_summary_with_parameters_answers_what_get_answers(
-    fhir_for: FhirFactory, patient: dict[str, Any]
+    sandbox_fhir: SandboxFhir, patient: dict[str, Any]
 ) -> None:
-    app = await _app(fhir_for)
+    app = await _app(sandbox_fhir)
     got = await app.execute(
         "Patient/$summary", method="get", params={"identifier": f"{SSIN_SYSTEM}|{AN.ssin}"}
     )
@@ -84,11 +85,11 @@ MALFORMED: list[tuple[list[dict[str, Any]], str]] = [
 
 
 async def test_a_malformed_parameters_is_400_naming_the_parameter(
-    fhir_for: FhirFactory, hub: Hub
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
-    app = await fhir_for("consult-app", SARAH.nihii)
-    token = await hub.app("consult-app", SARAH.nihii).token()
-    status = await hub.http.post(
+    app = await sandbox_fhir("consult-app", SARAH.nihii)
+    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
+    status = await sandbox_hub.http.post(
         "/fhir/Patient/$summary",
         json={"resourceType": "Parameters", "parameter": MALFORMED[0][0]},
         headers={"Authorization": f"Bearer {token}"},

@@ -7,8 +7,8 @@ the KMEHR message the hub delivers to the GP (``GET /fhir/DocumentReference``, `
 (``GET /fhir/Claim``, ``Claim?patient=``); rows written before this revision keep them empty and
 are not served as Claims (their ClaimResponse still is).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
