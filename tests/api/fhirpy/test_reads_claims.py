@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fhirpy import AsyncFHIRClient
-from fhirpy.base.exceptions import ForbiddenError, ResourceNotFound
+from fhirpy.base.exceptions import ForbiddenError, OperationOutcome, ResourceNotFound
 
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, teleconsultation_claim
@@ -99,3 +99,29 @@ async def test_nobody_else_reads_a_claim(sandbox_fhir: SandboxFhir) -> None:
             .reference("Claim", "no-such-claim")
             .to_resource()
         )
+
+
+async def test_claims_and_answers_are_searched_by_patient_and_request(
+    sandbox_fhir: SandboxFhir,
+) -> None:
+    app, first = await _billed(sandbox_fhir, "reads-claim-4")
+    _, second = await _billed(sandbox_fhir, "reads-claim-5")
+
+    claims = await app.resources("Claim").search(patient=AN.ssin).limit(1).fetch_all()
+    assert [c["id"] for c in claims] == [second["id"], first["id"]]  # newest first, paged
+    answers = app.resources("ClaimResponse")
+    by_request = await answers.search(request=f"Claim/{first['id']}").fetch_all()
+    assert [r["id"] for r in by_request] == [first["id"]]
+    assert len(await answers.search(patient=AN.ssin).fetch_all()) == 2
+    other = sandbox.patient("luc")
+    assert await app.resources("Claim").search(patient=other.ssin).fetch_all() == []
+
+    mutuality = await sandbox_fhir("mutuality-cm")
+    seen = await mutuality.resources("Claim").search(patient=AN.ssin).fetch_all()
+    assert {c["id"] for c in seen} == {first["id"], second["id"]}
+    koen = await sandbox_fhir("consult-app", KOEN.nihii)
+    assert await koen.resources("ClaimResponse").search(patient=AN.ssin).fetch_all() == []
+    with pytest.raises(OperationOutcome, match="request"):
+        await answers.search(request="Patient/123").fetch()
+    with pytest.raises(OperationOutcome, match="patient"):
+        await app.resources("Claim").search(patient="not-an-ssin").fetch()
