@@ -45,7 +45,7 @@ from ehealth_hub.auth.scopes import (
     NOTE_SEARCH_SYSTEM,
     SENT_KMEHR_READ,
 )
-from ehealth_hub.core.errors import NotFound
+from ehealth_hub.core.errors import InvalidInput, NotFound
 from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import Status
 from ehealth_hub.delivery.task import BUSINESS_STATUS_SYSTEM, fhir_statuses
@@ -205,6 +205,18 @@ def _read_audit(principal: Principal, row: NoteRow, operation: str) -> AuditReco
     )
 
 
-def delivery_statuses(code: str) -> tuple[Status, ...]:
-    """The outbox statuses a ``delivery-status`` search code (a Task.status code) stands for."""
-    return fhir_statuses(code)
+def delivery_statuses(codes: tuple[str, ...]) -> tuple[Status, ...]:
+    """The outbox statuses ``delivery-status`` search codes (Task.status codes) stand for;
+    InvalidInput naming the parameter for a code that is none."""
+    found: tuple[Status, ...] = ()
+    for code in codes:
+        statuses = fhir_statuses(code)
+        if not statuses:
+            raise InvalidInput(
+                f"unknown delivery-status {code!r}: requested, in-progress, completed, failed",
+                field="delivery-status",
+                rule="search.delivery-status",
+                system="api",
+            )
+        found += statuses
+    return found
