@@ -19,6 +19,9 @@ from ehealth_hub.settings import Settings, load_settings
 from tests.fakes.addressbook import SandboxAddressBook
 from tests.fakes.gate import SandboxFactsGate
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 
 def claims_hub_settings(tmp_path: Path, pki: SandboxPki) -> Settings:
     """SQLite, the sandbox PKI, no wait for the mutuality's answer, no in-process worker."""
@@ -44,7 +47,7 @@ async def claims_hub(
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+            async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as c:
                 yield c, container
     finally:
         await container.aclose()

@@ -23,6 +23,9 @@ from tests.fakes.gate import SandboxFactsGate
 from tests.fakes.mailbox import MemoryMailbox
 from tests.fakes.records import sandbox_source
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 TokenFactory = Callable[..., Awaitable[str]]
 
 
@@ -76,7 +79,7 @@ async def app(settings: Settings, container: Container) -> AsyncIterator[FastAPI
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+    async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as c:
         yield c
 
 

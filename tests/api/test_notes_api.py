@@ -11,7 +11,7 @@ import pytest
 
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_note
-from tests.api.conftest import TokenFactory
+from tests.api.conftest import HUB_URL, TokenFactory
 from tests.fakes.mailbox import MemoryMailbox
 
 SARAH = sandbox.practitioner("sarah")
@@ -46,7 +46,7 @@ async def test_note_is_accepted_with_a_task_and_reaches_the_gp(
     assert response.status_code == 202, response.text
     task = response.json()
     assert task["resourceType"] == "Task"
-    assert response.headers["location"] == f"/fhir/Task/{task['id']}"
+    assert response.headers["location"] == f"{HUB_URL}/fhir/Task/{task['id']}"
     done = await _wait_completed(client, response.headers["location"], writer)
     assert done["status"] == "completed"
     gp = sandbox.practitioner(an.gp).nihii

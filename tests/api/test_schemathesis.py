@@ -29,6 +29,9 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import load_settings
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 T = TypeVar("T")
 SCHEMA = schemathesis.openapi.from_dict(create_app(load_settings()).openapi())
 OPERATIONS = sorted((op.ok().method.upper(), op.ok().path) for op in SCHEMA.get_all_operations())
@@ -67,7 +70,7 @@ def hub(
     lifespan = app.router.lifespan_context(app)
     runner.run(lifespan.__aenter__())
     runner.run(app.state.container.connectors.get())  # sandbox PKI and simulators
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB_URL)
     consult = SandboxApp(
         client, "consult-app", token_endpoint(hub_settings), sandbox.practitioner("sarah").nihii
     )
@@ -80,7 +83,7 @@ def hub(
 
 
 def _request(case: schemathesis.Case, bearer: str) -> dict[str, Any]:
-    kwargs = case.as_transport_kwargs(base_url="http://127.0.0.1:8000")
+    kwargs = case.as_transport_kwargs(base_url=HUB_URL)
     headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items()}
     headers["Authorization"] = bearer
     request: dict[str, Any] = {

@@ -142,4 +142,3 @@ def test_the_capability_entry_lists_exactly_what_the_parser_accepts() -> None:
     listed = {name for name, _, _ in entry.search_params}
     assert listed | {"_include", "_cursor", "_format"} == SPEC.accepted()
     assert entry.search_includes == ["Consent:actor"]
-

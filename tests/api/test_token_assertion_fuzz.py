@@ -30,6 +30,9 @@ from ehealth_hub.bootstrap import build_container
 from ehealth_hub.fixtures.auth_clients import public_jwk
 from ehealth_hub.settings import Settings, load_settings
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 CLIENT = "many-keys"
 KEYS: dict[str, Any] = {
     "ec256": ec.generate_private_key(ec.SECP256R1()),
@@ -86,7 +89,7 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+            async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as c:
                 yield c
     finally:
         await container.aclose()

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ehealth_hub.audit.chain import canonical
 from ehealth_hub.audit.events import AuditRecord, to_fhir
 from ehealth_hub.audit.log import AuditLog
+from ehealth_hub.audit.search import AuditFilter, fhir_page
 from ehealth_hub.audit.verify import verify
+from ehealth_hub.core.search import PageRequest
 
 
 def record(n: int, **kwargs: object) -> AuditRecord:
@@ -78,5 +80,6 @@ async def test_search_returns_the_patients_events_newest_first(engine: AsyncEngi
             await AuditLog().record(conn, record(n))
         await AuditLog().record(conn, record(9, patient_ssin="90070104521"))
     async with engine.connect() as conn:
-        events = await AuditLog().search(conn, patient_ssin="85031212362")
-    assert [e["id"] for e in events] == ["evt-2", "evt-1", "evt-0"]
+        page = await fhir_page(conn, AuditFilter(patients=["85031212362"]), PageRequest(10))
+    assert [e["id"] for e in page.items] == ["evt-2", "evt-1", "evt-0"]
+    assert page.total == 3

@@ -18,6 +18,9 @@ from ehealth_hub.delivery.store import Outcome, claim, record
 from ehealth_hub.settings import load_settings
 from tests.fakes.delivery_tokens import PRACTITIONER, FakeTokens
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 
 @pytest.fixture
 async def hub(
@@ -31,7 +34,7 @@ async def hub(
     app: FastAPI = create_app(settings, container=container)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as client:
             yield client, container
     await container.aclose()
 

@@ -24,8 +24,9 @@ PRINCIPALS = {
 class FakeTokens:
     """Verifies the bearer strings of :data:`PRINCIPALS`."""
 
-    def verify(self, token: str) -> Principal:
-        """The principal of ``token``; AuthenticationError for an unknown one."""
+    def verify(self, token: str, *, base: str | None = None) -> Principal:
+        """The principal of ``token`` (at any base URL); AuthenticationError for an unknown
+        one."""
         try:
             return PRINCIPALS[token]
         except KeyError:

@@ -13,13 +13,16 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from ehealth_hub.api import create_app
 from ehealth_hub.settings import load_settings
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(load_settings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as c:
             yield c
 
 
@@ -72,7 +75,7 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None
     app = create_app(settings, container=container)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=HUB_URL) as c:
             response = await c.get("/health/ready")
     await container.aclose()
     assert response.status_code == 503

@@ -14,7 +14,6 @@ import uvicorn
 from fhirpy import AsyncFHIRClient
 
 from ehealth_hub.api import create_app
-from ehealth_hub.auth.urls import token_endpoint
 from ehealth_hub.bootstrap import Container
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.settings import Settings, load_settings
@@ -30,7 +29,7 @@ class Hub:
     http: httpx.AsyncClient
 
     def app(self, client_id: str, practitioner: str | None = None) -> SandboxApp:
-        return SandboxApp(self.http, client_id, token_endpoint(self.settings), practitioner)
+        return SandboxApp(self.http, client_id, f"{self.url}/auth/token", practitioner)
 
 
 FhirFactory = Callable[..., Awaitable[AsyncFHIRClient]]

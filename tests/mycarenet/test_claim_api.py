@@ -24,6 +24,9 @@ from tests.fakes.gate import SandboxFactsGate
 from tests.mycarenet.claims_data import app_claim, recently
 from tests.mycarenet.conftest import FEDERATION_ROUTE_RULES, actor
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 SARAH = actor("sarah")
 
 
@@ -65,9 +68,7 @@ async def app(settings: Settings, container: Container) -> AsyncIterator[FastAPI
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000"
-    ) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB_URL) as c:
         yield c
 
 
@@ -136,7 +137,7 @@ async def test_without_time_to_wait_the_answer_is_202_with_the_task(
     )
     assert response.status_code == 202, response.text
     Task.model_validate(response.json())
-    assert response.headers["location"] == f"/fhir/Task/{response.json()['id']}"
+    assert response.headers["location"] == f"{HUB_URL}/fhir/Task/{response.json()['id']}"
 
 
 async def test_an_uninsured_patient_is_a_422_naming_the_reason(

@@ -29,6 +29,9 @@ from ehealth_hub.settings import Settings, load_settings
 from tests.mycarenet.claims_data import recently
 from tests.mycarenet.conftest import actor
 
+HUB_URL = "http://127.0.0.1:8000"
+"""Where the in-process clients reach the hub: the address `serve` binds by default."""
+
 SARAH = actor("sarah")
 URL = "/fhir/CoverageEligibilityRequest/$submit"
 UNKNOWN_SSIN = "82020212301"  # check digits valid, nobody in the sandbox
@@ -74,7 +77,7 @@ async def client(settings: Settings, container: Container) -> AsyncIterator[http
     app: FastAPI = create_app(settings, container=container)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as c,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=HUB_URL) as c,
     ):
         yield c
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from ehealth_hub import __version__, console
 from ehealth_hub.api.auth import install_auth
+from ehealth_hub.api.base_url import AbsoluteLocations
 from ehealth_hub.api.capability import Capabilities
 from ehealth_hub.api.conventions import install_conventions
 from ehealth_hub.api.door import BodyLimit
@@ -74,6 +75,7 @@ def create_app(
     install_conventions(app)  # FHIR _format / Accept: JSON only, else 406
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limits=settings.limits)  # inside the request context below
+    app.add_middleware(AbsoluteLocations, public_base_url=settings.api.public_base_url)
     app.add_middleware(
         RequestContextMiddleware, metrics=HttpMetrics(registry), timing=settings.api.server_timing
     )

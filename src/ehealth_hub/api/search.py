@@ -17,7 +17,7 @@ A route module declares what its type can be searched on, once::
     def install(app):
         CONSENT_SEARCH.declare(app.state.capabilities.resource("Consent"))  # CapabilityStatement
 
-    @router.get("")
+    @router.get("", openapi_extra=CONSENT_SEARCH.openapi())   # the parameters in /openapi.json
     async def search(request: Request, query: Annotated[SearchQuery, Depends(CONSENT_SEARCH)]):
         page = await service.search(..., statuses=query.codes("status"),
                                     period=query.dates("period"), page=query.page)
@@ -42,11 +42,19 @@ Calling the spec (it is the FastAPI dependency) parses the request's query strin
   ``search.unknown-parameter``, unless the request says ``Prefer: handling=lenient``: then it is
   ignored, left out of the ``self`` link and named in an OperationOutcome entry of the Bundle.
 
-:func:`searchset` renders a :class:`~ehealth_hub.core.search.Page` of FHIR resources as a
+Below the route, the service takes ``query.page`` (a :class:`~ehealth_hub.core.search.PageRequest`)
+and typed filters, and its store answers one :class:`~ehealth_hub.core.search.Page` with
+:func:`ehealth_hub.store.search.fetch_page` (filters in SQL, the total by ``COUNT``, the page by
+keyset on a sort column and a unique tie-break, never by offset) and
+:func:`~ehealth_hub.store.search.date_conditions` (the ``date`` prefixes on an instant or a
+period); :func:`~ehealth_hub.core.search.mapped` turns rows into resources.
+
+:func:`searchset` renders a Page of FHIR resources (with ``resourceType`` and ``id``) as a
 searchset Bundle: ``total``, absolute ``fullUrl`` under :func:`~ehealth_hub.api.base_url.base_url`,
-``search.mode`` ``match`` (``include`` for ``_include``d resources, ``outcome`` for the warning),
-``link`` ``self``, ``next`` and ``previous``. The cursors are in :mod:`.search_cursor`, the value
-parsers in :mod:`.search_values`.
+``search.mode`` ``match`` (``include`` for the ``included`` resources, ``outcome`` for the
+lenient warning), ``link`` ``self``, ``next`` and ``previous`` (:func:`links` alone for a Bundle a
+service built). The cursors are in :mod:`.search_cursor`, the value parsers in
+:mod:`.search_values`.
 """
 
 from __future__ import annotations
@@ -153,6 +161,30 @@ class SearchSpec:
         if "search-type" not in entry.interactions:
             entry.interactions.append("search-type")
 
+    def openapi(self) -> dict[str, Any]:
+        """The query parameters for the route's OpenAPI operation (``openapi_extra``): the
+        dependency reads the query string itself, so FastAPI cannot list them."""
+        params = [_openapi_param(p.name, p.description, p.required, p.repeats) for p in self.params]
+        params.append(_openapi_param("_count", "page size (0: the total only)", schema=_COUNT))
+        params.append(_openapi_param("_cursor", "opaque: from a next or previous link"))
+        if self.sorts:
+            keys = [k for s in self.sorts for k in (s, f"-{s}")]
+            params.append(_openapi_param("_sort", "sort order", schema={"enum": keys}))
+        if self.includes:
+            include = {"type": "array", "items": {"enum": list(self.includes)}}
+            params.append(_openapi_param("_include", "resources to add", schema=include))
+        prefer = {"type": "string", "enum": ["handling=lenient", "handling=strict"]}
+        params.append(
+            {
+                "name": "Prefer",
+                "in": "header",
+                "required": False,
+                "description": "handling=lenient: ignore unknown parameters (else 400)",
+                "schema": prefer,
+            }
+        )
+        return {"parameters": params}
+
     def accepted(self) -> frozenset[str]:
         """Every parameter name this search accepts."""
         names = set(self.by_name) | ALWAYS
@@ -227,6 +259,26 @@ class SearchSpec:
         if wrong:
             refuse("_include", f"_include supports {', '.join(self.includes)}", "search.include")
         return frozenset(raw)
+
+
+_COUNT: Final = {"type": "integer", "minimum": 0}
+
+
+def _openapi_param(
+    name: str,
+    description: str,
+    required: bool = False,
+    repeats: bool = False,
+    schema: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    shape = {"type": "array", "items": {"type": "string"}} if repeats else {"type": "string"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": dict(schema or shape),
+    }
 
 
 def _values(param: Param, raw: Sequence[str]) -> tuple[Any, ...]:

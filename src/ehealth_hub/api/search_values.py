@@ -78,10 +78,9 @@ def parse_date(name: str, raw: str) -> DateBound:
         )
     try:
         start, step = _start_and_step(match)
-        end = _add(start, step)
-    except (ValueError, OverflowError) as exc:
+        return DateBound(prefix, start.astimezone(UTC), _add(start, step).astimezone(UTC))
+    except (ValueError, OverflowError) as exc:  # 2026-02-30, year 9999 + 1, an offset past 1
         refuse(name, f"{name}: {exc}", "search.date")
-    return DateBound(prefix, start.astimezone(UTC), end.astimezone(UTC))
 
 
 def _start_and_step(match: re.Match[str]) -> tuple[datetime, str | timedelta]:

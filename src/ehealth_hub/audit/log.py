@@ -29,7 +29,6 @@ one record per transaction, so that only the record at fault fails (e.g. a dupli
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -228,20 +227,6 @@ class AuditLog:
             "hash": digest,
             "mac": None,
         }
-
-    async def search(
-        self, conn: AsyncConnection, *, patient_ssin: str, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """The patient's AuditEvents (FHIR JSON), newest first."""
-        with storage_errors("audit.search"):
-            rows = await conn.execute(
-                select(audit_events.c.body)
-                .where(audit_events.c.patient_ssin == patient_ssin)
-                .order_by(audit_events.c.seq.desc())
-                .limit(limit)
-            )
-            bodies = [str(row[0]) for row in rows]
-        return [json.loads(body)["event"] for body in bodies]
 
     async def head(self, conn: AsyncConnection) -> ChainHead:
         """The committed head of the chain as the database states it."""

@@ -38,13 +38,16 @@ def _sandbox_settings() -> Settings:
     return settings
 
 
-async def _issue(settings: Settings, client_id: str, scopes: list[str], nihii: str | None) -> str:
+async def _issue(
+    settings: Settings, client_id: str, scopes: list[str], nihii: str | None, base: str | None
+) -> str:
     await upgrade(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
         service = build_token_service(settings, engine)
-        assertion = client_assertion(client_id, client_key(client_id), token_endpoint(settings))
-        grant = await service.issue(token_request(assertion, scopes, nihii))
+        endpoint = token_endpoint(settings, base)
+        assertion = client_assertion(client_id, client_key(client_id), endpoint)
+        grant = await service.issue(token_request(assertion, scopes, nihii), base=base)
     finally:
         await engine.dispose()
     return grant.access_token
@@ -59,6 +62,13 @@ def sandbox_token(
         list[str] | None,
         typer.Option(help="Scope to ask for (repeat); default all of the client's."),
     ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The hub's base URL the token is for, e.g. http://127.0.0.1:9000 after "
+            "`serve --port 9000` (default: api.public_base_url, else http://<host>:<port>)."
+        ),
+    ] = None,
 ) -> None:
     """Print an access token for a sandbox client (sandbox only)."""
     settings = _sandbox_settings()
@@ -72,7 +82,7 @@ def sandbox_token(
         nihii = practitioner
     scopes = scope or list(known[client].scopes)
     try:
-        token = asyncio.run(_issue(settings, client, scopes, nihii))
+        token = asyncio.run(_issue(settings, client, scopes, nihii, base_url))
     except HubError as exc:
         _err.print(f"[red]token refused:[/red] {exc.detail}")
         raise typer.Exit(1) from exc

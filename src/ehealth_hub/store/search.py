@@ -19,6 +19,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from ehealth_hub.core.errors import InvalidInput
 from ehealth_hub.core.search import DateBound, KeyValue, Page, PageRequest, Position
 from ehealth_hub.store.errors import storage_errors
 
@@ -75,6 +76,7 @@ async def fetch_page(
             *((key.desc(), tiebreak.desc()) if descending else (key.asc(), tiebreak.asc()))
         )
         if page.after is not None:
+            _check_fits(page.after, key, tiebreak)
             ordered = ordered.where(_beyond(key, tiebreak, page.after, descending))
         rows = list((await conn.execute(ordered.limit(page.count + 1))).mappings())
     more = len(rows) > page.count
@@ -86,6 +88,18 @@ async def fetch_page(
     came_from = page.after is not None
     before, after = (more, came_from) if page.backward else (came_from, more)
     return Page(rows, total, first, last, more_before=before, more_after=after)
+
+
+def _check_fits(at: Position, key: Column, tiebreak: Column) -> None:
+    """A position of another sort (a cursor made up by hand) is refused, not sent to SQL."""
+    for value, column in ((at.key, key), (at.tiebreak, tiebreak)):
+        if not isinstance(value, column.type.python_type):
+            raise InvalidInput(
+                "_cursor does not fit this search's order",
+                field="_cursor",
+                rule="search.cursor",
+                system="store",
+            )
 
 
 def _beyond(key: Column, tiebreak: Column, at: Position, descending: bool) -> ColumnElement[bool]:

@@ -19,8 +19,7 @@ from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, consultation_note
 from ehealth_hub.fixtures.sim_ehbox import BOX_QUALITY
 from ehealth_hub.services.note_reads import DELIVERY_STATUS
-from tests.api.fhirpy.conftest import SandboxFhir, sandbox_app
-from tests.journeys.conftest import Hub
+from tests.api.fhirpy.conftest import Hub, SandboxFhir
 
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
 AN = sandbox.patient("an")
@@ -94,7 +93,7 @@ async def test_the_sender_reads_the_note_back_and_the_kmehr_the_gp_received(
     assert JAN.nihii.encode() in sent
     assert kmehr_link["size"] == len(sent)
 
-    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
+    token = await sandbox_hub.token("consult-app", SARAH.nihii)
     raw = await sandbox_hub.http.get(
         f"/fhir/Binary/{note_id}",
         headers={"Authorization": f"Bearer {token}", "Accept": "text/xml"},
@@ -157,7 +156,7 @@ async def test_a_wrong_accept_on_a_binary_is_406_and_a_bad_id_is_refused(
     sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
     _, note_id, _ = await _sent_note(sandbox_fhir)
-    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
+    token = await sandbox_hub.token("consult-app", SARAH.nihii)
     auth = {"Authorization": f"Bearer {token}"}
     pdf = await sandbox_hub.http.get(
         f"/fhir/Binary/{note_id}", headers={**auth, "Accept": "application/pdf"}

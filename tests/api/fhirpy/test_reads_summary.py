@@ -13,8 +13,7 @@ from fhirpy.base.exceptions import OperationOutcome
 from ehealth_hub.fhir.profiles import SSIN_SYSTEM
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent
-from tests.api.fhirpy.conftest import SandboxFhir, sandbox_app
-from tests.journeys.conftest import Hub
+from tests.api.fhirpy.conftest import Hub, SandboxFhir
 
 SARAH = sandbox.practitioner("sarah")
 AN = sandbox.patient("an")
@@ -88,7 +87,7 @@ async def test_a_malformed_parameters_is_400_naming_the_parameter(
     sandbox_fhir: SandboxFhir, sandbox_hub: Hub
 ) -> None:
     app = await sandbox_fhir("consult-app", SARAH.nihii)
-    token = await sandbox_app(sandbox_hub, "consult-app", SARAH.nihii).token()
+    token = await sandbox_hub.token("consult-app", SARAH.nihii)
     status = await sandbox_hub.http.post(
         "/fhir/Patient/$summary",
         json={"resourceType": "Parameters", "parameter": MALFORMED[0][0]},

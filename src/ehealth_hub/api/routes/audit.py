@@ -45,7 +45,7 @@ def install(app: FastAPI) -> None:
     AUDIT_SEARCH.declare(app.state.capabilities.resource("AuditEvent"))
 
 
-@router.get("")
+@router.get("", openapi_extra=AUDIT_SEARCH.openapi())
 async def search_audit_events(
     request: Request,
     trail: Trail,

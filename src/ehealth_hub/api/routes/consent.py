@@ -98,7 +98,7 @@ CONSENT_SEARCH: Final = SearchSpec(
 )
 
 
-@router.get("")
+@router.get("", openapi_extra=CONSENT_SEARCH.openapi())
 async def search_consents(
     request: Request,
     consents: Consents,

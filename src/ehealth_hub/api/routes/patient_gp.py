@@ -47,6 +47,7 @@ PATIENT_SEARCH: Final = SearchSpec(
         403: {"description": "consent does not hold (OperationOutcome with the reasons)"},
         503: {"description": "MyCareNet is unreachable (Retry-After)"},
     },
+    openapi_extra=PATIENT_SEARCH.openapi(),
 )
 async def search_patient(
     request: Request,

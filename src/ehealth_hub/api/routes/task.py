@@ -78,7 +78,12 @@ TASK_SEARCH: Final = SearchSpec(
 )
 
 
-@router.get("/fhir/Task", response_class=FhirResponse, summary="Search Tasks")
+@router.get(
+    "/fhir/Task",
+    response_class=FhirResponse,
+    summary="Search Tasks",
+    openapi_extra=TASK_SEARCH.openapi(),
+)
 async def search_tasks(
     request: Request,
     tasks: Tasks,
