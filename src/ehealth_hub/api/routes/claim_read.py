@@ -67,7 +67,12 @@ def _claim_id(reference: str | None) -> str | None:
     return claim_id
 
 
-@router.get("/fhir/Claim", response_class=FhirResponse, summary="Search submitted claims")
+@router.get(
+    "/fhir/Claim",
+    response_class=FhirResponse,
+    summary="Search submitted claims",
+    openapi_extra=CLAIM_SEARCH_SPEC.openapi(),
+)
 async def search_claims(
     request: Request,
     claims: ClaimReader,
@@ -80,7 +85,10 @@ async def search_claims(
 
 
 @router.get(
-    "/fhir/ClaimResponse", response_class=FhirResponse, summary="Search the answers to claims"
+    "/fhir/ClaimResponse",
+    response_class=FhirResponse,
+    summary="Search the answers to claims",
+    openapi_extra=RESPONSE_SEARCH_SPEC.openapi(),
 )
 async def search_claim_responses(
     request: Request,

@@ -114,7 +114,12 @@ async def read_note(
     return FhirResponse(await notes.read(note_id, principal))
 
 
-@router.get("/fhir/DocumentReference", response_class=FhirResponse, summary="Search the notes sent")
+@router.get(
+    "/fhir/DocumentReference",
+    response_class=FhirResponse,
+    summary="Search the notes sent",
+    openapi_extra=NOTE_SEARCH_SPEC.openapi(),
+)
 async def search_notes(
     request: Request,
     notes: NoteReader,
