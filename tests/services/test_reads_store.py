@@ -29,7 +29,7 @@ from ehealth_hub.services.notes_store import (
     search_notes,
 )
 from ehealth_hub.store.db import create_engine, upgrade
-from ehealth_hub.store.tables import outbox
+from ehealth_hub.store.tables import mycarenet_claims, outbox
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AN, LUC = "85031212362", "90010112345"
@@ -155,8 +155,16 @@ async def test_claims_are_found_by_practitioner_federation_and_answer(engine: As
     assert await ids(ClaimFilter(federations=frozenset({"100"}), answered=True)) == ["m-1"]
     assert await ids(ClaimFilter(message_id="m-2", federations=frozenset({"100"}))) == []
     assert await ids(ClaimFilter(patient=LUC)) == []
+    async with engine.begin() as conn:  # stored before migration 0004: no Claim, no patient
+        await conn.execute(
+            update(mycarenet_claims)
+            .where(mycarenet_claims.c.message_id == "m-1")
+            .values(claim=None, patient_ssin=None)
+        )
+    assert await ids(ClaimFilter(submitted=True)) == ["m-3", "m-2"]
+    assert await ids(ClaimFilter(answered=True)) == ["m-1"]  # its answer is still served
     found = (await find_claims(engine, ClaimFilter(message_id="m-1"), PageRequest(1))).items[0]
-    assert found.claim == {"resourceType": "Claim", "id": "c-1"}
+    assert found.claim is None
     assert found.claim_response == {"resourceType": "ClaimResponse", "id": "m-1"}
 
 

@@ -47,13 +47,13 @@ _SCOPES: Final[dict[tuple[Kind, bool], tuple[str, str]]] = {
 def compartment(principal: Principal, kind: Kind, *, search: bool = False) -> ClaimFilter:
     """The claims (or answers) ``principal`` may see (none when its kind reads no claim)."""
     user, system = _SCOPES[(kind, search)]
-    answered = kind == "ClaimResponse"
+    # a Claim is served once stored (0004), a ClaimResponse once the mutuality answered
+    answered, submitted = kind == "ClaimResponse", kind == "Claim"
     if principal.allows(system) and principal.kind == "mutuality":
-        return ClaimFilter(federations=principal.serves, answered=answered)
+        return ClaimFilter(federations=principal.serves, answered=answered, submitted=submitted)
     if principal.allows(user) and principal.practitioner_nihii:
-        return ClaimFilter(
-            practitioners=frozenset({principal.practitioner_nihii}), answered=answered
-        )
+        nihii = frozenset({principal.practitioner_nihii})
+        return ClaimFilter(practitioners=nihii, answered=answered, submitted=submitted)
     return ClaimFilter(practitioners=frozenset(), federations=frozenset())
 
 
@@ -90,6 +90,7 @@ class ClaimReads:
             federations=seen.federations,
             message_id=claim_id,
             answered=seen.answered,
+            submitted=seen.submitted,
         )
         rows = list((await find_claims(self.engine, query, PageRequest(1))).items)
         if not rows:
@@ -115,6 +116,7 @@ class ClaimReads:
             patient=patient,
             message_id=request,
             answered=seen.answered,
+            submitted=seen.submitted,
         )
         found = await find_claims(self.engine, query, page)
         await self._audit(principal, kind, list(found.items), "search")

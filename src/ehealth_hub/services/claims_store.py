@@ -97,11 +97,15 @@ class ClaimFilter:
     patient: str | None = None
     answered: bool = False
     """Only the claims whose ClaimResponse is known."""
+    submitted: bool = False
+    """Only the claims whose Claim is stored (every claim since migration 0004)."""
 
 
 def _filtered(seen: ClaimFilter) -> Select[Any]:
     table = mycarenet_claims
-    stmt = select(table).where(table.c.claim.is_not(None))
+    stmt = select(table)
+    if seen.submitted:
+        stmt = stmt.where(table.c.claim.is_not(None))
     for column, values in (
         (table.c.practitioner_nihii, seen.practitioners),
         (table.c.federation, seen.federations),

@@ -5,7 +5,7 @@ the KMEHR message the hub delivers to the GP (``GET /fhir/DocumentReference``, `
 /fhir/Binary``); the outbox row that carried it is purged by delivery retention, the note is not.
 ``mycarenet_claims.claim`` and ``.patient_ssin``: the Claim the app submitted and its patient
 (``GET /fhir/Claim``, ``Claim?patient=``); rows written before this revision keep them empty and
-are not served as Claims (their ClaimResponse still is).
+are not served as Claims (their ClaimResponse still is, found by id, not by patient).
 
 Revision ID: 0004
 Revises: 0003
