@@ -184,3 +184,77 @@ async def test_a_mutuality_client_cannot_read_a_claim_sent_to_another_mutuality(
     own = await client.get(f"/fhir/Task/{ids['claim-an']}", headers=cm)
     assert own.status_code == 200
     assert own.json()["owner"]["identifier"]["value"] == "100"
+
+
+# Notes and claims read back (issue 20), by hand from the same rules: the app sees what its
+# practitioner sent; GP software the notes to its GPs; a mutuality the claims addressed to it;
+# the KMEHR sent for a note (Binary) only its sender. None: the client has no scope (403).
+NOTES_SEEN: dict[str, set[str] | None] = {
+    "consult-app/sarah": {"note-an", "note-thomas"},
+    "consult-app/koen": {"psy-note-an"},
+    "mutuality-cm": None,
+    "gp-software": {"note-an", "psy-note-an"},
+    "auditor": None,
+    "operator": None,
+}
+SENT_KMEHR_SEEN: dict[str, set[str] | None] = {
+    **dict.fromkeys(NOTES_SEEN),
+    "consult-app/sarah": {"note-an", "note-thomas"},
+    "consult-app/koen": {"psy-note-an"},
+}
+CLAIMS_SEEN: dict[str, set[str] | None] = {
+    "consult-app/sarah": {"claim-an", "claim-luc"},
+    "consult-app/koen": set(),
+    "mutuality-cm": {"claim-an"},
+    "gp-software": None,
+    "auditor": None,
+    "operator": None,
+}
+
+
+async def _read_ids(
+    client: httpx.AsyncClient, headers: dict[str, str], paths: dict[str, str], search: str
+) -> set[str] | None:
+    """The labels ``paths`` the client reads (and finds by searching ``search``), None on 403."""
+    reads = {label: await client.get(path, headers=headers) for label, path in paths.items()}
+    statuses = {r.status_code for r in reads.values()}
+    found = await client.get(search, params={"_count": 100}, headers=headers)
+    if statuses == {403}:
+        assert found.status_code == 403
+        return None
+    assert statuses <= {200, 404}
+    readable = {label for label, r in reads.items() if r.status_code == 200}
+    by_id = {path.rsplit("/", 1)[1]: label for label, path in paths.items()}
+    assert {by_id[e["resource"]["id"]] for e in found.json()["entry"]} == readable
+    return readable
+
+
+async def test_notes_and_claims_are_read_within_each_clients_compartment(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    ids = await _deliveries(client, settings)
+    operator = await _headers(client, settings, "operator")
+    tasks = {
+        label: (await client.get(f"/fhir/Task/{i}", headers=operator)).json()
+        for label, i in ids.items()
+    }
+    notes = {k: t["focus"]["reference"] for k, t in tasks.items() if k.startswith(("note", "psy"))}
+    claims = {k: t["identifier"][0]["value"] for k, t in tasks.items() if k.startswith("claim")}
+    observed: dict[str, dict[str, set[str] | None]] = {"notes": {}, "kmehr": {}, "claims": {}}
+    for who in NOTES_SEEN:
+        headers = await _headers(client, settings, who)
+        observed["notes"][who] = await _read_ids(
+            client, headers, {k: f"/fhir/{v}" for k, v in notes.items()}, "/fhir/DocumentReference"
+        )
+        kmehr = {
+            k: await client.get(f"/fhir/Binary/{v.split('/')[1]}", headers=headers)
+            for k, v in notes.items()
+        }
+        codes = {r.status_code for r in kmehr.values()}
+        observed["kmehr"][who] = (
+            None if codes == {403} else {k for k, r in kmehr.items() if r.status_code == 200}
+        )
+        observed["claims"][who] = await _read_ids(
+            client, headers, {k: f"/fhir/Claim/{v}" for k, v in claims.items()}, "/fhir/Claim"
+        )
+    assert observed == {"notes": NOTES_SEEN, "kmehr": SENT_KMEHR_SEEN, "claims": CLAIMS_SEEN}

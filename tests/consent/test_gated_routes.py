@@ -31,6 +31,7 @@ from tests.consent.conftest import token
 
 GATED = {
     ("get", "/fhir/Patient/$summary"),
+    ("post", "/fhir/Patient/$summary"),
     ("get", "/fhir/Patient"),
     ("post", "/fhir/DocumentReference"),
     ("post", "/fhir/Claim/$submit"),
@@ -54,6 +55,15 @@ NOT_A_DOSSIER = {
     ("put", "/fhir/Consent/{consent_id}"),
     ("delete", "/fhir/Consent/{consent_id}"),
     ("get", "/fhir/AuditEvent"),
+    # what the client itself sent (a note, its KMEHR, a claim) and the answers it received,
+    # read back within its compartment and audited: no dossier is read from a source
+    ("get", "/fhir/DocumentReference"),
+    ("get", "/fhir/DocumentReference/{note_id}"),
+    ("get", "/fhir/Binary/{binary_id}"),
+    ("get", "/fhir/Claim"),
+    ("get", "/fhir/Claim/{claim_id}"),
+    ("get", "/fhir/ClaimResponse"),
+    ("get", "/fhir/ClaimResponse/{claim_id}"),
 }
 
 
@@ -121,6 +131,29 @@ async def test_summary_is_refused_without_national_consent_before_any_source(
         params={"identifier": f"{SSIN_SYSTEM}|{sofie.ssin}"},
         headers=headers,
     )
+    assert response.status_code == 403, response.text
+    texts = [i["diagnostics"] for i in response.json()["issue"]]
+    assert any(t.startswith("national-consent:") for t in texts)
+    assert downstream.touched == []
+    assert await denials(app) == ["deny"]
+
+
+async def test_a_posted_summary_is_refused_like_the_get_before_any_source(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    downstream = wire(app)
+    sarah = practitioner("sarah")
+    headers = await token(client, settings, "consult-app", ("user/Patient.r",), sarah.nihii)
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "identifier",
+                "valueIdentifier": {"system": SSIN_SYSTEM, "value": patient("sofie").ssin},
+            }
+        ],
+    }
+    response = await client.post("/fhir/Patient/$summary", json=parameters, headers=headers)
     assert response.status_code == 403, response.text
     texts = [i["diagnostics"] for i in response.json()["issue"]]
     assert any(t.startswith("national-consent:") for t in texts)

@@ -26,7 +26,9 @@ from ehealth_hub.api.openapi import install_openapi
 from ehealth_hub.api.routes import (
     audit,
     auth,
+    binary,
     claim,
+    claim_read,
     consent,
     document,
     eligibility,
@@ -91,6 +93,8 @@ def create_app(
     document.install(app)  # DocumentReference: the note to the GP (journey 2)
     task.install(app)  # delivery: Task read/search/$replay
     claim.install(app)  # Claim/$submit: the teleconsultation claim (journey 3)
+    claim_read.install(app)  # Claim, ClaimResponse: read the claims and the answers
+    binary.install(app)  # Binary: the KMEHR a note was sent as (its sender only)
     eligibility.install(app)  # CoverageEligibilityRequest/$submit: insurability before billing
     consent.install(app)  # Consent CRUD + $explain (consent gate)
     audit.install(app)  # AuditEvent search (auditors)

@@ -2,13 +2,14 @@
 
 The hub speaks JSON only: ``_format`` may be ``json``, ``application/json``,
 ``application/fhir+json`` (or the R3 alias ``application/json+fhir``); an ``Accept`` header must
-admit one of those (or a wildcard). Anything else is answered ``406 Not Acceptable`` with an
-OperationOutcome naming ``_format`` / ``Accept`` and the rule; a request body must be declared
-``application/fhir+json`` or ``application/json`` (a ``charset`` parameter allowed), else
-``415 Unsupported Media Type`` naming ``Content-Type``. Request bodies are parsed here too:
-JSON objects only, size-limited, errors naming the body and the rule. So are the ``patient``
-search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``) and NIHII parameters alike;
-searches themselves are :mod:`ehealth_hub.api.search`.
+admit one of those (or a wildcard), or, reading a Binary, its own content type (FHIR
+binary.html: the KMEHR a note was sent as, ``text/xml``/``application/xml``). Anything else is
+answered ``406 Not Acceptable`` with an OperationOutcome naming ``_format`` / ``Accept`` and the
+rule; a request body must be declared ``application/fhir+json`` or ``application/json`` (a
+``charset`` parameter allowed), else ``415 Unsupported Media Type`` naming ``Content-Type``.
+Request bodies are parsed here too: JSON objects only, size-limited, errors naming the body and
+the rule. So are the ``patient`` search parameter (an SSIN, bare or as ``<ssin-system>|<ssin>``)
+and NIHII parameters alike; searches themselves are :mod:`ehealth_hub.api.search`.
 """
 
 from __future__ import annotations
@@ -34,10 +35,18 @@ _WILDCARDS: Final = frozenset({"*/*", "application/*"})
 _BODY_FORMATS: Final = frozenset(
     {"application/json", "application/fhir+json", "application/json+fhir"}
 )
+NATIVE_BINARY_TYPES: Final = frozenset({"text/xml", "application/xml"})
+"""What ``GET /fhir/Binary/{id}`` may also answer: the KMEHR it holds, natively (binary.html)."""
+_BINARY_READ: Final = "/fhir/Binary/"
 
 
 def _media(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
+
+
+def media_ranges(accept: str) -> set[str]:
+    """The media ranges an ``Accept`` header lists (parameters and weights dropped)."""
+    return {_media(part) for part in accept.split(",") if part.strip()}
 
 
 async def fhir_format(request: Request) -> None:
@@ -55,8 +64,9 @@ async def fhir_format(request: Request) -> None:
         )
     accept = request.headers.get("accept")
     if accept:
-        ranges = {_media(part) for part in accept.split(",")}
-        if not ranges & (JSON_FORMATS | _WILDCARDS):
+        ranges = media_ranges(accept)
+        native = NATIVE_BINARY_TYPES if request.url.path.startswith(_BINARY_READ) else frozenset()
+        if not ranges & (JSON_FORMATS | _WILDCARDS | native):
             raise NotAcceptable(
                 "Accept must admit application/fhir+json",
                 field="Accept",

@@ -15,9 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from ehealth_hub.bootstrap import Container, ReadinessCheck
 from ehealth_hub.services.audit_trail import AuditTrail
+from ehealth_hub.services.claim_reads import ClaimReads
 from ehealth_hub.services.claims import ClaimsService
 from ehealth_hub.services.consents import ConsentRecords
 from ehealth_hub.services.gp import GpLookup
+from ehealth_hub.services.note_reads import NoteReads
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.services.tasks import TaskService
@@ -58,6 +60,14 @@ async def _tasks(request: Request) -> TaskService:
     return container_of(request).tasks
 
 
+async def _note_reads(request: Request) -> NoteReads:
+    return container_of(request).note_reads
+
+
+async def _claim_reads(request: Request) -> ClaimReads:
+    return container_of(request).claim_reads
+
+
 async def _audit_trail(request: Request) -> AuditTrail:
     return container_of(request).audit_trail
 
@@ -81,6 +91,8 @@ Claims = Annotated[ClaimsService, Depends(_claims)]
 Gps = Annotated[GpLookup, Depends(_gps)]
 Consents = Annotated[ConsentRecords, Depends(_consents)]
 Tasks = Annotated[TaskService, Depends(_tasks)]
+NoteReader = Annotated[NoteReads, Depends(_note_reads)]
+ClaimReader = Annotated[ClaimReads, Depends(_claim_reads)]
 Trail = Annotated[AuditTrail, Depends(_audit_trail)]
 Wake = Annotated[Callable[[], None], Depends(_wake)]
 """Wakes the delivery engine (an item was just put in the outbox)."""

@@ -39,6 +39,8 @@ _CRUDE: Final = {
     "consent-read": "R",
     "audit-read": "R",
     "task-read": "R",
+    "note-read": "R",
+    "claim-read": "R",
 }
 # AuditEvent.purposeOfEvent: v3-ActReason (HPAYMT: healthcare payment, the insurer's claim).
 _PURPOSE_CODES: Final = {"treatment": "TREAT", "emergency": "ETREAT", "insurance-claim": "HPAYMT"}

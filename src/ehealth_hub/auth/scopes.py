@@ -25,15 +25,22 @@ KNOWN_SCOPES: Final[dict[str, str]] = {
     "user/Consent.rs": "read and search patients' consent and $explain (acting practitioner)",
     "user/Patient.r": "read a patient's records: Patient/$summary (acting practitioner)",
     "user/DocumentReference.c": "send a consultation note to the patient's GP (acting)",
+    "user/DocumentReference.crs": (
+        "send consultation notes, read and search those the acting practitioner sent"
+    ),
+    "user/Binary.r": "read the KMEHR message the hub sent for a note the client sent (acting)",
     "user/Claim.c": "submit a teleconsultation claim: Claim/$submit (acting practitioner)",
+    "user/Claim.crs": "submit teleconsultation claims, read and search the acting practitioner's",
+    "user/ClaimResponse.rs": "read and search the answers to the acting practitioner's claims",
     "user/CoverageEligibilityRequest.c": (
         "ask a patient's insurability: CoverageEligibilityRequest/$submit (acting practitioner)"
     ),
     "user/Task.r": "follow the Tasks of the acting practitioner's asynchronous requests",
     "system/Task.r": "follow Tasks (GP software, mutualities)",
     "system/Task.ru": "follow Tasks and replay failed deliveries: Task/$replay (operators)",
-    "system/DocumentReference.rs": "read the notes the hub delivered (GP software)",
-    "system/Claim.rs": "read the claims addressed to the client's mutuality",
+    "system/DocumentReference.rs": "read and search the notes sent to the client's GPs",
+    "system/Claim.rs": "read and search the claims addressed to the client's mutuality",
+    "system/ClaimResponse.rs": "read and search the answers to the claims addressed to it",
     "system/Consent.rs": "read and search consents (auditors)",
     "system/AuditEvent.rs": "read and search the audit trail (auditors)",
 }
@@ -48,6 +55,19 @@ SUMMARY_READ: Final = "user/Patient.r"
 NOTE_WRITE: Final = "user/DocumentReference.c"
 CLAIM_SUBMIT: Final = "user/Claim.c"
 ELIGIBILITY_CHECK: Final = "user/CoverageEligibilityRequest.c"
+NOTE_READ: Final = "user/DocumentReference.r"
+NOTE_SEARCH: Final = "user/DocumentReference.s"
+NOTE_READ_SYSTEM: Final = "system/DocumentReference.r"
+NOTE_SEARCH_SYSTEM: Final = "system/DocumentReference.s"
+SENT_KMEHR_READ: Final = "user/Binary.r"
+CLAIM_READ: Final = "user/Claim.r"
+CLAIM_SEARCH: Final = "user/Claim.s"
+CLAIM_READ_SYSTEM: Final = "system/Claim.r"
+CLAIM_SEARCH_SYSTEM: Final = "system/Claim.s"
+CLAIM_RESPONSE_READ: Final = "user/ClaimResponse.r"
+CLAIM_RESPONSE_SEARCH: Final = "user/ClaimResponse.s"
+CLAIM_RESPONSE_READ_SYSTEM: Final = "system/ClaimResponse.r"
+CLAIM_RESPONSE_SEARCH_SYSTEM: Final = "system/ClaimResponse.s"
 TASK_READ: Final = "user/Task.r"
 TASK_READ_SYSTEM: Final = "system/Task.r"
 AUDIT_READ: Final = "system/AuditEvent.s"

@@ -50,12 +50,14 @@ from ehealth_hub.core.ports import (
 from ehealth_hub.delivery.engine import DeliveryEngine
 from ehealth_hub.logs import configure_logging
 from ehealth_hub.services.audit_trail import AuditTrail
+from ehealth_hub.services.claim_reads import ClaimReads
 from ehealth_hub.services.claims import ClaimsService
 from ehealth_hub.services.consents import ConsentRecords
 from ehealth_hub.services.console import Operations
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.gp import GpLookup
 from ehealth_hub.services.idempotency import IdempotencyStore
+from ehealth_hub.services.note_reads import NoteReads
 from ehealth_hub.services.notes import NotesService
 from ehealth_hub.services.records import RecordsService
 from ehealth_hub.services.tasks import TaskService
@@ -111,6 +113,10 @@ class Container:
     """``/fhir/Consent``: consents recorded through the hub, and ``$explain``."""
     tasks: TaskService
     """``/fhir/Task``: follow and replay deliveries."""
+    note_reads: NoteReads
+    """``GET /fhir/DocumentReference``, ``GET /fhir/Binary``: the notes sent, their KMEHR."""
+    claim_reads: ClaimReads
+    """``GET /fhir/Claim``, ``GET /fhir/ClaimResponse``: the claims and their answers."""
     audit_trail: AuditTrail
     """``/fhir/AuditEvent``: a patient's audit trail for auditors."""
     idempotency: IdempotencyStore
@@ -236,6 +242,8 @@ def _assemble(
         gps=GpLookup(gate, mycarenet, ports.addressbook),
         consents=ConsentRecords(engine, base.consent_store, audit, base.consent_gate),
         tasks=TaskService(engine, audit, wake=delivery.wake),
+        note_reads=NoteReads(engine, audit),
+        claim_reads=ClaimReads(engine, audit),
         audit_trail=AuditTrail(engine, audit),
         idempotency=IdempotencyStore(engine, idempotency_ttl),
         operations=build_operations(base),

@@ -290,6 +290,8 @@ class ClaimsService:
                 None,
                 now,
                 now,
+                parsed.patient.ssin,
+                claim,
             )
             await store.insert_claim(conn, row)
             await self.audit.record(

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ehealth_hub.core.errors import Conflict
 from ehealth_hub.core.mycarenet_types import InsurabilityFacts
+from ehealth_hub.core.search import Page, PageRequest, mapped
 from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.delivery.store import guard
+from ehealth_hub.store.search import fetch_page
 from ehealth_hub.store.tables import mycarenet_claims, mycarenet_insurability
 
 TERMINAL: Final = ("accepted", "rejected")
@@ -47,6 +49,9 @@ class ClaimRow:
     claim_response: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    patient_ssin: str | None = None
+    claim: dict[str, Any] | None = None
+    """The Claim the app submitted (None for claims stored before migration 0004)."""
 
     @property
     def done(self) -> bool:
@@ -56,9 +61,8 @@ class ClaimRow:
 
 def _row(raw: Any) -> ClaimRow:
     values = dict(raw)
-    values["claim_response"] = (
-        json.loads(values["claim_response"]) if values["claim_response"] else None
-    )
+    for name in ("claim_response", "claim"):
+        values[name] = json.loads(values[name]) if values[name] else None
     values["created_at"], values["updated_at"] = (
         utc(values["created_at"]),
         utc(values["updated_at"]),
@@ -81,10 +85,62 @@ async def get_claim(engine: AsyncEngine, message_id: str) -> ClaimRow | None:
     return _row(raw) if raw else None
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimFilter:
+    """Which claims a read or search may return: the caller's compartment and the criteria."""
+
+    practitioners: frozenset[str] | None = None
+    """The practitioners whose claims these are (None: any)."""
+    federations: frozenset[str] | None = None
+    """The mutuality federations they were addressed to (None: any)."""
+    message_id: str | None = None
+    patient: str | None = None
+    answered: bool = False
+    """Only the claims whose ClaimResponse is known."""
+    submitted: bool = False
+    """Only the claims whose Claim is stored (every claim since migration 0004)."""
+
+
+def _filtered(seen: ClaimFilter) -> Select[Any]:
+    table = mycarenet_claims
+    stmt = select(table)
+    if seen.submitted:
+        stmt = stmt.where(table.c.claim.is_not(None))
+    for column, values in (
+        (table.c.practitioner_nihii, seen.practitioners),
+        (table.c.federation, seen.federations),
+    ):
+        if values is not None:
+            stmt = stmt.where(column.in_(sorted(values)))
+    if seen.message_id is not None:
+        stmt = stmt.where(table.c.message_id == seen.message_id)
+    if seen.patient is not None:
+        stmt = stmt.where(table.c.patient_ssin == seen.patient)
+    if seen.answered:
+        stmt = stmt.where(table.c.claim_response.is_not(None))
+    return stmt
+
+
+async def find_claims(engine: AsyncEngine, seen: ClaimFilter, page: PageRequest) -> Page[ClaimRow]:
+    """One page of the claims ``seen`` holds, newest first, keyset-paged in SQL."""
+    table = mycarenet_claims
+    async with guard("find-claims", system=SYSTEM), engine.connect() as conn:
+        found = await fetch_page(
+            conn,
+            _filtered(seen),
+            key=table.c.created_at,
+            tiebreak=table.c.message_id,
+            page=page,
+            operation="claims.search",
+        )
+    return mapped(found, [_row(r) for r in found.items])
+
+
 async def insert_claim(conn: AsyncConnection, row: ClaimRow) -> None:
     """Store a new claim in the caller's transaction."""
     values = dataclasses.asdict(row)
     values["claim_response"] = None
+    values["claim"] = json.dumps(row.claim, separators=(",", ":")) if row.claim else None
     async with guard("insert-claim", system=SYSTEM):
         try:
             await conn.execute(insert(mycarenet_claims).values(**values))

@@ -95,3 +95,36 @@ def note_parties(note: Json) -> tuple[str, list[str], str | None]:
         "Patient.generalPractitioner[0].identifier",
     )
     return ssin, authors, gp_nihii
+
+
+def _localised(value: Any, local: dict[str, str]) -> Any:
+    """``value`` with every ``reference`` found in ``local`` replaced by its local form."""
+    if isinstance(value, list):
+        return [_localised(v, local) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _localised(v, local) for k, v in value.items()}
+    if isinstance(out.get("reference"), str) and out["reference"] in local:
+        out["reference"] = local[out["reference"]]
+    return out
+
+
+def as_document(note: Json) -> Json:
+    """The DocumentReference of ``note``, standing alone: a Bundle's other entries become its
+    contained resources and the references to them local (``#id``), so that it can be served
+    as the resource the client created (FHIR references.html#contained)."""
+    doc, _ = _resources(note)
+    if note.get("resourceType") != "Bundle":
+        return dict(doc)
+    local: dict[str, str] = {}
+    contained = list(doc.get("contained", []))
+    for entry in note.get("entry", []):
+        res = entry.get("resource", {}) if isinstance(entry, dict) else {}
+        if res is doc or not res.get("id"):
+            continue
+        local[f"{res.get('resourceType')}/{res['id']}"] = f"#{res['id']}"
+        if entry.get("fullUrl"):
+            local[str(entry["fullUrl"])] = f"#{res['id']}"
+        contained.append(res)
+    resolved: Json = _localised({**doc, "contained": contained}, local)
+    return resolved

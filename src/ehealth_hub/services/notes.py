@@ -51,7 +51,8 @@ from ehealth_hub.fhir.profiles import NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.mappings import kmehr_write as w
 from ehealth_hub.mappings.note_to_kmehr import note_to_kmehr
 from ehealth_hub.services.gate import PermitGate
-from ehealth_hub.services.note_input import note_parties
+from ehealth_hub.services.note_input import as_document, note_parties
+from ehealth_hub.services.notes_store import NoteRow, insert_note
 
 log = structlog.get_logger(__name__)
 
@@ -121,7 +122,7 @@ class NotesService:
         now = self.clock()
         kmehr = note_to_kmehr(note, now=now, new_id=uuid5_ids(digest), recipient=_recipient(gp))
         accepted = _Accepted(note_id, ssin, actor, client_id, gp, permit.decision_id, now, rule)
-        item = await self._store(accepted, kmehr)
+        item = await self._store(accepted, kmehr, as_document(note))
         log.info("note_accepted", task=item.id, note=note_id, recipient_rule=rule)
         return NoteAccepted(note_id, item)
 
@@ -145,8 +146,9 @@ class NotesService:
             )
         return facts.holder.nihii, GMD_HOLDER
 
-    async def _store(self, note: _Accepted, kmehr: bytes) -> OutboxItem:
-        """The outbox row and its AuditEvent, in one transaction (both or neither)."""
+    async def _store(self, note: _Accepted, kmehr: bytes, document: Json) -> OutboxItem:
+        """The outbox row, the note (readable as a DocumentReference) and its AuditEvent, in one
+        transaction (all or nothing)."""
         async with self.engine.begin() as conn:
             item = await enqueue(
                 conn,
@@ -158,6 +160,7 @@ class NotesService:
                 dedup_key=note.note_id,
                 now=note.now,
             )
+            await insert_note(conn, note.row(item.id, kmehr, document))
             await self.audit.record(conn, note.audit(item.id))
         return item
 
@@ -194,6 +197,20 @@ class _Accepted:
             },
             "kmehr": base64.b64encode(kmehr).decode(),
         }
+
+    def row(self, task_id: str, kmehr: bytes, document: Json) -> NoteRow:
+        """The stored note (``GET /fhir/DocumentReference``, its KMEHR as ``GET /fhir/Binary``)."""
+        return NoteRow(
+            id=self.note_id,
+            outbox_id=task_id,
+            patient_ssin=self.ssin,
+            actor_nihii=self.actor.nihii,
+            client_id=self.client_id,
+            recipient_nihii=self.gp.nihii,
+            resource={**document, "id": self.note_id},
+            kmehr=kmehr,
+            created_at=self.now,
+        )
 
     def task(self) -> TaskInfo:
         """What the Task following the delivery says."""

@@ -1,4 +1,4 @@
-"""The hub's tables (SQLAlchemy Core). One initial migration creates them until the first release.
+"""The hub's tables (SQLAlchemy Core). Migrations in ``store/migrations/versions`` create them.
 
 Each table belongs to one package: consents and audit_events to consent/ and audit/, outbox,
 tasks and idempotency_keys to delivery/, and so on. Resources are stored as FHIR JSON text next to
@@ -168,6 +168,8 @@ mycarenet_claims = Table(
     Column("claim_response", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("patient_ssin", String(11), nullable=True, index=True),
+    Column("claim", Text, nullable=True),
     comment="Teleconsultation claims (services/claims.py): one per practitioner + claim id.",
 )
 
@@ -181,7 +183,25 @@ mycarenet_insurability = Table(
     comment="MemberData answers cached per patient and date (services/claims.py).",
 )
 
-# -- tables above this line (add yours here and in migrations/versions/0001_initial.py) --
+notes = Table(
+    "notes",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("outbox_id", String(64), nullable=False),
+    Column("patient_ssin", String(11), nullable=False, index=True),
+    Column("actor_nihii", String(11), nullable=False),
+    Column("client_id", String(128), nullable=False),
+    Column("recipient_nihii", String(11), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("kmehr", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    comment="Consultation notes accepted for a GP (services/notes_store.py): the DocumentReference "
+    "as sent and the KMEHR the hub delivers; they outlive the outbox row retention purges.",
+)
+
+# -- tables above this line (add yours here and in a numbered migration, migrations/versions/) --
 
 __all__ = [
     "audit_chain",
@@ -193,5 +213,6 @@ __all__ = [
     "metadata",
     "mycarenet_claims",
     "mycarenet_insurability",
+    "notes",
     "outbox",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,6 +100,37 @@ def hub_settings(database_url: str, tmp_path: Path, **extra: Any) -> Settings:
 async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
     async with serving(hub_settings(database_url, tmp_path)) as running:
         yield running
+
+
+SandboxFhir = Callable[..., Awaitable[AsyncFHIRClient]]
+"""``await sandbox_fhir(client_id, practitioner=None)``: a fhirpy client on ``sandbox_hub``."""
+
+
+@pytest.fixture
+async def sandbox_hub(tmp_path: Path, pki_dir: Path) -> AsyncIterator[Hub]:
+    """The whole sandbox on SQLite, as a client meets it: the simulators (sandbox PKI) and the
+    delivery worker in process, so notes and claims are really delivered and answered."""
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        data_dir=tmp_path / "var",
+        trust={"pki_dir": pki_dir},
+        log={"level": "warning", "json_output": True},
+    )
+    async with serving(settings) as running:
+        connectors = running.container.connectors
+        assert connectors is not None
+        await connectors.get()  # the sandbox PKI and the simulators (seconds, first time)
+        for _ in range(240):
+            if (await running.http.get("/health/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.25)
+        yield running
+
+
+@pytest.fixture
+def sandbox_fhir(sandbox_hub: Hub) -> SandboxFhir:
+    """fhirpy clients of the sandbox clients on ``sandbox_hub``."""
+    return sandbox_hub.fhir
 
 
 def patient_ref(ssin: str) -> dict[str, Any]:

@@ -1,22 +1,26 @@
-"""``GET /fhir/Patient/$summary``: the patient's records as one FHIR document Bundle (journey 1).
+"""``GET``/``POST /fhir/Patient/$summary``: the patient's records as one FHIR document Bundle
+(journey 1).
 
 ``identifier=<ssin system>|<ssin>`` names the patient (the HL7-BE SSIN naming system is the only
 one accepted). Needs ``user/Patient.r`` and an acting practitioner; answers 403 with the gate's
 reasons when consent does not hold. Break-the-glass: ``purpose=emergency`` with a
-``justification`` (the gate decides and flags the access for review).
+``justification`` (the gate decides and flags the access for review). ``POST`` takes the same
+parameters in a Parameters body (FHIR operations.html#request: the patient as ``identifier`` or
+``patient``, valueIdentifier or valueString ``system|value``) and answers the same Bundle.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 
 from ehealth_hub.api.auth import require_scope
-from ehealth_hub.api.conventions import identifier_param
+from ehealth_hub.api.conventions import identifier_param, json_body
 from ehealth_hub.api.deps import Records
 from ehealth_hub.api.idempotency import IdempotentRoute
 from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.summary_parameters import SummaryRequest, summary_request
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SUMMARY_READ
 from ehealth_hub.core.errors import InvalidInput
@@ -56,13 +60,38 @@ async def patient_summary(
     justification: Annotated[str | None, Query(max_length=200)] = None,
 ) -> FhirResponse:
     """Consent gate, then every record source in parallel, then one document Bundle."""
-    ssin = parse_ssin_identifier(identifier)
+    asked = SummaryRequest(parse_ssin_identifier(identifier), purpose, justification)
+    return await _summary(records, principal, asked)
+
+
+@router.post(
+    "/fhir/Patient/$summary",
+    response_class=FhirResponse,
+    summary="The patient's records as one FHIR document Bundle (Parameters body; consent-gated)",
+    responses={403: {"description": "consent does not hold (OperationOutcome with the reasons)"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def patient_summary_post(
+    records: Records,
+    principal: Annotated[Principal, Depends(require_scope(SUMMARY_READ))],
+    body: Annotated[dict[str, Any], Depends(json_body)],
+) -> FhirResponse:
+    """The same operation as GET, its parameters in a Parameters resource."""
+    return await _summary(records, principal, summary_request(body, parse_ssin_identifier))
+
+
+async def _summary(records: Records, principal: Principal, asked: SummaryRequest) -> FhirResponse:
     bundle = await records.summary(
-        ssin,
+        asked.ssin,
         principal.actor(),
         client_id=principal.client_id,
-        purpose=purpose,
-        justification=justification,
+        purpose=asked.purpose,
+        justification=asked.justification,
     )
     return FhirResponse(bundle)
 
