@@ -9,8 +9,9 @@ the one SignedInfo (first child of the one Signature) whose value is then checke
 SignedInfo or an Object is refused, so no unverified Reference can name the Body. A comment or
 processing instruction followed by text inside the Signature or a signed part is refused: c14n
 without comments drops it and joins the text, which lxml would read truncated (a Timestamp, a
-value). The cryptographic check (:mod:`.wsse_dsig_verify`) then dereferences each Reference
-through the same unique-Id map, so the element digested is the element whose role was checked.
+value). The cryptographic check (:data:`WSSE_SIGNATURE`, the one verifier of :mod:`.dsig_verify`)
+then dereferences each Reference through the same unique-Id map, so the element digested is the
+element whose role was checked.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from ehealth_hub.core.xml import (
     text_splitting_node,
 )
 from ehealth_hub.trust.credentials import verify_chain
+from ehealth_hub.trust.dsig_verify import XmlSignatureVerifier
 from ehealth_hub.trust.saml import VerifiedAssertion, parse_instant, verify_assertion
-from ehealth_hub.trust.wsse_dsig_verify import verify_detached
+from ehealth_hub.trust.wsse_dsig import EXC_C14N
 from ehealth_hub.trust.wsse_envelope import (
     NSMAP,
     SAML_ASSERTION_ID,
@@ -49,6 +51,8 @@ from ehealth_hub.trust.wsse_envelope import (
 )
 
 _ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})
+WSSE_SIGNATURE: Final = XmlSignatureVerifier(EXC_C14N, frozenset({(EXC_C14N,)}))
+"""WS-Security's policy: exclusive c14n for SignedInfo and as the one Transform of a Reference."""
 _KEY_REF: Final = "ds:KeyInfo/wsse:SecurityTokenReference/"
 
 
@@ -261,4 +265,4 @@ def _verify_xml_signature(
         raise SignatureError(
             "signature does not verify: the signer's key is not RSA", system="wsse", code="invalid"
         )
-    verify_detached(signature, by_id.get, key)
+    WSSE_SIGNATURE.verify(signature, by_id.get, key)
