@@ -5,6 +5,7 @@ misread is refused."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -13,17 +14,20 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from ehealth_hub.core.errors import SignatureError, TokenError
-from ehealth_hub.core.xml import SAML11_NS
+from ehealth_hub.core.xml import DSIG_NS, SAML11_NS
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.trust import saml, xades
 from ehealth_hub.trust.credentials import Credential
+from ehealth_hub.trust.dsig_verify import ENVELOPED
 from ehealth_hub.trust.saml_cache import VerifiedSignatures
 from ehealth_hub.trust.signxml_api import XMLSigner
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope
+from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256, exclusive_c14n
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 XMLSEC1 = shutil.which("xmlsec1")
@@ -157,3 +161,34 @@ def test_a_xades_signing_time_split_by_a_comment_is_refused(sandbox_pki: Sandbox
     with pytest.raises(SignatureError, match="comment or processing instruction") as refused:
         xades.signed_properties(etree.fromstring(signature), detail, certificate)
     assert refused.value.code == "xades-invalid"
+
+
+def _enveloped(tail: str, key: rsa.RSAPrivateKey) -> etree._Element:
+    """``<r Id="x"><v>1</v>before<ds:Signature/>{tail}</r>``, signed by hand: the digest is of
+    the canonical form written out here, not of anything the verifier computes."""
+    signed_form = f'<r Id="x"><v>1</v>before{tail}</r>'.encode()
+    digest = base64.b64encode(hashlib.sha256(signed_form).digest()).decode()
+    root = etree.fromstring(
+        f'<r Id="x"><v>1</v>before<ds:Signature xmlns:ds="{DSIG_NS}"><ds:SignedInfo>'
+        f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/>'
+        f'<ds:SignatureMethod Algorithm="{RSA_SHA256}"/><ds:Reference URI="#x"><ds:Transforms>'
+        f'<ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"/>'
+        f'</ds:Transforms><ds:DigestMethod Algorithm="{SHA256}"/>'
+        f"<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+        f"<ds:SignatureValue/></ds:Signature>{tail}</r>"
+    )
+    signature = root[1]
+    data = exclusive_c14n(signature[0])
+    value = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    signature[1].text = base64.b64encode(value).decode()
+    return root
+
+
+def test_the_enveloped_transform_removes_the_signature_and_keeps_the_text_after_it() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = _enveloped("after", key)
+    verified = saml.STS_SIGNATURE.verify(root[1], {"x": root}.get, key.public_key())
+    assert [r.target for r in verified] == [root]
+    root[1].tail = "other"  # the text after the Signature is signed content of its parent
+    with pytest.raises(SignatureError, match="digest mismatch"):
+        saml.STS_SIGNATURE.verify(root[1], {"x": root}.get, key.public_key())

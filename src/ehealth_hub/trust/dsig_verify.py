@@ -109,21 +109,19 @@ def _c14n(element: etree._Element, algorithm: str, prefixes: list[str] | None) -
 def _without(target: etree._Element, signature: etree._Element) -> etree._Element:
     """A copy of ``target`` without ``signature`` (the enveloped-signature Transform); its tail,
     text of the parent, stays."""
-    path = []
-    node = signature
+    path, node = [], signature
     while node is not target:
         parent = node.getparent()
         if parent is None:
             raise ValueError("an enveloped-signature Transform over an element outside it")
         path.append(parent.index(node))
         node = parent
-    clone = copy.deepcopy(target)
-    found = clone
+    clone = found = copy.deepcopy(target)
     for index in reversed(path):
         found = found[index]
-    parent, tail = found.getparent(), found.tail
-    assert parent is not None  # found is a descendant of clone
-    previous = found.getprevious()
+    parent, tail, previous = found.getparent(), found.tail, found.getprevious()
+    if parent is None:  # the Signature itself: nothing would be left to digest
+        raise ValueError("an enveloped-signature Transform over the Signature itself")
     if tail and previous is not None:
         previous.tail = (previous.tail or "") + tail
     elif tail:

@@ -250,11 +250,15 @@ def _covered(
     data = [r for r in references if r.target is signed and r.transforms == (BASE64_TRANSFORM,)]
     marked = [r for r in references if r.type == SIGNED_PROPERTIES and r.target in properties]
     if len(data) != 1:
-        raise SignatureError(f"XAdES does not cover the {etree.QName(signed).localname}")
+        raise SignatureError(
+            f"it does not cover the {etree.QName(signed).localname}", system="xades"
+        )
     if len(marked) != 1:
-        raise SignatureError("XAdES does not sign its SignedProperties")
+        raise SignatureError("it does not sign its SignedProperties", system="xades")
     if any(r.target not in (signed, marked[0].target, key_info) for r in references):
-        raise SignatureError("XAdES signs an element that is neither data nor its properties")
+        raise SignatureError(
+            "it signs an element that is neither data nor its properties", system="xades"
+        )
     return marked[0].target
 
 
@@ -264,14 +268,17 @@ def _check_signing_certificate(properties: etree._Element, certificate: x509.Cer
     method = cert.find(f"{{{XADES}}}CertDigest/{{{DS}}}DigestMethod") if cert is not None else None
     algorithm = DIGEST_METHODS.get(method.get("Algorithm", "")) if method is not None else None
     if cert is None or algorithm is None:
-        raise SignatureError("XAdES SigningCertificate missing or with a refused digest")
+        raise SignatureError("SigningCertificate missing or with a refused digest", system="xades")
     der = certificate.public_bytes(serialization.Encoding.DER)
-    value = base64.b64decode(cert.findtext(f"{{{XADES}}}CertDigest/{{{DS}}}DigestValue") or "")
+    text = "".join((cert.findtext(f"{{{XADES}}}CertDigest/{{{DS}}}DigestValue") or "").split())
+    try:
+        value = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise SignatureError("SigningCertificate digest is not base64", system="xades") from exc
     serial = cert.findtext(f"{{{XADES}}}IssuerSerial/{{{DS}}}X509SerialNumber")
-    if not hmac.compare_digest(hashlib.new(algorithm, der).digest(), value) or serial != str(
-        certificate.serial_number
-    ):
-        raise SignatureError("XAdES SigningCertificate names another certificate")
+    same_digest = hmac.compare_digest(hashlib.new(algorithm, der).digest(), value)
+    if not same_digest or serial != str(certificate.serial_number):
+        raise SignatureError("SigningCertificate names another certificate", system="xades")
 
 
 def _certificate(signature: etree._Element) -> x509.Certificate:
