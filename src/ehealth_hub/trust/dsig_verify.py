@@ -42,7 +42,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Final, NamedTuple, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -73,6 +73,10 @@ _NAMES: Final = {
     BASE64_TRANSFORM: "base64",
 }
 _INCLUSIVE_NAMESPACES: Final = f"{{{EXC_C14N}}}InclusiveNamespaces"
+_TRANSFORM: Final = f"{{{DSIG_NS}}}Transform"
+_REFERENCE_SHAPE: Final = [
+    f"{{{DSIG_NS}}}{n}" for n in ("Transforms", "DigestMethod", "DigestValue")
+]
 _COUNTS: Final = {1: "one", 2: "two"}
 
 Resolver = Callable[[str], etree._Element | None]
@@ -130,9 +134,8 @@ def _without(target: etree._Element, signature: etree._Element) -> etree._Elemen
     return clone
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedReference:
-    """One Reference of a signature that verified."""
+class VerifiedReference(NamedTuple):
+    """One Reference of a signature that verified (a tuple: built once per Reference)."""
 
     uri: str
     target: etree._Element
@@ -183,8 +186,9 @@ class XmlSignatureVerifier:
             self._refuse(f"expected ds:{name}, found {element.tag!r}")
         return element
 
-    def _unsplit(self, element: etree._Element, what: str) -> None:
+    def _unsplit(self, element: etree._Element, uri: str | None = None) -> None:
         if text_splitting_node(element) is not None:
+            what = "the Signature" if uri is None else f"the element {uri!r}"
             self._refuse(f"comment or processing instruction inside signed text of {what}")
 
     def _core_validation(
@@ -196,7 +200,7 @@ class XmlSignatureVerifier:
         signed_info = self._expect(children[0], "SignedInfo")
         value = _base64(self._expect(children[1], "SignatureValue"))
         self._check_shape([str(child.tag) for child in children])
-        self._unsplit(signature, "the Signature")
+        self._unsplit(signature)
         self._check_signed_info(signed_info, value, key)
         return tuple(
             self._check_reference(self._expect(reference, "Reference"), resolve, signature)
@@ -214,7 +218,7 @@ class XmlSignatureVerifier:
             allowed = "SignedInfo, SignatureValue[, KeyInfo]" + (", Object" if self.objects else "")
             self._refuse(f"Signature must be {allowed}, found {shape}")
 
-    def _method(self, method: etree._Element, allowed: frozenset[str]) -> list[str] | None:
+    def _method(self, method: etree._Element, allowed: tuple[str, ...]) -> list[str] | None:
         """The PrefixList of an exclusive c14n ``method`` (None when absent), after checking
         that ``method`` is one of ``allowed`` and carries nothing else."""
         algorithm = method.get("Algorithm", "")
@@ -236,7 +240,7 @@ class XmlSignatureVerifier:
         if len(children) < 3:
             self._refuse("SignedInfo needs CanonicalizationMethod, SignatureMethod and a Reference")
         c14n = self._expect(children[0], "CanonicalizationMethod")
-        prefixes = self._method(c14n, frozenset({self.canonicalization}))
+        prefixes = self._method(c14n, (self.canonicalization,))
         method = self._expect(children[1], "SignatureMethod")
         algorithm = SIGNATURE_METHODS.get(method.get("Algorithm", ""))
         if algorithm is None or _elements(method):
@@ -244,26 +248,36 @@ class XmlSignatureVerifier:
         data = _c14n(signed_info, self.canonicalization, prefixes)
         key.verify(value, data, padding.PKCS1v15(), algorithm)
 
-    def _chain(self, uri: str, transforms: etree._Element | None) -> list[tuple[str, list[str]]]:
-        """The Transforms of a Reference, checked against the policy: (algorithm, PrefixList)."""
+    def _chain(
+        self, uri: str, transforms: etree._Element | None
+    ) -> tuple[tuple[str, ...], list[str] | None]:
+        """The Transforms of a Reference checked against the policy: their algorithms, and the
+        PrefixList of the last (an exclusive c14n's ``InclusiveNamespaces``, else None)."""
         if transforms is None:
-            return []
+            return (), None
         steps = _elements(transforms)
+        algorithms = tuple([step.get("Algorithm", "") for step in steps])
+        if algorithms not in self.transforms or [s.tag for s in steps] != [_TRANSFORM] * len(steps):
+            self._refuse_chain(uri, steps, algorithms)
+        prefixes = None
+        for algorithm, step in zip(algorithms, steps, strict=True):
+            prefixes = self._method(step, (algorithm,))
+        return algorithms, prefixes
+
+    def _refuse_chain(
+        self, uri: str, steps: list[etree._Element], algorithms: tuple[str, ...]
+    ) -> NoReturn:
+        """Refuse a Transforms chain outside the policy, naming the first step that is."""
         counts = sorted({len(chain) for chain in self.transforms if chain})
-        if len(steps) not in counts or any(s.tag != _ds("Transform") for s in steps):
+        if len(steps) not in counts or any(s.tag != _TRANSFORM for s in steps):
             words = " or ".join(_COUNTS.get(n, str(n)) for n in counts)
             self._refuse(f"reference {uri!r} must have exactly {words} Transform")
-        chain = []
-        for index, step in enumerate(steps):
+        for index, algorithm in enumerate(algorithms):
             allowed = {c[index] for c in self.transforms if len(c) == len(steps)}
-            algorithm = step.get("Algorithm", "")
             if algorithm not in allowed:
                 names = " or ".join(sorted(_NAMES[a] for a in allowed))
                 self._refuse(f"transform algorithm {algorithm!r} is not {names}")
-            chain.append((algorithm, self._method(step, frozenset({algorithm})) or []))
-        if tuple(a for a, _ in chain) not in self.transforms:
-            self._refuse(f"reference {uri!r}: Transforms {[a for a, _ in chain]} not allowed")
-        return chain
+        self._refuse(f"reference {uri!r}: Transforms {list(algorithms)} not allowed")
 
     def _check_reference(
         self, reference: etree._Element, resolve: Resolver, signature: etree._Element
@@ -274,39 +288,41 @@ class XmlSignatureVerifier:
         if target is None:
             self._refuse(f"reference {uri!r} names no element of this document")
         children = _elements(reference)
-        digest_tags = [_ds("DigestMethod"), _ds("DigestValue")]
-        bare = () in self.transforms and [child.tag for child in children] == digest_tags
-        if not bare and [child.tag for child in children] != [_ds("Transforms"), *digest_tags]:
+        tags = [child.tag for child in children]
+        bare = tags == _REFERENCE_SHAPE[1:] and () in self.transforms
+        if not bare and tags != _REFERENCE_SHAPE:
             self._refuse(f"reference {uri!r} is not Transforms, DigestMethod, DigestValue")
         transforms = None if bare else children.pop(0)
         method, value = children
-        chain = self._chain(uri, transforms)
+        algorithms, prefixes = self._chain(uri, transforms)
         algorithm = DIGEST_METHODS.get(method.get("Algorithm", ""))
         if algorithm is None or _elements(method):
             self._refuse(f"digest algorithm {method.get('Algorithm')!r} is not allowed")
-        self._unsplit(target, f"the element {uri!r}")
-        actual = hashlib.new(algorithm, self._octets(target, chain, signature)).digest()
+        self._unsplit(target, uri)
+        octets = self._octets(target, algorithms, prefixes, signature)
+        actual = hashlib.new(algorithm, octets).digest()
         if not hmac.compare_digest(actual, _base64(value)):
             self._refuse(f"digest mismatch for reference {uri!r}")
-        return VerifiedReference(uri, target, tuple(a for a, _ in chain), reference.get("Type"))
+        return VerifiedReference(uri, target, algorithms, reference.get("Type"))
 
     def _octets(
         self,
         target: etree._Element,
-        chain: list[tuple[str, list[str]]],
+        algorithms: tuple[str, ...],
+        prefixes: list[str] | None,
         signature: etree._Element,
     ) -> bytes:
         """What the digest covers: ``target`` through the (already allowed) Transforms."""
-        if not chain:  # XML-DSig 4.3.3.3: a same-document reference, Canonical XML 1.0
+        if not algorithms:  # XML-DSig 4.3.3.3: a same-document reference, Canonical XML 1.0
             return _c14n(target, C14N_10, None)
-        (first, _), (last, prefixes) = chain[0], chain[-1]
+        first, last = algorithms[0], algorithms[-1]
         if first == BASE64_TRANSFORM:
             if len(target):  # a child would hide part of the text the base64 decodes
                 self._refuse("base64 reference to an element that is not plain text")
             return _base64(target)
         if first == ENVELOPED:
             target = _without(target, signature)
-        return _c14n(target, last, prefixes or None)
+        return _c14n(target, last, prefixes)
 
 
 def rsa_key(certificate: x509.Certificate, *, system: str) -> rsa.RSAPublicKey:
