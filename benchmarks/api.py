@@ -1,10 +1,10 @@
 """Consented ``Patient/$summary`` reads per second, latency percentiles and the hub's own overhead.
 
 The sandbox hub (SQLite, real connectors: WS-Security signing, the consent gate with its audit
-trail, the KMEHR -> FHIR mappings, ``create_app(server=True)`` as ``ehealth-hub serve`` runs it,
-on uvloop) reads An's records (RSW, Vitalink and her GP's system; Abrumet and CoZo answer empty
-lists) as the consultation app acting for Dr Vermeulen, over HTTP (httpx ASGI transport, SMART
-token). The simulators answer without added latency.
+trail, the KMEHR -> FHIR mappings, ``create_app(on_started=tuning.for_server)`` as ``ehealth-hub
+serve`` runs it, on uvloop) reads An's records (RSW, Vitalink and her GP's system; Abrumet and CoZo
+answer empty lists) as the consultation app acting for Dr Vermeulen, over HTTP (httpx ASGI
+transport, SMART token). The simulators answer without added latency.
 
 Where the simulators run (``--simulators``):
 
@@ -54,6 +54,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from benchmarks._api_processes import RemoteSimulators, ServedHub
 from ehealth_hub.api import create_app
 from ehealth_hub.auth.urls import token_endpoint_at
+from ehealth_hub.cli import tuning
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consult_app import SandboxApp
 from ehealth_hub.fixtures.consultation import consultation_consent
@@ -264,7 +265,7 @@ async def run(settings: Settings, bench: Bench, rate: float) -> list[Phase]:
         async with network_client(timeout=60) as http:
             http.base_url = httpx.URL(bench.served.base_url)
             return await phases(bench, http, settings, rate)
-    hub = create_app(settings, server=True)  # as `ehealth-hub serve` runs it
+    hub = create_app(settings, on_started=tuning.for_server)  # as `ehealth-hub serve` runs it
     async with hub.router.lifespan_context(hub):
         container = hub.state.container
         assert container.connectors is not None

@@ -1,4 +1,5 @@
-"""The hand-built signature verifier, checked against signxml and xmlsec1 (independent code).
+"""The one signature verifier under the WS-Security policy, checked against signxml and xmlsec1
+(independent code).
 
 Accepted: what our signer, signxml's ``XMLSigner`` and ``xmlsec1 --sign`` produce (the last also
 with an InclusiveNamespaces PrefixList, which changes the digests). Refused as ``SignatureError``
@@ -23,7 +24,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from lxml import etree
 from signxml import (  # type: ignore[attr-defined]  # re-exported names without stubs
+    DigestAlgorithm,
     SignatureConfiguration,
+    SignatureMethod,
     SignatureReference,
     XMLSigner,
     XMLVerifier,
@@ -35,14 +38,10 @@ from ehealth_hub.core.errors import SignatureError
 from ehealth_hub.core.xml import DSIG_NS, SOAP11_NS, WSSE_NS, WSU_NS
 from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.trust import saml
+from ehealth_hub.trust.dsig_verify import DIGEST_METHODS, SIGNATURE_METHODS
 from ehealth_hub.trust.wsse import sign_envelope, verify_envelope
 from ehealth_hub.trust.wsse_dsig import EXC_C14N, RSA_SHA256, SHA256, exclusive_c14n
-from ehealth_hub.trust.wsse_dsig_verify import (
-    DIGEST_METHODS,
-    SIGNATURE_METHODS,
-    verify_detached,
-)
-from ehealth_hub.trust.wsse_verify import _verify_xml_signature
+from ehealth_hub.trust.wsse_verify import WSSE_SIGNATURE, _verify_xml_signature
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NS = {"s": SOAP11_NS, "wsse": WSSE_NS, "wsu": WSU_NS, "ds": DSIG_NS}
@@ -65,6 +64,9 @@ X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-pro
 ASSERTION = {"assertion_id": "_v1", "issuer": "sts", "attributes": [], "now": NOW}
 ASSERTION["lifetime"] = timedelta(hours=1)
 Change = Callable[[etree._Element], None]
+# What the project allowed signxml's XMLVerifier when it verified (saml.py, before dsig_verify).
+SIGNXML_SIG_METHODS = frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA512})
+SIGNXML_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA512})
 
 
 def _signed(pki: SandboxPki, mode: str = "x509", key: str = "sarah") -> etree._Element:
@@ -97,8 +99,8 @@ def _signxml_accepts(envelope: etree._Element, cert: x509.Certificate) -> bool:
     config = SignatureConfiguration(
         location=f"./{{{SOAP11_NS}}}Header/{{{WSSE_NS}}}Security/",
         expect_references=True,
-        signature_methods=saml._SIG_METHODS,
-        digest_algorithms=saml._DIGESTS,
+        signature_methods=SIGNXML_SIG_METHODS,
+        digest_algorithms=SIGNXML_DIGESTS,
     )
     try:
         XMLVerifier().verify(copy.deepcopy(envelope), x509_cert=cert, expect_config=config)
@@ -149,8 +151,8 @@ def test_accepts_what_signxml_signs(sandbox_pki: SandboxPki, mode: str, algorith
 
 
 def test_allows_exactly_the_algorithms_signxml_was_allowed() -> None:
-    assert set(SIGNATURE_METHODS) == {method.value for method in saml._SIG_METHODS}
-    assert set(DIGEST_METHODS) == {digest.value for digest in saml._DIGESTS}
+    assert set(SIGNATURE_METHODS) == {method.value for method in SIGNXML_SIG_METHODS}
+    assert set(DIGEST_METHODS) == {digest.value for digest in SIGNXML_DIGESTS}
 
 
 def _set(path: str, attribute: str | None, value: str) -> Change:
@@ -253,12 +255,12 @@ def test_refuses_what_the_policy_excludes_even_when_the_signers_key_signed_it(
     change(signature)
     _resign(envelope, sandbox_pki)
     with pytest.raises(SignatureError, match=reason) as refused:
-        verify_detached(signature, _ids(envelope).get, sarah.private_key.public_key())
+        WSSE_SIGNATURE.verify(signature, _ids(envelope).get, sarah.private_key.public_key())
     assert refused.value.code == "invalid"
 
 
 def test_refuses_a_reference_to_an_id_not_in_the_document(sandbox_pki: SandboxPki) -> None:
-    envelope = _signed(sandbox_pki)  # verify_detached refuses it too: see the policy test
+    envelope = _signed(sandbox_pki)  # WSSE_SIGNATURE refuses it too: see the policy test
     _set(REFERENCE, "URI", "#nowhere")(envelope)
     with pytest.raises(SignatureError, match="not a signable part"):
         _verify(sandbox_pki, _resign(envelope, sandbox_pki))  # the anti-wrapping check is first

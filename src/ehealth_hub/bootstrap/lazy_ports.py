@@ -1,10 +1,11 @@
 """The connector ports handed to the consent gate and the services (``core.ports``
 Protocols), forwarding to the :class:`~ehealth_hub.bootstrap.connectors.ConnectorStack` once built.
 
-They exist so that wiring the container costs nothing: the stack is built on the first real call
-(measured: ~1.2 s with the sandbox PKI on disk, ~13 s deriving it; a container whose ports are
-stand-ins never pays it). They only forward: the permits are checked by the connectors
-themselves, once.
+Why they exist: building the stack costs ~1.2 s with the sandbox PKI on disk and ~13 s deriving it,
+so the container is wired against these forwarders and the stack is built on the first real call
+(a container whose ports are stand-ins, as in the API tests, never pays it). They only forward:
+the permits are checked by the connectors themselves, once. One small class per port rather than
+one generic ``__getattr__`` proxy, so that mypy still checks each against its Protocol.
 """
 
 from __future__ import annotations

@@ -59,11 +59,11 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the database migrations (SQLite or PostgreSQL, from EHEALTH_HUB_DATABASE_URL)."""
-    from ehealth_hub.store.db import upgrade
+    from ehealth_hub.services.maintenance import upgrade_database
 
     settings = settings_or_exit()
     try:
-        asyncio.run(upgrade(settings.database_url, revision))
+        asyncio.run(upgrade_database(settings.database_url, revision))
     except HubError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -9,43 +9,16 @@ its kind and sequence number), 2 on a configuration error.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
 
-from ehealth_hub.audit.heads import HeadSigner
-from ehealth_hub.audit.verify import Report, Seal, verify
 from ehealth_hub.cli.common import settings_or_exit
 from ehealth_hub.core.errors import ConfigurationError, HubError
 from ehealth_hub.settings import Settings
-from ehealth_hub.store.db import create_engine
 
 app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 console = Console()
-
-
-async def verify_trail(settings: Settings) -> Report:
-    """Verify the trail of the database named by ``settings`` against the signed heads, with the
-    hub's key: every MAC, the heads' database, and no unsigned tail older than the bound."""
-    signer = HeadSigner.from_settings(settings)
-    seal = Seal(signer.mac_key, datetime.now(UTC), settings.audit.max_unsigned_seconds)
-    engine = create_engine(settings.database_url)
-    try:
-        return await verify(engine, await asyncio.to_thread(signer.read), seal)
-    finally:
-        await engine.dispose()
-
-
-async def checkpoint_now(settings: Settings) -> str:
-    """Sign the committed head now; says what was signed."""
-    signer = HeadSigner.from_settings(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        signed = await signer.checkpoint(engine, datetime.now(UTC))
-    finally:
-        await engine.dispose()
-    return f"signed head at record {signed.seq}" if signed else "head unchanged; nothing signed"
 
 
 def _settings() -> Settings:
@@ -55,8 +28,10 @@ def _settings() -> Settings:
 @app.command("verify")
 def verify_command() -> None:
     """Check the hash chain and the signed heads; exit 1 on any edit, deletion or truncation."""
+    from ehealth_hub.services.maintenance import verify_audit_trail
+
     try:
-        report = asyncio.run(verify_trail(_settings()))
+        report = asyncio.run(verify_audit_trail(_settings()))
     except HubError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2 if isinstance(exc, ConfigurationError) else 1) from exc
@@ -72,8 +47,10 @@ def verify_command() -> None:
 @app.command("checkpoint")
 def checkpoint_command() -> None:
     """Sign the current chain head and append it to the heads file now."""
+    from ehealth_hub.services.maintenance import checkpoint_audit
+
     try:
-        console.print(asyncio.run(checkpoint_now(_settings())))
+        console.print(asyncio.run(checkpoint_audit(_settings())))
     except HubError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

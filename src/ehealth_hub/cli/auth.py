@@ -24,8 +24,8 @@ from ehealth_hub.cli.common import settings_or_exit
 from ehealth_hub.core.errors import HubError
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.auth_clients import SANDBOX_CLIENTS, auth_dir, client_key
+from ehealth_hub.services.maintenance import database, upgrade_database
 from ehealth_hub.settings import Settings
-from ehealth_hub.store.db import create_engine, upgrade
 
 _err = Console(stderr=True)
 
@@ -41,15 +41,12 @@ def _sandbox_settings() -> Settings:
 async def _issue(
     settings: Settings, client_id: str, scopes: list[str], nihii: str | None, base: str | None
 ) -> str:
-    await upgrade(settings.database_url)
-    engine = create_engine(settings.database_url)
-    try:
+    await upgrade_database(settings.database_url)
+    async with database(settings.database_url) as engine:
         service = build_token_service(settings, engine)
         endpoint = token_endpoint(settings, base)
         assertion = client_assertion(client_id, client_key(client_id), endpoint)
         grant = await service.issue(token_request(assertion, scopes, nihii), base=base)
-    finally:
-        await engine.dispose()
     return grant.access_token
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,6 @@ from rich.console import Console
 from ehealth_hub.cli import tuning
 from ehealth_hub.cli.common import settings_or_exit
 from ehealth_hub.core.errors import HubError
-
-if TYPE_CHECKING:
-    from ehealth_hub.delivery.retention import PurgeReport
 
 console = Console(stderr=True)
 
@@ -49,7 +46,7 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
     from prometheus_client import start_http_server
 
     from ehealth_hub.bootstrap import build_container
-    from ehealth_hub.delivery.worker import Worker
+    from ehealth_hub.services.maintenance import deliver
     from ehealth_hub.settings import Settings
 
     assert isinstance(settings, Settings)
@@ -66,7 +63,7 @@ async def _run_worker(settings: object, metrics_port: int | None) -> None:
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=container.metrics)
     try:
-        await Worker(engine).run()
+        await deliver(engine)
     finally:
         relay.cancel()
         await asyncio.gather(relay, return_exceptions=True)
@@ -87,10 +84,17 @@ def replay(
     if not item_id and destination is None and since is None and not dry_run:
         console.print("[red]give --id, --destination or --since (or --dry-run to list all)[/red]")
         raise typer.Exit(2)
+    from ehealth_hub.services.maintenance import replay_deliveries
+
     try:
         ids = asyncio.run(
-            _replay(
-                settings.database_url, tuple(item_id or ()), destination, status, since, dry_run
+            replay_deliveries(
+                settings.database_url,
+                tuple(item_id or ()),
+                destination,
+                status,
+                since,
+                dry_run=dry_run,
             )
         )
     except (HubError, ValueError) as exc:
@@ -102,31 +106,6 @@ def replay(
     console.print(f"[green]{verb} {len(ids)} item(s)[/green]")
 
 
-async def _replay(
-    url: str,
-    ids: tuple[str, ...],
-    destination: str | None,
-    status: str,
-    since: datetime | None,
-    dry_run: bool,
-) -> list[str]:
-    from ehealth_hub.delivery import requeue, store
-    from ehealth_hub.delivery.outbox import Status
-    from ehealth_hub.store.db import create_engine
-
-    statuses = tuple(Status(s.strip()) for s in status.split(","))
-    when = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
-    selection = requeue.ReplayFilter(
-        ids=ids, destination=destination, statuses=statuses, since=when
-    )
-    engine = create_engine(url)
-    try:
-        async with store.guard("replay"), engine.begin() as conn:
-            return await requeue.replay(conn, selection, now=datetime.now(UTC), dry_run=dry_run)
-    finally:
-        await engine.dispose()
-
-
 outbox_app = typer.Typer(
     help="The delivery outbox: queue summary and retention.", no_args_is_help=True
 )
@@ -135,36 +114,21 @@ outbox_app = typer.Typer(
 @outbox_app.command("stats")
 def stats() -> None:
     """Queue depth per destination and status, and the age of the oldest item (as /metrics)."""
+    from ehealth_hub.services.maintenance import outbox_stats
+
     settings = settings_or_exit()
     try:
-        rows = asyncio.run(_stats(settings.database_url))
+        rows = asyncio.run(outbox_stats(settings.database_url))
     except HubError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     typer.echo(f"{'destination':<24} {'status':<12} {'count':>8} {'oldest_age_s':>14}")
-    for destination, status, count, age in rows:
+    for row in rows:
+        age = row.oldest_age_seconds
         shown = f"{age:.1f}" if age is not None else "-"
-        typer.echo(f"{destination:<24} {status:<12} {count:>8} {shown:>14}")
+        typer.echo(f"{row.destination:<24} {row.status:<12} {row.count:>8} {shown:>14}")
     if not rows:
         console.print("[green]the outbox has no unfinished or dead items[/green]")
-
-
-async def _stats(url: str) -> list[tuple[str, str, int, float | None]]:
-    from ehealth_hub.delivery import queries, store
-    from ehealth_hub.delivery.metrics import age_seconds
-    from ehealth_hub.store.db import create_engine
-
-    engine = create_engine(url)
-    try:
-        async with store.guard("stats"), engine.connect() as conn:
-            found = await queries.queue_stats(conn)
-    finally:
-        await engine.dispose()
-    now = datetime.now(UTC)
-    return [
-        (s.destination, s.status, s.count, age_seconds(s.oldest, now))
-        for s in sorted(found, key=lambda s: (s.destination, s.status))
-    ]
 
 
 @outbox_app.command("purge")
@@ -172,22 +136,11 @@ def purge(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, do not delete.")] = False,
 ) -> None:
     """Delete finished items past ``delivery.retention`` and expired Idempotency-Keys."""
-    from ehealth_hub.delivery.retention import purge as run_purge
-    from ehealth_hub.store.db import create_engine
+    from ehealth_hub.services.maintenance import purge_outbox
 
     settings = settings_or_exit()
-
-    async def _purge() -> PurgeReport:
-        engine = create_engine(settings.database_url)
-        try:
-            return await run_purge(
-                engine, settings.delivery.retention, now=datetime.now(UTC), dry_run=dry_run
-            )
-        finally:
-            await engine.dispose()
-
     try:
-        report = asyncio.run(_purge())
+        report = asyncio.run(purge_outbox(settings, dry_run=dry_run))
     except HubError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

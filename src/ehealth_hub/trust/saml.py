@@ -13,15 +13,18 @@ Public API (stable)::
     build_assertion(...) -> etree._Element          # used by the STS simulator
     sign_assertion(assertion, sts: Credential) -> etree._Element
     verify_assertion(assertion, *, trusted, sts, now, max_skew, holder=None,
-                     signatures=PROCESS_SIGNATURES) -> VerifiedAssertion
+                     signatures=None) -> VerifiedAssertion
         # trusted: CA anchors; sts: the STS signing certificates accepted (pinned)
         # TokenError: forged (bad signature, signer not a pinned STS), expired, wrong holder key
+
+Signing uses signxml's ``XMLSigner`` (what the STS simulator issues); verifying uses the hub's one
+verifier (:mod:`.dsig_verify`) with the STS's policy: an enveloped signature over
+``#AssertionID``, exclusive c14n, RSA-SHA256/512.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,21 +37,9 @@ from lxml import etree
 from ehealth_hub.core.errors import SignatureError, TokenError
 from ehealth_hub.core.xml import DSIG_NS, SAML11_NS, text_splitting_node
 from ehealth_hub.trust.credentials import Credential, verify_chain
-from ehealth_hub.trust.saml_cache import (
-    PROCESS_SIGNATURES,
-    VerifiedSignatures,
-    VerifiedSigner,
-    signature_key,
-)
-from ehealth_hub.trust.signxml_api import (
-    DigestAlgorithm,
-    InvalidInput,
-    InvalidSignature,
-    SignatureConfiguration,
-    SignatureMethod,
-    XMLSigner,
-    XMLVerifier,
-)
+from ehealth_hub.trust.dsig_verify import ENVELOPED, XmlSignatureVerifier, rsa_key
+from ehealth_hub.trust.saml_cache import VerifiedSignatures, VerifiedSigner, signature_key
+from ehealth_hub.trust.signxml_api import XMLSigner
 
 HOLDER_OF_KEY: Final = "urn:oasis:names:tc:SAML:1.0:cm:holder-of-key"
 X509_SUBJECT: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
@@ -56,8 +47,10 @@ IDENTIFICATION_NS: Final = "urn:be:fgov:identification-namespace"
 CERTIFIED_NS: Final = "urn:be:fgov:certified-namespace:ehealth"
 EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 SAML_ID_ATTRIBUTE: Final = "AssertionID"
-_SIG_METHODS: Final = frozenset({SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA512})
-_DIGESTS: Final = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA512})
+STS_SIGNATURE: Final = XmlSignatureVerifier(
+    EXC_C14N, frozenset({(ENVELOPED, EXC_C14N)}), system="sts"
+)
+"""The STS's policy: enveloped-signature then exclusive c14n, exclusive c14n SignedInfo."""
 
 
 def _q(name: str) -> str:
@@ -197,45 +190,41 @@ def _check_chain(
         ) from exc
 
 
+def _signature_of(assertion: etree._Element) -> tuple[etree._Element, VerifiedSigner]:
+    """The assertion's one enveloped Signature and the certificates its KeyInfo carries."""
+    signatures = assertion.findall(f"{{{DSIG_NS}}}Signature")
+    if not signatures:
+        raise TokenError("assertion is not signed", system="sts", code="unsigned-assertion")
+    if len(signatures) > 1:
+        raise TokenError("assertion carries two signatures", system="sts", code="forged")
+    texts = signatures[0].xpath(".//ds:X509Certificate/text()", namespaces={"ds": DSIG_NS})
+    try:
+        certs = [x509.load_der_x509_certificate(base64.b64decode(str(t))) for t in texts]
+    except ValueError as exc:
+        raise TokenError("assertion signer certificate unreadable", system="sts") from exc
+    if not certs:
+        raise TokenError("assertion not signed by a trusted STS", system="sts", code="forged")
+    return signatures[0], VerifiedSigner(certs[0], tuple(certs[1:]))
+
+
 def _verify_signature(
     assertion: etree._Element,
     trusted: Sequence[x509.Certificate],
     sts: Sequence[x509.Certificate],
     now: datetime,
 ) -> VerifiedSigner:
-    standalone = copy.deepcopy(assertion)  # resolve #AssertionID inside the assertion only
-    signature = standalone.find(f"{{{DSIG_NS}}}Signature")
-    if signature is None:
-        raise TokenError("assertion is not signed", system="sts", code="unsigned-assertion")
-    texts = signature.xpath(".//ds:X509Certificate/text()", namespaces={"ds": DSIG_NS})
-    try:
-        certs = [x509.load_der_x509_certificate(base64.b64decode(str(t))) for t in texts]
-    except ValueError as exc:
-        raise TokenError("assertion signer certificate unreadable", system="sts") from exc
-    if not certs or certs[0] not in sts:
+    signature, signer = _signature_of(assertion)
+    if signer.certificate not in sts:
         raise TokenError("assertion not signed by a trusted STS", system="sts", code="forged")
-    signer = VerifiedSigner(certs[0], tuple(certs[1:]))
     _check_chain(signer, trusted, now)
-    try:
-        XMLVerifier().verify(
-            standalone,
-            x509_cert=signer.certificate,
-            id_attribute=SAML_ID_ATTRIBUTE,
-            expect_config=SignatureConfiguration(
-                location="./", signature_methods=_SIG_METHODS, digest_algorithms=_DIGESTS
-            ),
-        )
-    except (InvalidSignature, InvalidInput) as exc:
+    ident = assertion.get(SAML_ID_ATTRIBUTE, "")
+    try:  # the one Id resolvable is the assertion's own: every Reference must cover it
+        key = rsa_key(signer.certificate, system="sts")
+        STS_SIGNATURE.verify(signature, {ident: assertion}.get, key)
+    except SignatureError as exc:
         raise TokenError(
-            f"assertion signature invalid: {exc}", system="sts", code="forged"
+            f"assertion signature invalid: {exc.detail}", system="sts", code="forged"
         ) from exc
-    reference = standalone.find(
-        f"{{{DSIG_NS}}}Signature/{{{DSIG_NS}}}SignedInfo/{{{DSIG_NS}}}Reference"
-    )
-    if reference is None or reference.get("URI") != "#" + standalone.get(SAML_ID_ATTRIBUTE, "\0"):
-        raise TokenError(
-            "assertion signature does not cover the assertion", system="sts", code="forged"
-        )
     return signer
 
 
@@ -244,8 +233,11 @@ def _check_signature(
     trusted: Sequence[x509.Certificate],
     sts: Sequence[x509.Certificate],
     now: datetime,
-    signatures: VerifiedSignatures,
+    signatures: VerifiedSignatures | None,
 ) -> None:
+    if signatures is None:
+        _verify_signature(assertion, trusted, sts, now)
+        return
     key = signature_key(assertion, trusted, sts)
     signer = signatures.lookup(key)
     if signer is not None:  # these bytes verified under these anchors (see VerifiedSignatures)
@@ -262,14 +254,15 @@ def verify_assertion(
     now: datetime,
     max_skew: timedelta = timedelta(minutes=5),
     holder: x509.Certificate | None = None,
-    signatures: VerifiedSignatures = PROCESS_SIGNATURES,
+    signatures: VerifiedSignatures | None = None,
 ) -> VerifiedAssertion:
     """Check the STS signature, the validity window and (when given) the holder key.
 
     A comment or PI followed by text anywhere in the assertion is refused (TokenError code
     ``malformed``): the signature covers the joined text, lxml would read it truncated.
 
-    ``signatures`` remembers signatures that verified, so reusing one token skips signxml.
+    ``signatures`` (the composition root's, when given) remembers signatures that verified, so
+    reusing one token skips the XML signature check; None verifies every time.
     """
     if assertion.tag != _q("Assertion") or assertion.get("MajorVersion") != "1":
         raise TokenError("not a SAML 1.1 assertion", system="sts", code="malformed")

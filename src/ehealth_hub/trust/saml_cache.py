@@ -1,8 +1,10 @@
 """A bounded memory of SAML assertions whose STS signature already verified.
 
 Every business SOAP call carries the caller's assertion, identical for all calls of one token, and
-re-verifying its XML signature (signxml) was the largest per-call cost of the simulators.
-``saml.verify_assertion`` asks a ``VerifiedSignatures`` first and runs signxml only on a miss.
+re-verifying its XML signature was the largest per-call cost of the simulators.
+``saml.verify_assertion`` asks the ``VerifiedSignatures`` it is given first and verifies the
+signature only on a miss. The memory belongs to whoever verifies (each simulated service owns one:
+``fixtures.soap_server.SoapSimulator``); there is no process-wide instance.
 """
 
 from __future__ import annotations
@@ -38,12 +40,11 @@ def signature_key(
 ) -> SignatureKey:
     """The cache key of ``assertion`` verified under these trust anchors.
 
-    The full serialisation, not exclusive c14n: signxml verifies ``tostring(deepcopy(assertion))``,
-    which keeps in-scope namespace declarations and comments that exclusive c14n drops (and that
-    a Reference naming inclusive c14n would cover). ``tostring`` of an element in its document
-    writes every in-scope declaration, and the tail (which deepcopy keeps and signxml parses), so
-    equal keys mean equal signxml input. The certificates enter by value (``x509.Certificate``
-    compares and hashes its DER), in the order given.
+    The full serialisation, not exclusive c14n: it keeps in-scope namespace declarations and
+    comments that exclusive c14n drops (an ``InclusiveNamespaces`` PrefixList would cover the
+    former). ``tostring`` of an element in its document writes every in-scope declaration and the
+    tail, so equal keys mean equal input to the verifier. The certificates enter by value
+    (``x509.Certificate`` compares and hashes its DER), in the order given.
     """
     digest = hashlib.sha256(etree.tostring(assertion, with_tail=True)).digest()
     return digest, tuple(trusted), tuple(sts)
@@ -52,13 +53,13 @@ def signature_key(
 class VerifiedSignatures:
     """LRU set of assertion signatures that verified: key -> the signer's certificate path.
 
-    Why a hit may skip signxml: the key covers every byte of the assertion (so every byte the
-    enveloped signature covers, the ``ds:Signature`` and its certificates included) plus the
-    exact trust inputs (``trusted`` anchors and pinned ``sts`` certificates). A hit therefore
+    Why a hit may skip the signature check: the key covers every byte of the assertion (so every
+    byte the enveloped signature covers, the ``ds:Signature`` and its certificates included) plus
+    the exact trust inputs (``trusted`` anchors and pinned ``sts`` certificates). A hit therefore
     proves that these exact bytes verified against these exact anchors before, and the signature
-    check is a pure function of them. Only certificate validity depends on the clock, so the
-    caller re-runs the (cheap) chain check on the remembered path at every hit. Only successes
-    are remembered; the validity window, holder key and attributes are checked on every call.
+    check is a pure function of them. Only certificate validity depends on the clock, so the caller
+    re-runs the (cheap) chain check on the remembered path at every hit. Only successes are
+    remembered; the validity window, holder key and attributes are checked on every call.
 
     No awaits inside: safe under asyncio; the lock covers callers on worker threads.
     """
@@ -70,9 +71,9 @@ class VerifiedSignatures:
         self._entries: OrderedDict[SignatureKey, VerifiedSigner] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
-        """Lookups answered from memory (signxml not run)."""
+        """Lookups answered from memory (the signature not checked again)."""
         self.misses = 0
-        """Lookups that found nothing (the caller verifies with signxml)."""
+        """Lookups that found nothing (the caller verifies the signature)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -96,7 +97,3 @@ class VerifiedSignatures:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
-
-
-PROCESS_SIGNATURES: Final = VerifiedSignatures()
-"""The process-wide default of ``saml.verify_assertion`` (simulators and STS client share it)."""

@@ -22,7 +22,7 @@ Public API (stable)::
     sign_envelope(envelope, credential, *, assertion=None, ttl=timedelta(minutes=5), now, ids=None)
         -> etree._Element                        # signs in place and returns the envelope
     verify_envelope(envelope, *, trusted, sts=(), expected=("Body", "Timestamp"),
-                    max_skew=timedelta(minutes=5), now) -> VerifiedEnvelope
+                    max_skew=timedelta(minutes=5), now, signatures=None) -> VerifiedEnvelope
     SamlSigner(clock, ttl) ; X509Signer(clock, ttl, credential=None)
         # envelope signers of the SOAP client: await signer(envelope) -> bytes to post
     use_credential(credential) -> context manager         # binds the X.509 signer for this task
@@ -32,11 +32,11 @@ Public API (stable)::
     ExpectedSigner(kind, value)                           # "CBE"/"EHP" + id: who signs answers
     use_token(token: SamlToken) -> context manager        # binds the HoK token for this task
 
-This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing),
-:mod:`.wsse_dsig` (the ds:Signature built over the elements in hand), :mod:`.wsse_verify`
-(verification; the cryptographic check in :mod:`.wsse_dsig_verify`), :mod:`.wsse_calls`
-(the SOAP client's signers and verifier, and the per-task identity) and :mod:`.wsse_envelope`
-(shared ValueTypes and the envelope shape check).
+This module is the stable facade; the code lives in :mod:`.wsse_sign` (signing), :mod:`.wsse_dsig`
+(the ds:Signature built over the elements in hand), :mod:`.wsse_verify` (verification; the
+cryptographic check is the one verifier of :mod:`.dsig_verify`), :mod:`.wsse_calls` (the SOAP
+client's signers and verifier, and the per-task identity) and :mod:`.wsse_envelope` (shared
+ValueTypes and the envelope shape check).
 """
 
 from ehealth_hub.trust.wsse_calls import (

@@ -9,18 +9,18 @@ section 2.3.2) = RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2); OASIS WS
 Security section 8 for where the signature lives (inside ``wsse:Security``) and its
 ``SecurityTokenReference`` KeyInfo.
 
-Why hand-built rather than signxml's ``XMLSigner``: signing an envelope is three digests and one
-RSA operation, and the RSA operation takes ~0.24 ms; signxml's generic detached path spent another
-~0.3 ms resolving each ``#Id`` reference by XPath over the document, serialising and re-parsing the
+Why hand-built rather than signxml's ``XMLSigner``: signing an envelope is three digests and one RSA
+operation, and the RSA operation takes ~0.24 ms; signxml's generic detached path spent another ~0.3
+ms resolving each ``#Id`` reference by XPath over the document, serialising and re-parsing the
 document four times and rebuilding its options, which held signing under half the raw RSA rate
-(issue 4 asks for at least half). Here the caller hands over the referenced elements themselves,
-so each digest is one exclusive c14n of that element and SignedInfo is canonicalised in place, in
-the document it belongs to, which is what a verifier canonicalises. The output has exactly the
+(issue 4 asks for at least half). Here the caller hands over the referenced elements themselves, so
+each digest is one exclusive c14n of that element and SignedInfo is canonicalised in place, in the
+document it belongs to, which is what a verifier canonicalises. The output has exactly the
 algorithms and structure signxml produced (Transforms, DigestMethod, CanonicalizationMethod,
-SignatureMethod) - byte for byte, which ``tests/trust/test_wsse_dsig.py`` checks against
-signxml's ``XMLSigner``. Verification is hand-built too, for the same reason
-(:mod:`.wsse_dsig_verify`); the tests check envelopes signed here with signxml's ``XMLVerifier``
-and with ``xmlsec1 --verify``, two implementations independent of both.
+SignatureMethod) - byte for byte, which ``tests/trust/test_wsse_dsig.py`` checks against signxml's
+``XMLSigner``. Verification is hand-built too, for the same reason (:mod:`.dsig_verify`, the one
+verifier); the tests check envelopes signed here with signxml's ``XMLVerifier`` and with ``xmlsec1
+--verify``, two implementations independent of both.
 """
 
 from __future__ import annotations

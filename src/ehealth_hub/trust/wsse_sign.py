@@ -7,7 +7,7 @@ The ds:Signature itself is built by :mod:`.wsse_dsig` over the elements created 
 1.0 + Exclusive C14N 1.0), not by signxml: signxml's generic reference resolution and parse round
 trips cost more than the RSA operation itself. The tests check every envelope signed here with
 signxml's verifier and xmlsec1, implementations independent of this one and of
-:mod:`.wsse_dsig_verify`.
+:mod:`.dsig_verify`.
 """
 
 from __future__ import annotations

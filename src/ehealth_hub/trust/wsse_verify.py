@@ -9,8 +9,9 @@ the one SignedInfo (first child of the one Signature) whose value is then checke
 SignedInfo or an Object is refused, so no unverified Reference can name the Body. A comment or
 processing instruction followed by text inside the Signature or a signed part is refused: c14n
 without comments drops it and joins the text, which lxml would read truncated (a Timestamp, a
-value). The cryptographic check (:mod:`.wsse_dsig_verify`) then dereferences each Reference
-through the same unique-Id map, so the element digested is the element whose role was checked.
+value). The cryptographic check (:data:`WSSE_SIGNATURE`, the one verifier of :mod:`.dsig_verify`)
+then dereferences each Reference through the same unique-Id map, so the element digested is the
+element whose role was checked.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from ehealth_hub.core.xml import (
     text_splitting_node,
 )
 from ehealth_hub.trust.credentials import verify_chain
+from ehealth_hub.trust.dsig_verify import XmlSignatureVerifier
 from ehealth_hub.trust.saml import VerifiedAssertion, parse_instant, verify_assertion
-from ehealth_hub.trust.wsse_dsig_verify import verify_detached
+from ehealth_hub.trust.saml_cache import VerifiedSignatures
+from ehealth_hub.trust.wsse_dsig import EXC_C14N
 from ehealth_hub.trust.wsse_envelope import (
     NSMAP,
     SAML_ASSERTION_ID,
@@ -49,6 +52,8 @@ from ehealth_hub.trust.wsse_envelope import (
 )
 
 _ID_NAMES: Final = frozenset({"Id", "ID", "id", "AssertionID"})
+WSSE_SIGNATURE: Final = XmlSignatureVerifier(EXC_C14N, frozenset({(EXC_C14N,)}))
+"""WS-Security's policy: exclusive c14n for SignedInfo and as the one Transform of a Reference."""
 _KEY_REF: Final = "ds:KeyInfo/wsse:SecurityTokenReference/"
 
 
@@ -163,6 +168,7 @@ def _saml_signer(
     sts: Sequence[x509.Certificate],
     now: datetime,
     skew: timedelta,
+    signatures: VerifiedSignatures | None,
 ) -> VerifiedAssertion:
     """Verify the one header assertion that KeyInfo names; its holder is the signer."""
     assertions = [
@@ -174,7 +180,9 @@ def _saml_signer(
         raise SignatureError(
             "KeyInfo names no assertion of this header", system="wsse", code="key-info"
         )
-    return verify_assertion(assertions[0], trusted=trusted, sts=sts, now=now, max_skew=skew)
+    return verify_assertion(
+        assertions[0], trusted=trusted, sts=sts, now=now, max_skew=skew, signatures=signatures
+    )
 
 
 def _signer(
@@ -184,13 +192,14 @@ def _signer(
     sts: Sequence[x509.Certificate],
     now: datetime,
     skew: timedelta,
+    signatures: VerifiedSignatures | None,
 ) -> tuple[x509.Certificate, Sequence[x509.Certificate], VerifiedAssertion | None]:
     reference = signature.find(_KEY_REF + "wsse:Reference", namespaces=NSMAP)
     identifier = signature.find(_KEY_REF + "wsse:KeyIdentifier", namespaces=NSMAP)
     if reference is not None:
         return _x509_signer(reference, security), (), None
     if identifier is not None and identifier.get("ValueType") == SAML_ASSERTION_ID:
-        verified = _saml_signer(identifier, security, trusted, sts, now, skew)
+        verified = _saml_signer(identifier, security, trusted, sts, now, skew, signatures)
         return verified.holder, (), verified
     raise SignatureError("KeyInfo must be a SecurityTokenReference", system="wsse", code="key-info")
 
@@ -226,8 +235,12 @@ def verify_envelope(
     expected: Sequence[str] = ("Body", "Timestamp"),
     max_skew: timedelta = timedelta(minutes=5),
     now: datetime,
+    signatures: VerifiedSignatures | None = None,
 ) -> VerifiedEnvelope:
-    """Verify the one signature of ``envelope``'s Security header; see :mod:`.wsse`."""
+    """Verify the one signature of ``envelope``'s Security header; see :mod:`.wsse`.
+
+    ``signatures``: the verifier's memory of STS assertion signatures already checked (SAML mode;
+    see :class:`~ehealth_hub.trust.saml_cache.VerifiedSignatures`); None checks every time."""
     root = parse_xml(envelope) if isinstance(envelope, bytes) else envelope
     header, body = envelope_parts(root)
     security, signature = _only_signature(header)
@@ -238,7 +251,7 @@ def verify_envelope(
         raise SignatureError(
             f"unsigned parts: {sorted(missing)}", system="wsse", code="unsigned-part"
         )
-    cert, chain, assertion = _signer(signature, security, trusted, sts, now, max_skew)
+    cert, chain, assertion = _signer(signature, security, trusted, sts, now, max_skew, signatures)
     verify_chain(cert, chain, trusted=trusted, now=now)
     _verify_xml_signature(signature, by_id, cert)
     if "Timestamp" in signed:
@@ -261,4 +274,4 @@ def _verify_xml_signature(
         raise SignatureError(
             "signature does not verify: the signer's key is not RSA", system="wsse", code="invalid"
         )
-    verify_detached(signature, by_id.get, key)
+    WSSE_SIGNATURE.verify(signature, by_id.get, key)

@@ -16,6 +16,12 @@ SignedInfo and the property references (the XML-DSig default for a reference wit
 so any verifier, xmlsec1 included, digests them the same way). The serialised signature travels
 base64 in ``Xades`` / ``Xades-t``.
 
+Signing uses signxml's ``XAdESSigner``; verifying uses the hub's one verifier
+(:mod:`.dsig_verify`) with MyCareNet's policy (Canonical XML 1.0 SignedInfo, a base64 data
+Reference, property References without Transforms, ds:Object), then the XAdES layer here: the data
+Reference covers exactly the received element, a ``SignedProperties`` Reference covers this
+signature's own properties, and their ``SigningCertificate`` names the certificate that verified.
+
 Not done, stated: the ``-T`` level (a SignatureTimeStamp from a TSA in the unsigned properties):
 the sandbox has no time-stamping authority, so the hub sends XAdES-BES in both elements.
 
@@ -29,44 +35,50 @@ Public API::
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
-from collections.abc import Sequence
+import hmac
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from lxml import etree
 
 from ehealth_hub.core.errors import SignatureError
 from ehealth_hub.core.xml import parse_xml
 from ehealth_hub.trust.credentials import Credential, subject_value, verify_chain
+from ehealth_hub.trust.dsig_verify import (
+    BASE64_TRANSFORM,
+    C14N_10,
+    DIGEST_METHODS,
+    VerifiedReference,
+    XmlSignatureVerifier,
+    rsa_key,
+)
 from ehealth_hub.trust.signxml_api import (
-    CanonicalizationMethod,
     SignatureConstructionMethod,
     SignXMLException,
     XAdESDataObjectFormat,
-    XAdESSignatureConfiguration,
     XAdESSigner,
-    XAdESVerifier,
     XMLSigner,
 )
 
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
 XADES: Final = "http://uri.etsi.org/01903/v1.3.2#"
-BASE64_TRANSFORM: Final = "http://www.w3.org/2000/09/xmldsig#base64"
-C14N_10: Final = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 SHA256: Final = "http://www.w3.org/2001/04/xmlenc#sha256"
 DETAIL_NS: Final = "urn:be:fgov:ehealth:mycarenet:commons:protocol:v4"
+_PROPS: Final = f"{{{XADES}}}SignedProperties"
+_SIGNED_SIGNATURE: Final = f"{{{XADES}}}SignedSignatureProperties"
 MAX_AGE: Final = timedelta(minutes=5)
 """How old a SigningTime may be when MyCareNet receives it (and how far ahead: clock skew)."""
-
-
-_EXPECT: Final = XAdESSignatureConfiguration(
-    default_reference_c14n_method=CanonicalizationMethod(C14N_10)
+SIGNED_PROPERTIES: Final = "http://uri.etsi.org/01903#SignedProperties"
+"""The ``Type`` of the Reference to the SignedProperties (XAdES 1.3.2 section 6.2.1)."""
+XADES_SIGNATURE: Final = XmlSignatureVerifier(
+    C14N_10, frozenset({(BASE64_TRANSFORM,), ()}), objects=True, system="xades"
 )
+"""MyCareNet's policy: c14n 1.0 SignedInfo, a base64 data Reference, bare property References."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,25 +214,71 @@ def signed_properties(
 ) -> etree._Element:
     """The SignedProperties of ``signature`` once it verifies with ``certificate`` and covers
     the decoded content of ``signed`` (a Detail, a TAck); SignatureError if not."""
-    holder = etree.Element("XadesCheck")
-    holder.append(copy.deepcopy(signed))
-    holder.append(copy.deepcopy(signature))
     try:
-        results = XAdESVerifier().verify(holder, x509_cert=certificate, expect_config=_EXPECT)
-    except SignXMLException as exc:
-        raise SignatureError(
-            f"XAdES does not verify: {exc}", system="xades", code="xades-invalid"
-        ) from exc
-    if results[0].signed_data != base64.b64decode(signed.text or ""):
-        raise SignatureError(
-            f"XAdES does not cover the {etree.QName(signed).localname}",
-            system="xades",
-            code="xades-invalid",
+        references = XADES_SIGNATURE.verify(
+            signature, _resolver(signature, signed), rsa_key(certificate, system="xades")
         )
-    properties: etree._Element = next(
-        r.signed_properties for r in results if hasattr(r, "signed_properties")
-    )
+        properties = _covered(signature, signed, references)
+        _check_signing_certificate(properties, certificate)
+    except SignatureError as exc:
+        raise SignatureError(
+            f"XAdES does not verify: {exc.detail}", system="xades", code="xades-invalid"
+        ) from exc
     return properties
+
+
+def _resolver(
+    signature: etree._Element, signed: etree._Element
+) -> Callable[[str], etree._Element | None]:
+    """Ids inside the signature, plus the received element's: each must be unique (a second
+    element carrying the signed Id is how a wrapped XAdES points elsewhere)."""
+    by_id: dict[str, etree._Element] = {}
+    for element in (*signature.iter(etree.Element), signed):
+        ident = element.get("Id")
+        if ident is not None and by_id.setdefault(ident, element) is not element:
+            raise SignatureError(f"duplicated Id {ident!r}", system="xades")
+    return by_id.get
+
+
+def _covered(
+    signature: etree._Element, signed: etree._Element, references: Sequence[VerifiedReference]
+) -> etree._Element:
+    """The SignedProperties; every Reference covers ``signed`` (base64, exactly once), this
+    signature's SignedProperties (exactly once) or its KeyInfo."""
+    properties = signature.findall(f"{{{DS}}}Object/{{{XADES}}}QualifyingProperties/{_PROPS}")
+    key_info = signature.find(f"{{{DS}}}KeyInfo")
+    data = [r for r in references if r.target is signed and r.transforms == (BASE64_TRANSFORM,)]
+    marked = [r for r in references if r.type == SIGNED_PROPERTIES and r.target in properties]
+    if len(data) != 1:
+        raise SignatureError(
+            f"it does not cover the {etree.QName(signed).localname}", system="xades"
+        )
+    if len(marked) != 1:
+        raise SignatureError("it does not sign its SignedProperties", system="xades")
+    if any(r.target not in (signed, marked[0].target, key_info) for r in references):
+        raise SignatureError(
+            "it signs an element that is neither data nor its properties", system="xades"
+        )
+    return marked[0].target
+
+
+def _check_signing_certificate(properties: etree._Element, certificate: x509.Certificate) -> None:
+    """XAdES 1.3.2 SigningCertificate: the digest and serial of the certificate that verified."""
+    cert = properties.find(f"{_SIGNED_SIGNATURE}/{{{XADES}}}SigningCertificate/{{{XADES}}}Cert")
+    method = cert.find(f"{{{XADES}}}CertDigest/{{{DS}}}DigestMethod") if cert is not None else None
+    algorithm = DIGEST_METHODS.get(method.get("Algorithm", "")) if method is not None else None
+    if cert is None or algorithm is None:
+        raise SignatureError("SigningCertificate missing or with a refused digest", system="xades")
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    text = "".join((cert.findtext(f"{{{XADES}}}CertDigest/{{{DS}}}DigestValue") or "").split())
+    try:
+        value = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise SignatureError("SigningCertificate digest is not base64", system="xades") from exc
+    serial = cert.findtext(f"{{{XADES}}}IssuerSerial/{{{DS}}}X509SerialNumber")
+    same_digest = hmac.compare_digest(hashlib.new(algorithm, der).digest(), value)
+    if not same_digest or serial != str(certificate.serial_number):
+        raise SignatureError("SigningCertificate names another certificate", system="xades")
 
 
 def _certificate(signature: etree._Element) -> x509.Certificate:
@@ -236,7 +294,7 @@ def _certificate(signature: etree._Element) -> x509.Certificate:
 
 
 def _fresh(signed_properties: etree._Element, now: datetime, max_age: timedelta) -> datetime:
-    node = signed_properties.find(f"{{{XADES}}}SigningTime")
+    node = signed_properties.find(f"{_SIGNED_SIGNATURE}/{{{XADES}}}SigningTime")
     try:
         when = datetime.fromisoformat((node.text or "") if node is not None else "")
     except ValueError as exc:
