@@ -37,7 +37,8 @@ from tests.fakes.clock import ManualClock
 BASE = "http://mycarenet.sandbox"
 FEDERATION_ROUTE_RULES = Path(__file__).parent / "data" / "billing_rules_federation_route.csv"
 """A tariff table whose video codes follow the federation's route (the packaged one makes eFact
-mandatory for them): the eAttest mechanics tests run on it."""
+mandatory for them), and the packaged psychology session rows so that the whole demo plays on it:
+the eAttest mechanics tests run on it."""
 
 
 Clock = ManualClock
