@@ -65,4 +65,4 @@ async def read_binary(
 def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
-    app.state.capabilities.resource("Binary").interactions.append("read")
+    app.state.capabilities.resource("Binary").versioned_read()

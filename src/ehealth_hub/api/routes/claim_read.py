@@ -134,8 +134,8 @@ def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
     claim = app.state.capabilities.resource("Claim")
-    claim.interactions.append("read")
+    claim.versioned_read()
     CLAIM_SEARCH_SPEC.declare(claim)
     response = app.state.capabilities.resource("ClaimResponse")
-    response.interactions.append("read")
+    response.versioned_read()
     RESPONSE_SEARCH_SPEC.declare(response)

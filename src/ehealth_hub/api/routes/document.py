@@ -143,5 +143,6 @@ def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("DocumentReference", profile=BE_DOCUMENT_REFERENCE)
-    entry.interactions.extend(["create", "read"])
+    entry.interactions.append("create")
+    entry.versioned_read()
     NOTE_SEARCH_SPEC.declare(entry)

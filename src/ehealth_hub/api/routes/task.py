@@ -152,6 +152,6 @@ def install(app: FastAPI) -> None:
     """Include the Task routes and declare them in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("Task")
-    entry.interactions += ["read"]
+    entry.versioned_read()
     TASK_SEARCH.declare(entry)
     entry.operations += [("replay", "https://ehealth-hub.be/fhir/OperationDefinition/Task-replay")]
