@@ -7,8 +7,9 @@ the app submitted it and, once the mutuality answered, the ClaimResponse the app
 by :mod:`ehealth_hub.services.claims_delivery`, served unchanged). A claim has one id on the hub:
 its outbound message id, already the ClaimResponse's id; the Claim is served under it, the app's
 own claim id kept as an identifier of the ``app-claim`` naming system (the one the
-ClaimResponse's ``request`` names; the claim's Task also names it, as ``focus`` ``Claim/<app id>``,
-and carries the hub's id as its ``outbound-message-id`` identifier). Who sees which claim
+ClaimResponse's ``request`` names; the claim's Task names the Claim as served, ``focus``
+``Claim/<hub id>``, with the app's id as ``focus.identifier``, and a Task search's ``focus`` takes
+either: :mod:`.tasks`). Who sees which claim
 (anything else is answered 404):
 
 * a client acting for a practitioner (``user/Claim.r``/``.s``, ``user/ClaimResponse.r``/``.s``):

@@ -150,3 +150,20 @@ async def test_a_claim_and_its_answer_read_again_unchanged_are_304_not_modified(
         assert since.status_code == 304, kind
         stale = await sandbox_hub.http.get(path, headers={**auth, "If-None-Match": 'W/"0"'})
         assert stale.status_code == 200, kind
+
+
+async def test_a_claims_task_focus_resolves_to_the_claim_and_either_id_finds_the_task(
+    sandbox_fhir: SandboxFhir,
+) -> None:
+    app, answer = await _billed(sandbox_fhir, "reads-claim-7")
+    tasks = app.resources("Task")
+    by_hub_id = await tasks.search(focus=f"Claim/{answer['id']}").fetch_all()
+    by_app_id = await tasks.search(focus="Claim/reads-claim-7").fetch_all()
+    assert len(by_hub_id) == 1
+    assert [t["id"] for t in by_app_id] == [t["id"] for t in by_hub_id]
+    focus = by_hub_id[0]["focus"]
+    assert focus.reference == f"Claim/{answer['id']}"  # what GET /fhir/Claim serves
+    assert _plain(focus)["identifier"] == {"system": APP_CLAIM_SYSTEM, "value": "reads-claim-7"}
+    claim = await focus.to_resource()  # fhirpy follows it
+    assert claim["id"] == answer["id"]
+    assert await tasks.search(focus="Claim/no-such-claim").fetch_all() == []

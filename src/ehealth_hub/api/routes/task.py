@@ -60,7 +60,12 @@ TASK_SEARCH: Final = SearchSpec(
     "Task",
     params=(
         Param("status", "token", "requested, in-progress, completed, failed (commas: any of)"),
-        Param("focus", "reference", "the delivered record, e.g. DocumentReference/123"),
+        Param(
+            "focus",
+            "reference",
+            "the delivered record, e.g. DocumentReference/123, or Claim/{id}: the hub's id or the "
+            "app's own claim id",
+        ),
         Param("patient", "reference", "Task.for: the patient's SSIN, or <ssin-system>|<ssin>"),
         Param("owner", "reference", "Task.owner's identifier as <system>|<value> (GP, mutuality)"),
         Param("_lastUpdated", "date", "last change; repeat for a range (ge..&lt..)", repeats=True),
