@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy import Connection, DateTime, Integer, String, insert, inspect, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
 from ehealth_hub.core.errors import StorageError
+from ehealth_hub.delivery.outbox import utc
 from ehealth_hub.store.db import create_engine, ping, upgrade
-from ehealth_hub.store.tables import hub_info, metadata
+from ehealth_hub.store.tables import consents, hub_info, metadata
 
 
 async def test_migrations_create_every_table(database_url: str) -> None:
@@ -55,3 +59,37 @@ async def test_ping_reports_an_unreachable_database_as_storage_error() -> None:
     with pytest.raises(StorageError, match="unreachable"):
         await ping(engine)
     await engine.dispose()
+
+
+async def test_migration_0005_fills_the_consent_date_range_of_existing_consents(
+    database_url: str,
+) -> None:
+    await upgrade(database_url, "0004")
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    when = ("period_start", "period_end", "updated_at")
+    before = sa_table(
+        "consents",
+        *(sa_column(c, String) for c in (*_CONSENT_0004, "resource")),
+        sa_column("version", Integer),
+        *(sa_column(c, DateTime(timezone=True)) for c in when),
+    )
+    rows = {"dated": {"dateTime": "2026-11-03"}, "undated": {}}
+    async with engine.begin() as conn:
+        for consent_id, extra in rows.items():
+            values = dict.fromkeys(_CONSENT_0004, "x") | {"id": consent_id, "version": 1}
+            values |= dict.fromkeys(when, now) | {"identifier": consent_id}
+            await conn.execute(insert(before).values(**values, resource=json.dumps(extra)))
+    await upgrade(database_url)
+    query = select(consents.c.id, consents.c.date_start, consents.c.date_end)
+    async with engine.connect() as conn:
+        found = {r.id: (r.date_start, r.date_end) for r in await conn.execute(query)}
+    await engine.dispose()
+    start, end = found["dated"]
+    assert utc(start) == datetime(2026, 11, 3, tzinfo=UTC)  # the whole day, UTC
+    assert utc(end) == datetime(2026, 11, 4, tzinfo=UTC) - timedelta(microseconds=1)
+    assert found["undated"] == (None, None)
+
+
+_CONSENT_0004 = ("id", "patient_ssin", "actor_nihii", "status", "identifier")
+"""The text columns of ``consents`` at revision 0004 (besides its resource)."""

@@ -21,6 +21,7 @@ from ehealth_hub.services.claims_store import (
     set_status,
 )
 from ehealth_hub.services.note_input import as_document
+from ehealth_hub.services.note_reads import document
 from ehealth_hub.services.notes_store import (
     NoteFilter,
     NoteRow,
@@ -109,6 +110,30 @@ async def test_notes_are_found_by_compartment_patient_and_delivery_and_paged(
     assert purged.delivery is None
     assert purged.kmehr == b"<k/>"
     assert await get_note(engine, "note-4", NoteFilter(senders=frozenset({KOEN}))) is None
+
+
+async def test_a_notes_version_is_its_deliverys_until_retention_purges_it(
+    engine: AsyncEngine,
+) -> None:
+    delivered, purged = (
+        await _note(engine, 1, SARAH, JAN, AN),
+        await _note(engine, 2, SARAH, JAN, AN),
+    )
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == delivered)
+            .values(status=Status.COMPLETED.value, version=outbox.c.version + 1)
+        )
+        await conn.execute(delete(outbox).where(outbox.c.id == purged))
+    sent = await get_note(engine, "note-1", NoteFilter())
+    assert sent is not None
+    meta = document(sent, sender=True)["meta"]
+    assert meta["versionId"] == "2"  # the Task's: the delivery moved once
+    gone = await get_note(engine, "note-2", NoteFilter())
+    assert gone is not None
+    # changed once more, at a moment nobody recorded: no lastUpdated to answer 304 from
+    assert document(gone, sender=True)["meta"] == {"versionId": "purged"}
 
 
 async def _claim(engine: AsyncEngine, n: int, who: str, federation: str, answered: bool) -> None:

@@ -23,6 +23,7 @@ from ehealth_hub.api.door import BodyLimit
 from ehealth_hub.api.errors import install_error_handlers
 from ehealth_hub.api.middleware import HttpMetrics, RequestContextMiddleware
 from ehealth_hub.api.openapi import install_openapi
+from ehealth_hub.api.operations import install_post_only_operations
 from ehealth_hub.api.routes import (
     audit,
     auth,
@@ -98,6 +99,7 @@ def create_app(
     eligibility.install(app)  # CoverageEligibilityRequest/$submit: insurability before billing
     consent.install(app)  # Consent CRUD + $explain (consent gate)
     audit.install(app)  # AuditEvent search (auditors)
+    install_post_only_operations(app)  # GET Claim/$submit: 405, not a read of id "$submit"
     install_openapi(app)  # /openapi.json as the server behaves (bodies, errors, security)
     install_docs(app)
     if settings.console.enabled:  # the operations console, its own sign-in (console/)

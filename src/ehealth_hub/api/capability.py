@@ -33,6 +33,18 @@ class ResourceCapability:
     search_includes: list[str] = field(default_factory=list)
     operations: list[tuple[str, str]] = field(default_factory=list)
     conditional_create: bool = False
+    """``If-None-Exist`` on create (declared for a resource with a create interaction)."""
+    versioning: str | None = None
+    """``versioned`` or ``versioned-update``; None for a resource without a versioned read."""
+
+    def versioned_read(self, *, versioned_update: bool = False) -> None:
+        """Declare a read whose answer carries ``meta.versionId`` and ``lastUpdated`` as
+        ``ETag``/``Last-Modified`` (:func:`ehealth_hub.api.responses.version_headers`), so both
+        ``If-None-Match`` and ``If-Modified-Since`` answer 304 (:mod:`ehealth_hub.api.conditional`);
+        ``versioned_update``: update and delete honour ``If-Match`` (a stale version is 412)."""
+        if "read" not in self.interactions:
+            self.interactions.append("read")
+        self.versioning = "versioned-update" if versioned_update else "versioned"
 
 
 @dataclass
@@ -98,6 +110,23 @@ class Capabilities:
             entry["searchInclude"] = list(r.search_includes)
         if r.operations:
             entry["operation"] = [{"name": n, "definition": d} for n, d in r.operations]
-        if r.conditional_create:
-            entry["conditionalCreate"] = True
+        entry.update(_version_flags(r))
         return entry
+
+
+def _version_flags(r: ResourceCapability) -> dict[str, Any]:
+    """Versioning and conditional interactions as the hub does them: versioned reads answer
+    conditional reads both ways (only a versioned read is declared so), no history, no
+    conditional update or delete (only ``If-Match``), no update-as-create (PUT of an unknown
+    id is 404)."""
+    flags: dict[str, Any] = {}
+    if r.versioning is not None:
+        flags |= {"versioning": r.versioning, "readHistory": False}
+        flags["conditionalRead"] = "full-support"
+    if "create" in r.interactions:
+        flags["conditionalCreate"] = r.conditional_create
+    if "update" in r.interactions:
+        flags |= {"updateCreate": False, "conditionalUpdate": False}
+    if "delete" in r.interactions:
+        flags["conditionalDelete"] = "not-supported"
+    return flags

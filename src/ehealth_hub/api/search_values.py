@@ -6,19 +6,17 @@ parameter and the rule (``search.token``, ``search.date``, ``search.count``...).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Final, NoReturn
+from typing import NoReturn
 
 from ehealth_hub.core.errors import InvalidInput
-from ehealth_hub.core.search import DATE_PREFIXES, DateBound, DatePrefix
-
-_DATE: Final = re.compile(
-    r"^(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
-    r"(T(?P<hour>\d{2}):(?P<minute>\d{2})(:(?P<second>\d{2})(\.(?P<fraction>\d{1,6}))?)?"
-    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+from ehealth_hub.core.search import (
+    DATE_PREFIXES,
+    DateBound,
+    DatePrefix,
+    DateSyntaxError,
+    date_range,
 )
 
 
@@ -69,52 +67,14 @@ def parse_date(name: str, raw: str) -> DateBound:
         if raw.startswith(known):
             prefix, raw = known, raw[len(known) :]
             break
-    match = _DATE.match(raw)
-    if match is None:
+    try:
+        start, end = date_range(raw)
+    except DateSyntaxError:
         refuse(
             name,
             f"{name} must be [eq|ne|gt|lt|ge|le|sa|eb]YYYY[-MM[-DD[Thh:mm[:ss[.f]][Z|+hh:mm]]]]",
             "search.date",
         )
-    try:
-        start, step = _start_and_step(match)
-        return DateBound(prefix, start.astimezone(UTC), _add(start, step).astimezone(UTC))
     except (ValueError, OverflowError) as exc:  # 2026-02-30, year 9999 + 1, an offset past 1
         refuse(name, f"{name}: {exc}", "search.date")
-
-
-def _start_and_step(match: re.Match[str]) -> tuple[datetime, str | timedelta]:
-    g = match.groupdict()
-    zone = g["zone"]
-    tz = UTC if zone in (None, "Z") else datetime.strptime(zone, "%z").tzinfo
-    fraction = g["fraction"] or ""
-    start = datetime(
-        int(g["year"]),
-        int(g["month"] or 1),
-        int(g["day"] or 1),
-        int(g["hour"] or 0),
-        int(g["minute"] or 0),
-        int(g["second"] or 0),
-        int(fraction.ljust(6, "0")) if fraction else 0,
-        tzinfo=tz,
-    )
-    if g["month"] is None:
-        return start, "year"
-    if g["day"] is None:
-        return start, "month"
-    if g["hour"] is None:
-        return start, timedelta(days=1)
-    if g["second"] is None:
-        return start, timedelta(minutes=1)
-    if not fraction:
-        return start, timedelta(seconds=1)
-    return start, timedelta(microseconds=10 ** (6 - len(fraction)))
-
-
-def _add(start: datetime, step: str | timedelta) -> datetime:
-    if isinstance(step, timedelta):
-        return start + step
-    if step == "year":
-        return start.replace(year=start.year + 1)
-    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    return start.replace(year=year, month=month)
+    return DateBound(prefix, start, end)

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import insert, select, update
@@ -23,7 +23,7 @@ from ehealth_hub.consent.model import ConsultationConsent
 from ehealth_hub.consent.notify import notify_revocation
 from ehealth_hub.consent.resource import identifier_key, validate, with_meta
 from ehealth_hub.core.errors import Conflict, NotFound, PreconditionFailed
-from ehealth_hub.core.search import DateBound, Page, PageRequest, mapped
+from ehealth_hub.core.search import DateBound, Page, PageRequest, date_range, mapped
 from ehealth_hub.store.errors import storage_errors
 from ehealth_hub.store.search import date_conditions, fetch_page
 from ehealth_hub.store.tables import consents
@@ -40,6 +40,8 @@ class ConsentFilter:
     period: Sequence[DateBound] = ()
     """On ``Consent.provision.period`` (``period_start`` .. ``period_end``)."""
     last_updated: Sequence[DateBound] = ()
+    date: Sequence[DateBound] = ()
+    """On ``Consent.dateTime`` (``date_start`` .. ``date_end``: the range its precision covers)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ class ConsentStore:
         query = query.where(
             *date_conditions(filters.period, consents.c.period_start, consents.c.period_end),
             *date_conditions(filters.last_updated, consents.c.updated_at),
+            *date_conditions(filters.date, consents.c.date_start, consents.c.date_end),
         )
         key = SORTS[page.sort or "period"]
         found = await fetch_page(
@@ -227,4 +230,15 @@ class ConsentStore:
             "period_end": consent.end,
             "resource": json.dumps(resource),
             "updated_at": now,
+            **_date_columns(resource.get("dateTime")),
         }
+
+
+def _date_columns(given: str | None) -> dict[str, datetime | None]:
+    """The first and last instant ``Consent.dateTime`` covers (a date is a whole day; a search
+    compares ranges, search.html#date); none without one (it then matches no ``date`` search).
+    The last instant is the range's end less 1 µs, the finest a dateTime says."""
+    if not given:
+        return {"date_start": None, "date_end": None}
+    start, end = date_range(given)  # a FHIR dateTime: validate() checked it
+    return {"date_start": start, "date_end": end - timedelta(microseconds=1)}

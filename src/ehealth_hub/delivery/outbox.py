@@ -56,6 +56,9 @@ class TaskInfo:
 
     focus: str | None = None
     """Reference of the business record, e.g. ``DocumentReference/123`` or ``Claim/456``."""
+    focus_identifier: dict[str, Any] | None = None
+    """Task.focus.identifier: another name of the record (JSON Identifier), e.g. the app's own
+    id of a claim the hub serves under its own."""
     for_: dict[str, Any] | None = None
     """Task.for: a Reference (JSON) to the patient."""
     requester: dict[str, Any] | None = None

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import orjson
 
-from ehealth_hub.delivery.outbox import OutboxItem, Status
+from ehealth_hub.delivery.outbox import OutboxItem, Status, TaskInfo
 from ehealth_hub.fhir.profiles import HUB_SYSTEM_BASE, OUTBOUND_MESSAGE_ID_SYSTEM
 
 MESSAGE_ID_SYSTEM: Final = OUTBOUND_MESSAGE_ID_SYSTEM
@@ -80,7 +80,7 @@ def task_resource(item: OutboxItem) -> dict[str, Any]:
     }
     info = item.task
     for key, value in (
-        ("focus", {"reference": info.focus} if info.focus else None),
+        ("focus", _focus(info)),
         ("for", info.for_),
         ("requester", info.requester),
         ("owner", info.owner),
@@ -93,6 +93,15 @@ def task_resource(item: OutboxItem) -> dict[str, Any]:
     if item.status is Status.COMPLETED and item.result is not None:
         _add_output(task, item.result)
     return task
+
+
+def _focus(info: TaskInfo) -> dict[str, Any] | None:
+    if not info.focus:
+        return None
+    focus: dict[str, Any] = {"reference": info.focus}
+    if info.focus_identifier:
+        focus["identifier"] = info.focus_identifier
+    return focus
 
 
 def _instant(value: Any) -> str:

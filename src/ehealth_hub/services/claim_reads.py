@@ -7,8 +7,9 @@ the app submitted it and, once the mutuality answered, the ClaimResponse the app
 by :mod:`ehealth_hub.services.claims_delivery`, served unchanged). A claim has one id on the hub:
 its outbound message id, already the ClaimResponse's id; the Claim is served under it, the app's
 own claim id kept as an identifier of the ``app-claim`` naming system (the one the
-ClaimResponse's ``request`` names; the claim's Task also names it, as ``focus`` ``Claim/<app id>``,
-and carries the hub's id as its ``outbound-message-id`` identifier). Who sees which claim
+ClaimResponse's ``request`` names; the claim's Task names the Claim as served, ``focus``
+``Claim/<hub id>``, with the app's id as ``focus.identifier``, and a Task search's ``focus`` takes
+either: :mod:`.tasks`). Who sees which claim
 (anything else is answered 404):
 
 * a client acting for a practitioner (``user/Claim.r``/``.s``, ``user/ClaimResponse.r``/``.s``):
@@ -65,13 +66,18 @@ def claim_resource(row: ClaimRow) -> Json:
     app_id = row.claim_key.split("|", 1)[1]
     own = {"system": APP_CLAIM_SYSTEM, "value": app_id}
     identifiers = [i for i in claim.get("identifier", []) if i != own]
-    meta = {**claim.get("meta", {}), "lastUpdated": row.created_at.isoformat()}
+    # stored once at $submit, never changed: one version (the claim's status lives in its Task)
+    meta = {**claim.get("meta", {}), "versionId": "1", "lastUpdated": row.created_at.isoformat()}
     return {**claim, "id": row.message_id, "meta": meta, "identifier": [*identifiers, own]}
 
 
 def response_resource(row: ClaimRow) -> Json:
-    """The ClaimResponse the app received, as stored."""
-    return {**(row.claim_response or {}), "id": row.message_id}
+    """The ClaimResponse the app received, as stored with its one version (written once, with
+    the claim's terminal status: :mod:`.claims_delivery`); answers stored before they carried
+    it get the same: version 1, as old as that last change of the row."""
+    answer = row.claim_response or {}
+    version = {"versionId": "1", "lastUpdated": row.updated_at.isoformat()}
+    return {**answer, "id": row.message_id, "meta": {**version, **answer.get("meta", {})}}
 
 
 def _render(kind: Kind, row: ClaimRow) -> Json:

@@ -55,6 +55,7 @@ from ehealth_hub.mappings.mycarenet_attest import read_app_claim
 from ehealth_hub.services import claims_store as store
 from ehealth_hub.services.access_matrix import AccessMatrix
 from ehealth_hub.services.billing_check import BillingCheck, BillingDecision, refuse
+from ehealth_hub.services.claim_reads import APP_CLAIM_SYSTEM
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.services.insurer_claims import InsurerClaims
 from ehealth_hub.services.provider_billing import check_provider
@@ -248,7 +249,8 @@ class ClaimsService:
             "billing": decision.payload(),
         }
         task = TaskInfo(
-            focus=f"Claim/{parsed.claim_id}",
+            focus=f"Claim/{message_id}",  # as GET /fhir/Claim serves it (claim_reads)
+            focus_identifier={"system": APP_CLAIM_SYSTEM, "value": parsed.claim_id},
             for_={"identifier": {"system": SSIN_SYSTEM, "value": parsed.patient.ssin}},
             requester={"identifier": {"system": NIHDI_SYSTEM, "value": actor.nihii}},
             owner={

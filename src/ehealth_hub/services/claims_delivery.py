@@ -214,11 +214,15 @@ class ClaimDelivery:
             )
         )
         response = with_amounts(built, claim, billing, outcome)
+        answered = self.clock()
+        # written once, with the terminal status: its only version (GET ClaimResponse's ETag)
+        version = {"versionId": "1", "lastUpdated": answered.isoformat()}
+        response = {**response, "meta": {**response.get("meta", {}), **version}}
         await store.set_status(
             self.engine,
             message_id,
             "accepted" if outcome.accepted else "rejected",
-            now=self.clock(),
+            now=answered,
             claim_response=response,
             attestation_id=outcome.attestation_id,
         )

@@ -136,6 +136,17 @@ async def find_claims(engine: AsyncEngine, seen: ClaimFilter, page: PageRequest)
     return mapped(found, [_row(r) for r in found.items])
 
 
+async def message_ids_of_app_claim(engine: AsyncEngine, app_claim_id: str) -> list[str]:
+    """The hub's ids of the claims an app submitted as ``app_claim_id`` (one per practitioner
+    who used that id: the key is ``<nihii>|<app id>``)."""
+    key = mycarenet_claims.c.claim_key
+    query = select(mycarenet_claims.c.message_id).where(
+        key.endswith(f"|{app_claim_id}", autoescape=True)  # a scan: claim ids are not indexed
+    )
+    async with guard("app-claim-ids", system=SYSTEM), engine.connect() as conn:
+        return list((await conn.scalars(query)).all())
+
+
 async def insert_claim(conn: AsyncConnection, row: ClaimRow) -> None:
     """Store a new claim in the caller's transaction."""
     values = dataclasses.asdict(row)

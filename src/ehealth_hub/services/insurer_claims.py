@@ -44,6 +44,7 @@ from ehealth_hub.delivery.outbox import OutboxItem, Status, TaskInfo, enqueue, m
 from ehealth_hub.fhir.builders import Json
 from ehealth_hub.fhir.profiles import CBE_SYSTEM, NIHDI_SYSTEM, SSIN_SYSTEM
 from ehealth_hub.mappings.insurer_claim import MEMBER_SYSTEM, insurer_claim
+from ehealth_hub.services.claim_reads import APP_CLAIM_SYSTEM
 from ehealth_hub.services.gate import PermitGate
 from ehealth_hub.settings.payers import InsurerSettings
 
@@ -171,7 +172,8 @@ class InsurerClaims:
             "created": self.clock().isoformat(),
         }
         task = TaskInfo(
-            focus=f"Claim/{claim_id}",
+            focus=f"Claim/{message_id}",  # the mutuality claim's hub id (claim_reads)
+            focus_identifier={"system": APP_CLAIM_SYSTEM, "value": claim_id},
             for_={"identifier": {"system": SSIN_SYSTEM, "value": ssin}},
             requester={"identifier": {"system": NIHDI_SYSTEM, "value": actor["nihii"]}},
             owner={

@@ -72,6 +72,8 @@ class SentKmehr:
 
     note_id: str
     content: bytes
+    sent_at: datetime
+    """When the note was accepted and the message built."""
     content_type: str = KMEHR_CONTENT_TYPE
 
     def resource(self) -> Json:
@@ -80,6 +82,8 @@ class SentKmehr:
             "resourceType": "Binary",
             "id": self.note_id,
             "contentType": self.content_type,
+            # the message sent never changes: one version, as old as the note
+            "meta": {"versionId": "1", "lastUpdated": self.sent_at.isoformat()},
             "securityContext": {"reference": f"DocumentReference/{self.note_id}"},
             "data": base64.b64encode(self.content).decode(),
         }
@@ -113,9 +117,7 @@ def delivery_coding(row: NoteRow) -> Json:
 
 def document(row: NoteRow, *, sender: bool) -> Json:
     """The note as a DocumentReference (see the module docstring)."""
-    doc: Json = {**row.resource, "id": row.id, "docStatus": "final"}
-    updated = max(row.created_at, row.delivery_updated or row.created_at)
-    doc["meta"] = {**doc.get("meta", {}), "lastUpdated": updated.isoformat()}
+    doc: Json = {**row.resource, "id": row.id, "docStatus": "final", "meta": _meta(row)}
     extensions = [e for e in doc.get("extension", []) if e.get("url") != DELIVERY_STATUS]
     doc["extension"] = [*extensions, {"url": DELIVERY_STATUS, "valueCoding": delivery_coding(row)}]
     if row.delivery is not None:
@@ -126,6 +128,20 @@ def document(row: NoteRow, *, sender: bool) -> Json:
     if sender:
         doc["content"] = [*doc.get("content", []), _kmehr_content(row)]
     return doc
+
+
+def _meta(row: NoteRow) -> Json:
+    """The note's version: the note itself never changes once accepted, only its delivery does
+    (the status extension, ``context.related``), so its ``versionId`` is its delivery's (the
+    Task's, bumped on every transition) and ``lastUpdated`` the delivery's last change. Once
+    retention purged the delivery the note changed one last time, at a moment nobody recorded:
+    ``versionId`` ``purged`` and no ``lastUpdated`` (an older one would make ``If-Modified-Since``
+    answer 304 for a note that did change)."""
+    meta = {k: v for k, v in row.resource.get("meta", {}).items() if k != "lastUpdated"}
+    if row.delivery_version is None or row.delivery_updated is None:
+        return {**meta, "versionId": "purged"}
+    updated = max(row.created_at, row.delivery_updated)
+    return {**meta, "versionId": str(row.delivery_version), "lastUpdated": updated.isoformat()}
 
 
 def _kmehr_content(row: NoteRow) -> Json:
@@ -160,7 +176,7 @@ class NoteReads:
         if not is_sender(principal, row):
             raise NotFound(f"Binary/{note_id} not found", system="api", code="not-found")
         await self._audit(principal, [row], "binary")
-        return SentKmehr(row.id, row.kmehr)
+        return SentKmehr(row.id, row.kmehr, row.created_at)
 
     async def search(
         self, principal: Principal, criteria: NoteFilter, page: PageRequest

@@ -43,6 +43,8 @@ class NoteRow:
     created_at: datetime
     delivery: Status | None = None
     delivery_updated: datetime | None = None
+    delivery_version: int | None = None
+    """The delivery's version (its Task's ``versionId``; None once purged)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,10 @@ async def insert_note(conn: AsyncConnection, row: NoteRow) -> None:
 
 def _query() -> Select[Any]:
     return select(
-        notes, outbox.c.status.label("delivery"), outbox.c.updated_at.label("delivery_updated")
+        notes,
+        outbox.c.status.label("delivery"),
+        outbox.c.updated_at.label("delivery_updated"),
+        outbox.c.version.label("delivery_version"),
     ).outerjoin(outbox, outbox.c.id == notes.c.outbox_id)
 
 
@@ -101,6 +106,7 @@ def _row(raw: Mapping[Any, Any]) -> NoteRow:
         created_at=utc(raw["created_at"]),
         delivery=Status(raw["delivery"]) if raw["delivery"] else None,
         delivery_updated=utc(updated) if updated is not None else None,
+        delivery_version=raw["delivery_version"],
     )
 
 

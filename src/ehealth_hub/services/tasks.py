@@ -9,7 +9,7 @@ a failed or dead item back in its queue (same message id) and wakes the delivery
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from ehealth_hub.delivery import requeue, store
 from ehealth_hub.delivery.outbox import OutboxItem, Status
 from ehealth_hub.delivery.requeue import ReplayFilter
 from ehealth_hub.delivery.task import etag, fhir_statuses, task_resource
-from ehealth_hub.services import insurer_claims, task_access
+from ehealth_hub.services import claims_store, insurer_claims, task_access
 from ehealth_hub.services.task_access import TaskFilter
 
 
@@ -59,10 +59,24 @@ class TaskService:
     ) -> Page[dict[str, Any]]:
         """One page of the caller's Tasks matching ``filters`` (FHIR JSON; each one audited)."""
         seen = task_access.compartment(principal)
+        filters = replace(filters, focus=await self._claims_either_way(filters.focus))
         async with store.guard("search"), self.engine.connect() as conn:
             found = await task_access.search(conn, seen, filters, page)
         await self._audit(principal, list(found.items), "search")
         return mapped(found, [task_resource(i) for i in found.items])
+
+    async def _claims_either_way(self, focus: Sequence[str]) -> tuple[str, ...]:
+        """``focus`` with each ``Claim/<app id>`` also as ``Claim/<hub id>``: a claim's Task
+        names the Claim as the hub serves it, the app's own id as ``focus.identifier``
+        (:mod:`.claim_reads`), and clients search by either (Tasks written before also
+        carry the app's id as their reference, so the value itself is kept)."""
+        wanted = list(focus)
+        for value in focus:
+            kind, _, claim_id = value.rpartition("/")
+            if kind.endswith("Claim") and claim_id:
+                ids = await claims_store.message_ids_of_app_claim(self.engine, claim_id)
+                wanted += [f"Claim/{m}" for m in ids]
+        return tuple(dict.fromkeys(wanted))
 
     async def replay(self, task_id: str, principal: Principal) -> TaskView:
         """Re-queue one failed or dead-lettered delivery (same outbound message id)."""

@@ -52,6 +52,8 @@ consents = Table(
     Column("period_end", DateTime(timezone=True), nullable=False),
     Column("resource", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("date_start", DateTime(timezone=True), nullable=True),
+    Column("date_end", DateTime(timezone=True), nullable=True),
     comment="Per-consultation FHIR Consents (be-Consent) recorded by client apps (consent/).",
 )
 

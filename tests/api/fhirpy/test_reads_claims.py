@@ -16,7 +16,7 @@ from fhirpy.base.exceptions import ForbiddenError, OperationOutcome, ResourceNot
 from ehealth_hub.fixtures import sandbox
 from ehealth_hub.fixtures.consultation import consultation_consent, teleconsultation_claim
 from ehealth_hub.services.claim_reads import APP_CLAIM_SYSTEM
-from tests.api.fhirpy.conftest import SandboxFhir
+from tests.api.fhirpy.conftest import Hub, SandboxFhir
 
 SARAH, KOEN = sandbox.practitioner("sarah"), sandbox.practitioner("koen")
 AN = sandbox.patient("an")
@@ -125,3 +125,45 @@ async def test_claims_and_answers_are_searched_by_patient_and_request(
         await answers.search(request="Patient/123").fetch()
     with pytest.raises(OperationOutcome, match="patient"):
         await app.resources("Claim").search(patient="not-an-ssin").fetch()
+
+
+async def test_a_claim_and_its_answer_read_again_unchanged_are_304_not_modified(
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
+) -> None:
+    app, answer = await _billed(sandbox_fhir, "reads-claim-6")
+    assert answer["meta"]["versionId"] == "1"  # as $submit answered it, and as it is read back
+    claim = await app.reference("Claim", answer["id"]).to_resource()
+    before = dict(claim)
+    await claim.refresh()  # fhirpy sends If-None-Match: <versionId>; 304 leaves it as it was
+    assert dict(claim) == before
+
+    token = await sandbox_hub.token("consult-app", SARAH.nihii)
+    auth = {"Authorization": f"Bearer {token}"}
+    for kind in ("Claim", "ClaimResponse"):
+        path = f"/fhir/{kind}/{answer['id']}"
+        first = await sandbox_hub.http.get(path, headers=auth)
+        assert first.headers["etag"] == 'W/"1"', kind
+        held = await sandbox_hub.http.get(path, headers={**auth, "If-None-Match": 'W/"1"'})
+        assert (held.status_code, held.content) == (304, b""), kind
+        modified = first.headers["last-modified"]
+        since = await sandbox_hub.http.get(path, headers={**auth, "If-Modified-Since": modified})
+        assert since.status_code == 304, kind
+        stale = await sandbox_hub.http.get(path, headers={**auth, "If-None-Match": 'W/"0"'})
+        assert stale.status_code == 200, kind
+
+
+async def test_a_claims_task_focus_resolves_to_the_claim_and_either_id_finds_the_task(
+    sandbox_fhir: SandboxFhir,
+) -> None:
+    app, answer = await _billed(sandbox_fhir, "reads-claim-7")
+    tasks = app.resources("Task")
+    by_hub_id = await tasks.search(focus=f"Claim/{answer['id']}").fetch_all()
+    by_app_id = await tasks.search(focus="Claim/reads-claim-7").fetch_all()
+    assert len(by_hub_id) == 1
+    assert [t["id"] for t in by_app_id] == [t["id"] for t in by_hub_id]
+    focus = by_hub_id[0]["focus"]
+    assert focus.reference == f"Claim/{answer['id']}"  # what GET /fhir/Claim serves
+    assert _plain(focus)["identifier"] == {"system": APP_CLAIM_SYSTEM, "value": "reads-claim-7"}
+    claim = await focus.to_resource()  # fhirpy follows it
+    assert claim["id"] == answer["id"]
+    assert await tasks.search(focus="Claim/no-such-claim").fetch_all() == []

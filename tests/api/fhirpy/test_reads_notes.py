@@ -203,3 +203,31 @@ async def test_the_notes_search_pages_through_the_senders_notes(sandbox_fhir: Sa
         await app.resources("DocumentReference").search(**{"delivery-status": "lost"}).fetch()
     with pytest.raises(OperationOutcome, match="colour"):
         await app.resources("DocumentReference").search(colour="blue").fetch()
+
+
+async def test_a_note_and_its_kmehr_read_again_unchanged_are_304_not_modified(
+    sandbox_fhir: SandboxFhir, sandbox_hub: Hub
+) -> None:
+    app, note_id, task = await _sent_note(sandbox_fhir)
+    note = await app.reference("DocumentReference", note_id).to_resource()
+    assert note["meta"]["versionId"] == task["meta"]["versionId"]  # the delivery's version
+    before = dict(note)
+    await note.refresh()  # fhirpy sends If-None-Match: <versionId>; 304 leaves it as it was
+    assert dict(note) == before
+
+    token = await sandbox_hub.token("consult-app", SARAH.nihii)
+    auth = {"Authorization": f"Bearer {token}"}
+    for path in (f"/fhir/DocumentReference/{note_id}", f"/fhir/Binary/{note_id}"):
+        first = await sandbox_hub.http.get(path, headers=auth)
+        assert first.status_code == 200, first.text
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        held = await sandbox_hub.http.get(path, headers={**auth, "If-None-Match": etag})
+        assert (held.status_code, held.content, held.headers["etag"]) == (304, b"", etag), path
+        since = await sandbox_hub.http.get(path, headers={**auth, "If-Modified-Since": modified})
+        assert since.status_code == 304, path
+        stale = await sandbox_hub.http.get(path, headers={**auth, "If-None-Match": 'W/"0"'})
+        assert stale.status_code == 200, path
+    xml = await sandbox_hub.http.get(
+        f"/fhir/Binary/{note_id}", headers={**auth, "Accept": "text/xml", "If-None-Match": 'W/"1"'}
+    )
+    assert xml.status_code == 304  # the message as sent: one version, whatever its format

@@ -112,6 +112,34 @@ async def test_period_ranges_by_repetition(hub: Hub) -> None:
     assert sorted(_ids(await window.fetch_all())) == sorted(ids[-3:-1])
 
 
+async def test_date_finds_consents_by_when_they_were_given(hub: Hub) -> None:
+    app, ids = await _seeded(hub)  # each given (dateTime) at the start of its period
+    consents = app.resources("Consent").search(patient=AN.ssin)
+    day = (NOW - timedelta(days=2)).date().isoformat()
+    assert _ids(await consents.search(date=day).fetch_all()) == [ids[-2]]  # that whole day
+    since = (NOW - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = await consents.search(date=f"ge{since}").fetch_all()
+    assert sorted(_ids(recent)) == sorted(ids[-3:])
+    window = await consents.search(date=[f"ge{since}", f"lt{day}"]).fetch_all()
+    assert _ids(window) == [ids[-3]]
+    assert await consents.search(date="lt2000").fetch_all() == []
+
+    day_only = consultation_consent(AN, SARAH, start=NOW - timedelta(days=30))
+    day_only["dateTime"] = (NOW - timedelta(days=30)).date().isoformat()  # a date, no time
+    given = await app.resource("Consent", **day_only).save()
+    undated = consultation_consent(AN, SARAH, start=NOW - timedelta(days=30))
+    del undated["dateTime"]
+    await app.resource("Consent", **undated).save()
+    month = (NOW - timedelta(days=30)).strftime("%Y-%m")
+    found = await consents.search(date=day_only["dateTime"]).fetch_all()
+    assert _ids(found) == [given["id"]]  # the undated one matches no date search
+    assert given["id"] in _ids(await consents.search(date=month).fetch_all())
+    noon = f"{day_only['dateTime']}T12:00:00Z"  # a minute does not hold a whole day
+    assert await consents.search(date=noon).fetch_all() == []
+    with pytest.raises(OperationOutcome, match="date"):
+        await consents.search(date="yesterday").fetch()
+
+
 async def test_last_updated_finds_the_revocations(hub: Hub) -> None:
     app, _ = await _seeded(hub)
     recently = (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -22,7 +22,7 @@ from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import JSON_FORMATS, NATIVE_BINARY_TYPES, media_ranges
 from ehealth_hub.api.deps import NoteReader
 from ehealth_hub.api.door import FHIR_ID
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.auth.principal import Principal
 from ehealth_hub.auth.scopes import SENT_KMEHR_READ
 
@@ -52,13 +52,17 @@ async def read_binary(
 ) -> Response:
     """A FHIR Binary, or the raw message when the Accept header asks for XML."""
     sent = await notes.sent_kmehr(binary_id, principal)
+    resource = sent.resource()
     if wants_native(request):
-        headers = {"X-Security-Context": f"DocumentReference/{sent.note_id}"}
+        headers = {
+            "X-Security-Context": f"DocumentReference/{sent.note_id}",
+            **version_headers(resource),
+        }
         return Response(sent.content, media_type=sent.content_type, headers=headers)
-    return FhirResponse(sent.resource())
+    return FhirResponse(resource, headers=version_headers(resource))
 
 
 def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
-    app.state.capabilities.resource("Binary").interactions.append("read")
+    app.state.capabilities.resource("Binary").versioned_read()

@@ -5,7 +5,8 @@ A claim's id is its outbound message id (the ClaimResponse's id too); the app's 
 kept as an identifier (:mod:`ehealth_hub.services.claim_reads`). Needs ``user/Claim.r`` /
 ``user/ClaimResponse.r`` (the acting practitioner's claims) or ``system/Claim.r`` /
 ``system/ClaimResponse.r`` (a mutuality: the claims addressed to its federations). Any other
-claim, or a ClaimResponse not known yet, is answered 404. Every read is audited (``claim-read``).
+claim, or a ClaimResponse not known yet, is answered 404. Every read is audited (``claim-read``)
+and carries ``ETag``/``Last-Modified``, so ``If-None-Match``/``If-Modified-Since`` answer 304.
 ``GET /fhir/Claim?patient=`` and ``GET /fhir/ClaimResponse?patient=&request=`` search them (the
 ``.s`` scopes; :mod:`ehealth_hub.api.search`), newest first; ``request`` is the Claim
 (``Claim/{id}``, its absolute URL, or the bare id).
@@ -21,7 +22,7 @@ from ehealth_hub.api.auth import require_scope
 from ehealth_hub.api.conventions import patient_ssin_param
 from ehealth_hub.api.deps import ClaimReader
 from ehealth_hub.api.door import FHIR_ID
-from ehealth_hub.api.responses import FhirResponse
+from ehealth_hub.api.responses import FhirResponse, version_headers
 from ehealth_hub.api.search import Param, SearchQuery, SearchSpec, searchset
 from ehealth_hub.api.search_values import refuse
 from ehealth_hub.auth import scopes
@@ -112,7 +113,8 @@ async def read_claim(
     claim_id: ClaimId, claims: ClaimReader, principal: ClaimReaderScope
 ) -> FhirResponse:
     """The Claim as the app submitted it (404 outside the caller's compartment); audited."""
-    return FhirResponse(await claims.read("Claim", claim_id, principal))
+    claim = await claims.read("Claim", claim_id, principal)
+    return FhirResponse(claim, headers=version_headers(claim))
 
 
 @router.get(
@@ -124,15 +126,16 @@ async def read_claim_response(
     claim_id: ClaimId, claims: ClaimReader, principal: ResponseReaderScope
 ) -> FhirResponse:
     """The ClaimResponse (404 until the mutuality answered, or outside the compartment)."""
-    return FhirResponse(await claims.read("ClaimResponse", claim_id, principal))
+    answer = await claims.read("ClaimResponse", claim_id, principal)
+    return FhirResponse(answer, headers=version_headers(answer))
 
 
 def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
     claim = app.state.capabilities.resource("Claim")
-    claim.interactions.append("read")
+    claim.versioned_read()
     CLAIM_SEARCH_SPEC.declare(claim)
     response = app.state.capabilities.resource("ClaimResponse")
-    response.interactions.append("read")
+    response.versioned_read()
     RESPONSE_SEARCH_SPEC.declare(response)

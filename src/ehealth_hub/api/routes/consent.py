@@ -55,6 +55,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     entry = app.state.capabilities.resource("Consent", profile=BE_CONSENT)
     entry.interactions = ["create", "read", "update", "delete"]
+    entry.versioned_read(versioned_update=True)  # If-Match on PUT and DELETE
     CONSENT_SEARCH.declare(entry)
     entry.operations = [("explain", EXPLAIN)]
     entry.conditional_create = True
@@ -130,6 +131,7 @@ CONSENT_SEARCH: Final = SearchSpec(
         Param("status", "token", "draft, proposed, active, rejected, inactive, entered-in-error"),
         Param("period", "date", "Consent.provision.period; repeat for a range", repeats=True),
         Param("_lastUpdated", "date", "last change; repeat for a range (ge..&lt..)", repeats=True),
+        Param("date", "date", "Consent.dateTime, when it was given; repeat for a range", True),
     ),
     sorts=("period", "_lastUpdated"),
     default_sort="-period",
@@ -148,6 +150,7 @@ async def search_consents(
         statuses=query.codes("status"),
         period=query.dates("period"),
         last_updated=query.dates("_lastUpdated"),
+        date=query.dates("date"),
     )
     patient = patient_ssin_param(query.value("patient") or "")
     found = await consents.search(principal, patient, filters, query.page)

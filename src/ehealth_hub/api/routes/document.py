@@ -110,8 +110,10 @@ async def read_note(
     notes: NoteReader,
     principal: Annotated[Principal, Depends(require_scope(NOTE_READ, NOTE_READ_SYSTEM))],
 ) -> FhirResponse:
-    """The note as sent (404 outside the caller's compartment); audited."""
-    return FhirResponse(await notes.read(note_id, principal))
+    """The note as sent (404 outside the caller's compartment); audited. Its version (that of
+    its delivery) as ETag, so a conditional read answers 304 while the delivery is unchanged."""
+    note = await notes.read(note_id, principal)
+    return FhirResponse(note, headers=version_headers(note))
 
 
 @router.get(
@@ -141,5 +143,6 @@ def install(app: FastAPI) -> None:
     """Include the router and declare it in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("DocumentReference", profile=BE_DOCUMENT_REFERENCE)
-    entry.interactions.extend(["create", "read"])
+    entry.interactions.append("create")
+    entry.versioned_read()
     NOTE_SEARCH_SPEC.declare(entry)

@@ -60,7 +60,12 @@ TASK_SEARCH: Final = SearchSpec(
     "Task",
     params=(
         Param("status", "token", "requested, in-progress, completed, failed (commas: any of)"),
-        Param("focus", "reference", "the delivered record, e.g. DocumentReference/123"),
+        Param(
+            "focus",
+            "reference",
+            "the delivered record, e.g. DocumentReference/123, or Claim/{id}: the hub's id or the "
+            "app's own claim id",
+        ),
         Param("patient", "reference", "Task.for: the patient's SSIN, or <ssin-system>|<ssin>"),
         Param("owner", "reference", "Task.owner's identifier as <system>|<value> (GP, mutuality)"),
         Param("_lastUpdated", "date", "last change; repeat for a range (ge..&lt..)", repeats=True),
@@ -152,6 +157,6 @@ def install(app: FastAPI) -> None:
     """Include the Task routes and declare them in the CapabilityStatement."""
     app.include_router(router)
     entry = app.state.capabilities.resource("Task")
-    entry.interactions += ["read"]
+    entry.versioned_read()
     TASK_SEARCH.declare(entry)
     entry.operations += [("replay", "https://ehealth-hub.be/fhir/OperationDefinition/Task-replay")]
