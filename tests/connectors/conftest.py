@@ -36,7 +36,7 @@ from ehealth_hub.trust.layer import EHEALTH_SIGNER
 from ehealth_hub.trust.protected import ProtectedSoap, SoapCaller
 from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.sts import StsClient
-from ehealth_hub.trust.wsse import ExpectedSigner, WsseVerifier, X509Signer
+from ehealth_hub.trust.wsse import ExpectedSigner, WsseAnswerPolicy, X509Signer
 from ehealth_hub.trust.wsse_calls import SamlSigner
 from tests.trust.conftest import Clock  # the hand-moved clock (certificates valid 2025-2045)
 
@@ -140,9 +140,9 @@ def protect(
     monotonic: Monotonic,
     sandbox_pki: SandboxPki,
 ) -> Callable[..., ProtectedSoap]:
-    def answers(signer: ExpectedSigner, system: str) -> WsseVerifier:
+    def answers(signer: ExpectedSigner, system: str) -> WsseAnswerPolicy:
         """Answers verified as wiring.py verifies them (TrustLayer.verifier)."""
-        return WsseVerifier(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
+        return WsseAnswerPolicy(sandbox_pki.truststore, clock=clock, signer=signer, system=system)
 
     def build(
         wsdl: str,

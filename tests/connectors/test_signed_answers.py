@@ -23,7 +23,7 @@ from ehealth_hub.fixtures.pki import SandboxPki
 from ehealth_hub.fixtures.simulate import Simulators
 from ehealth_hub.fixtures.soap_server import FaultPlan, SoapSimulator
 from ehealth_hub.trust.layer import EHEALTH_SIGNER
-from ehealth_hub.trust.wsse import ExpectedSigner, WsseVerifier
+from ehealth_hub.trust.wsse import ExpectedSigner, WsseAnswerPolicy
 from tests.connectors.conftest import actor, permit
 from tests.trust.conftest import Clock
 
@@ -139,7 +139,7 @@ async def test_every_answer_is_signed_by_its_service_and_verifies(
         (sims.therlink.soap, EHEALTH_SIGNER, sandbox_pki.ehealth_services),
         (sims.hubs["rsw"].soap, rsw, sandbox_pki.hub_signer("rsw")),
     ):
-        verifier = WsseVerifier(sandbox_pki.truststore, clock=clock, signer=signer)
+        verifier = WsseAnswerPolicy(sandbox_pki.truststore, clock=clock, signer=signer)
         verified = verifier.check(_last_answer(sim))
         assert verified is not None
         assert verified.signer == credential.certificate

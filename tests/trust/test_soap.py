@@ -24,7 +24,7 @@ from ehealth_hub.fixtures.sim_etkdepot import CORE_NS, ETK_NS, EtkDepotSimulator
 from ehealth_hub.fixtures.soap_server import SoapFault, SoapRequest, SoapSimulator
 from ehealth_hub.transport.wsdl import create_client, translate, wsdl_path
 from ehealth_hub.trust.etee import EtkDepotClient, EtkId
-from ehealth_hub.trust.wsse import WsseVerifier, X509Signer
+from ehealth_hub.trust.wsse import WsseAnswerPolicy, X509Signer
 from tests.trust.conftest import Clock
 
 
@@ -178,7 +178,7 @@ async def test_verifies_signed_responses_and_refuses_an_unsigned_one(
         signer=pki.hub_etk,
     )
     signer = X509Signer(clock, credential=pki.practitioner("sarah"))
-    verifier = WsseVerifier(pki.truststore, clock=clock)
+    verifier = WsseAnswerPolicy(pki.truststore, clock=clock)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=signing.app), base_url="http://s"
     ) as http:

@@ -58,7 +58,7 @@ class EnvelopeSigner(Protocol):
     async def __call__(self, envelope: etree._Element) -> bytes: ...
 
 
-class AnswerVerifier(Protocol):
+class AnswerPolicy(Protocol):
     """Decides whether a signed answer is believed; raises (a HubError) when it is not."""
 
     def check(self, envelope: etree._Element, operation: str = "") -> object: ...
@@ -123,7 +123,7 @@ class SoapClient:
     """The downstream system's name in errors and logs."""
     sign: EnvelopeSigner | None = None
     """Signs each request envelope; None only where requests go unsigned (the ETK depot)."""
-    verifier: AnswerVerifier | None = None
+    verifier: AnswerPolicy | None = None
     """Checks the answer's signature; None only where no answer is signed."""
 
     async def call(self, operation: str, **parts: Any) -> Any:

@@ -53,7 +53,7 @@ from ehealth_hub.core.xml import SOAP11_NS
 from ehealth_hub.transport.http_errors import HTTPX_ERRORS, status_error, translate_http
 from ehealth_hub.transport.network import DirectClient, DirectPost
 from ehealth_hub.transport.soap import (
-    AnswerVerifier,
+    AnswerPolicy,
     ClientPost,
     Endpoint,
     EnvelopeSigner,
@@ -122,7 +122,7 @@ def create_client(
     binding: str | None = None,
     system: str,
     sign: EnvelopeSigner | None = None,
-    verifier: AnswerVerifier | None = None,
+    verifier: AnswerPolicy | None = None,
 ) -> SoapClient:
     """The SOAP client of the service ``wsdl`` describes, calling through ``http`` (the caller
     owns and closes it), its payloads built and read from the WSDL.

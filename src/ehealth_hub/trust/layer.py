@@ -37,7 +37,7 @@ from ehealth_hub.trust.etee import EtkDepotClient
 from ehealth_hub.trust.keystores import KeystoreRegistry
 from ehealth_hub.trust.saml import SamlToken
 from ehealth_hub.trust.sts import StsClient
-from ehealth_hub.trust.wsse import ExpectedSigner, SamlSigner, WsseVerifier, X509Signer
+from ehealth_hub.trust.wsse import ExpectedSigner, SamlSigner, WsseAnswerPolicy, X509Signer
 
 EHEALTH_SIGNER: Final = ExpectedSigner("CBE", "0809394427")
 """eHealth's own CBE: the platform's services (Consent, Therapeutic Link, AddressBook,
@@ -182,10 +182,10 @@ class TrustLayer:
         """Signs business calls with the token bound by ``wsse.use_token``."""
         return SamlSigner(self.clock, self.ttl)
 
-    def verifier(self, signer: ExpectedSigner, *, system: str) -> WsseVerifier:
+    def verifier(self, signer: ExpectedSigner, *, system: str) -> WsseAnswerPolicy:
         """Verifies the signed answers of ``system``: signature, chain to the truststore, the
-        ``signer`` expected, a fresh Timestamp (within the clock skew); see WsseVerifier."""
-        return WsseVerifier(
+        ``signer`` expected, a fresh Timestamp (within the clock skew); see WsseAnswerPolicy."""
+        return WsseAnswerPolicy(
             self.truststore,
             clock=self.clock,
             max_skew=self.skew,

@@ -26,7 +26,7 @@ Public API (stable)::
     SamlSigner(clock, ttl) ; X509Signer(clock, ttl, credential=None)
         # envelope signers of the SOAP client: await signer(envelope) -> bytes to post
     use_credential(credential) -> context manager         # binds the X.509 signer for this task
-    WsseVerifier(trusted, *, clock, expected, max_skew, sts=(), signer=None, system="wsse")
+    WsseAnswerPolicy(trusted, *, clock, expected, max_skew, sts=(), signer=None, system="wsse")
         # verifies signed responses; .check(envelope) -> VerifiedEnvelope | None (None: a Fault);
         # an answer not believed raises UnverifiedAnswer (a DownstreamUnavailable: 503, outage)
     ExpectedSigner(kind, value)                           # "CBE"/"EHP" + id: who signs answers
@@ -42,7 +42,7 @@ ValueTypes and the envelope shape check).
 from ehealth_hub.trust.wsse_calls import (
     ExpectedSigner,
     SamlSigner,
-    WsseVerifier,
+    WsseAnswerPolicy,
     X509Signer,
     use_credential,
     use_token,
@@ -54,7 +54,7 @@ __all__ = [
     "ExpectedSigner",
     "SamlSigner",
     "VerifiedEnvelope",
-    "WsseVerifier",
+    "WsseAnswerPolicy",
     "X509Signer",
     "sign_envelope",
     "use_credential",

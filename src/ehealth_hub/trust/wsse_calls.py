@@ -1,6 +1,6 @@
 """WS-Security on the hub's SOAP calls (OASIS WSS 1.0 SOAP Message Security, X.509 and SAML Token
 Profiles 1.0): the envelope signers the SOAP client is given (:class:`SamlSigner` for business
-calls, :class:`X509Signer` for the STS), the verifier of signed answers (:class:`WsseVerifier`),
+calls, :class:`X509Signer` for the STS), the policy for signed answers (:class:`WsseAnswerPolicy`),
 and the context managers that bind the signing identity.
 
 The identity is bound per task through context variables rather than given to the signer because
@@ -143,8 +143,11 @@ class ExpectedSigner:
         return bool(self.value) and first == f"{self.kind}={self.value}"
 
 
-class WsseVerifier:
-    """Verifies every incoming envelope (services that sign their responses).
+class WsseAnswerPolicy:
+    """Decides whether an incoming envelope is believed (services that sign their responses):
+    the XML signature itself is checked by the one verifier,
+    :class:`~ehealth_hub.trust.dsig_verify.XmlSignatureVerifier`; this policy adds who must have
+    signed, which parts, and how fresh.
 
     An answer that is unsigned, badly signed, stale, untrusted or signed by anyone but
     ``signer`` raises :class:`~ehealth_hub.core.errors.UnverifiedAnswer`: it is not believed and the
