@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -157,12 +158,18 @@ class HeadSigner:
         return signed
 
 
-async def run_checkpoints(signer: HeadSigner, engine: AsyncEngine, interval: float) -> None:
-    """Checkpoint every ``interval`` seconds until cancelled, and once more when cancelled (a
-    clean shutdown leaves no unsigned tail); failures are logged and retried."""
+async def run_checkpoints(
+    signer: HeadSigner, engine: AsyncEngine, interval: float, stop: asyncio.Event | None = None
+) -> None:
+    """Checkpoint every ``interval`` seconds until ``stop`` is set or the task is cancelled, and
+    once more then (a clean shutdown leaves no unsigned tail); failures are logged and retried.
+    ``stop`` lets the checkpoint under way finish: one cancelled midway can leave its SQLite
+    connection and lock to the garbage collector, and the last checkpoint would wait on it."""
+    stop = stop if stop is not None else asyncio.Event()
     try:
-        while True:
-            await asyncio.sleep(interval)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
             await _checkpoint_logged(signer, engine)
     except asyncio.CancelledError:
         await _checkpoint_logged(signer, engine)

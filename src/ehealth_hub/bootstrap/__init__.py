@@ -198,8 +198,8 @@ def _start_background(base: Foundation) -> None:
     revocations = start_revocation_listener(base.settings, base.consent_gate)
     if revocations is not None:
         base.closers.append(revocations.stop)
-    _, checkpoints = start_checkpoints(base.settings, base.engine)
-    base.closers.append(lambda: stop_checkpoints(checkpoints))
+    _, checkpoints, stop = start_checkpoints(base.settings, base.engine)
+    base.closers.append(lambda: stop_checkpoints(checkpoints, stop))
 
 
 def _assemble(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -50,18 +49,18 @@ def start_revocation_listener(settings: Settings, gate: ConsentGate) -> Revocati
 
 def start_checkpoints(
     settings: Settings, engine: AsyncEngine
-) -> tuple[HeadSigner, asyncio.Task[None]]:
-    """Sign the audit chain head every ``audit.checkpoint_interval_seconds`` in the background."""
-    signer = HeadSigner.from_settings(settings)
+) -> tuple[HeadSigner, asyncio.Task[None], asyncio.Event]:
+    """Sign the audit chain head every ``audit.checkpoint_interval_seconds`` in the background;
+    setting the event stops it (after one last checkpoint)."""
+    signer, stop = HeadSigner.from_settings(settings), asyncio.Event()
     task = asyncio.create_task(
-        run_checkpoints(signer, engine, settings.audit.checkpoint_interval_seconds),
+        run_checkpoints(signer, engine, settings.audit.checkpoint_interval_seconds, stop),
         name="audit-checkpoints",
     )
-    return signer, task
+    return signer, task, stop
 
 
-async def stop_checkpoints(task: asyncio.Task[None]) -> None:
+async def stop_checkpoints(task: asyncio.Task[None], stop: asyncio.Event) -> None:
     """Stop the background signing (``ehealth-hub audit checkpoint`` signs on demand)."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
-        await task
+    stop.set()
+    await task

@@ -142,7 +142,8 @@ class DeliveryEngine:
                 await self.refresh_metrics()
             except HubError as exc:
                 log.warning("delivery_metrics_unavailable", **exc.as_dict())
-            await asyncio.sleep(METRICS_REFRESH_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), METRICS_REFRESH_SECONDS)
 
     def start(self, *, worker: bool) -> None:
         """Start the metrics observer and, when asked, one worker in this process."""
@@ -156,12 +157,12 @@ class DeliveryEngine:
             self._tasks.append(task)
 
     async def stop(self) -> None:
-        """Stop the background tasks (a worker finishes its current batch first)."""
+        """Stop the background tasks (the observer its current refresh, a worker its current
+        batch)."""
+        # Never cancelled mid-query: a cancelled aiosqlite query can leave its connection, and
+        # its SQLite lock, to the garbage collector, and the next writer waits on that lock.
         self._stop.set()
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            if task.get_name() == "delivery-metrics":
-                task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):

@@ -26,6 +26,7 @@ class Operations:
     accounts: Accounts | None = None
     """Built on first sign-in (hashing the sandbox passwords costs ~0.1 s)."""
     _sampler: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def password_accounts(self) -> Accounts:
         """The console's password accounts."""
@@ -36,11 +37,14 @@ class Operations:
     def start(self) -> None:
         """Start sampling the delivery metrics for the charts."""
         if self.history is not None and self._sampler is None:
-            self._sampler = asyncio.create_task(self.history.run(), name="console-history")
+            self._stop.clear()
+            self._sampler = asyncio.create_task(
+                self.history.run(self._stop), name="console-history"
+            )
 
     async def stop(self) -> None:
-        """Stop the sampler."""
+        """Stop the sampler (after the sample under way: see History.run)."""
         if self._sampler is not None:
-            self._sampler.cancel()
+            self._stop.set()
             await asyncio.gather(self._sampler, return_exceptions=True)
             self._sampler = None

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -196,14 +197,17 @@ class History:
             ring.append(Sample(now, n, errors, latency, depth.get(name, 0), oldest.get(name, 0.0)))
             self._last[name] = now_c
 
-    async def run(self) -> None:
-        """Sample every ``interval`` seconds until cancelled (a failed sample is skipped)."""
-        while True:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sample every ``interval`` seconds until ``stop`` is set (a failed sample is skipped;
+        the sample under way finishes: a query cancelled midway can leave its SQLite connection
+        and lock to the garbage collector)."""
+        while not stop.is_set():
             try:
                 await self.sample()
             except HubError as exc:  # the next sample tries again; the chart shows the gap
                 log.warning("console_sample_failed", **exc.as_dict())
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
 
     async def destinations(self) -> list[DestinationView]:
         """Every destination now (breaker, queue) with its last hour of samples."""
