@@ -137,10 +137,19 @@ GENERIC_ERRORS: Final[tuple[tuple[int, str, str], ...]] = (
     (403, "protected", "refused: the token lacks the scope, or the consent gate said no (why)"),
     (404, "by_id", "no such resource for this client"),
     (406, "fhir", "Accept or _format asks for something other than FHIR JSON"),
-    (409, "conflicting", "Idempotency-Key reused for another request, or a conflicting change"),
+    (
+        409,
+        "conflicting",
+        "the first request with this Idempotency-Key is still running, or a conflicting change",
+    ),
     (412, "conditional", "If-Match names a version that is not the current one"),
     (415, "body", "the body is neither application/fhir+json nor application/json"),
-    (422, "fhir_input", "well-formed but invalid: a check digit or a business rule (named)"),
+    (
+        422,
+        "fhir_input",
+        "well-formed but invalid (a check digit, a business rule: named), or an "
+        "Idempotency-Key reused for another request",
+    ),
     (503, "protected", "a source or the database is unreachable: retry after Retry-After"),
 )
 """(status, the :class:`Facts` attribute that says an operation may answer it, meaning)."""
@@ -195,7 +204,8 @@ class Facts:
 
     @property
     def fhir_input(self) -> bool:
-        return self.fhir and self.protected and (self.body or self.query)
+        # an idempotent POST without body or query still answers 422 for a key reused elsewhere
+        return self.fhir and self.protected and (self.body or self.query or self.idempotent)
 
     def errors(self) -> list[int]:
         statuses = {status for status, rule, _ in GENERIC_ERRORS if getattr(self, rule)}
